@@ -1,0 +1,274 @@
+/* config.c: the INI configuration of hcs, doctor and patient (read with inih). */
+#include "config.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+enum config_type { CONFIG_STR, CONFIG_PATH, CONFIG_UINT };
+
+/* One key a section accepts, where it goes, and its range. */
+struct config_key {
+    const char *name;
+    enum config_type type;
+    size_t offset;
+    unsigned min, max;
+};
+
+/* What the inih callback needs: the section, its keys, and the first error. */
+struct config_ctx {
+    const char *path;
+    const char *section;
+    const struct config_key *keys;
+    void *dst;
+    char err[256];
+    int failed;
+};
+
+#define CFG_STR(s, f) {#f, CONFIG_STR, offsetof(struct s, f), 0, 0}
+#define CFG_PATH(s, f) {#f, CONFIG_PATH, offsetof(struct s, f), 0, 0}
+#define CFG_UINT(s, f, lo, hi) {#f, CONFIG_UINT, offsetof(struct s, f), lo, hi}
+
+static const struct config_key config_center_keys[] = {
+    CFG_STR(center_config, listen),
+    CFG_UINT(center_config, port, 0, 65535),
+    CFG_PATH(center_config, users),
+    CFG_PATH(center_config, availabilities),
+    CFG_UINT(center_config, max_clients, 1, 1000000),
+    CFG_UINT(center_config, max_line, 64, 65536),
+    CFG_UINT(center_config, idle_timeout, 1, 86400),
+    CFG_UINT(center_config, auth_timeout, 1, 86400),
+    CFG_UINT(center_config, max_output, 4096, 1u << 30),
+    {NULL, CONFIG_STR, 0, 0, 0},
+};
+
+static const struct config_key config_doctor_keys[] = {
+    CFG_UINT(doctor_config, id, 1, 1000000),
+    CFG_STR(doctor_config, name),
+    CFG_STR(doctor_config, listen),
+    CFG_UINT(doctor_config, port, 0, 65535),
+    CFG_PATH(doctor_config, prices),
+    {NULL, CONFIG_STR, 0, 0, 0},
+};
+
+static const struct config_key config_patient_keys[] = {
+    CFG_UINT(patient_config, id, 1, 1000000),
+    CFG_STR(patient_config, center_host),
+    CFG_UINT(patient_config, center_port, 1, 65535),
+    CFG_STR(patient_config, doctor_host),
+    CFG_PATH(patient_config, credentials),
+    CFG_PATH(patient_config, insurance),
+    CFG_UINT(patient_config, timeout_ms, 1, 3600000),
+    CFG_UINT(patient_config, udp_retries, 0, 100),
+    {NULL, CONFIG_STR, 0, 0, 0},
+};
+
+/* Record the first error; inih reports its line number. */
+static int
+config_fail(struct config_ctx *ctx, const char *fmt, const char *a, const char *b)
+{
+    if (!ctx->failed) {
+        snprintf(ctx->err, sizeof ctx->err, fmt, a, b);
+        ctx->failed = 1;
+    }
+    return 0;
+}
+
+/* inih callback: store one key of the expected section. */
+static int
+config_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct config_ctx *ctx = user;
+    const struct config_key *k;
+    char **sp;
+    uint64_t v;
+
+    if (strcmp(section, ctx->section) != 0)
+        return config_fail(ctx, "unknown section [%s] (expected [%s])", section, ctx->section);
+    for (k = ctx->keys; k->name != NULL; k++)
+        if (strcmp(k->name, name) == 0)
+            break;
+    if (k->name == NULL)
+        return config_fail(ctx, "unknown key '%s' in [%s]", name, section);
+    switch (k->type) {
+    case CONFIG_UINT:
+        if (util_parse_uint_str(value, k->min, k->max, &v) == -1) {
+            char range[64];
+            snprintf(range, sizeof range, "%u to %u", k->min, k->max);
+            return config_fail(ctx, "%s must be a whole number from %s", name, range);
+        }
+        *(unsigned *)((char *)ctx->dst + k->offset) = (unsigned)v;
+        break;
+    case CONFIG_STR:
+    case CONFIG_PATH:
+        if (*value == '\0')
+            return config_fail(ctx, "%s is empty%s", name, "");
+        sp = (char **)((char *)ctx->dst + k->offset);
+        free(*sp);
+        *sp = k->type == CONFIG_PATH ? util_path_relative(ctx->path, value) : strdup(value);
+        if (*sp == NULL)
+            return config_fail(ctx, "out of memory reading %s%s", name, "");
+        break;
+    }
+    return 1;
+}
+
+/* Parse path into dst with the given section and keys. */
+static int
+config_parse(const char *path, const char *section, const struct config_key *keys, void *dst,
+             char *err, size_t errlen)
+{
+    struct config_ctx ctx = {path, section, keys, dst, "", 0};
+    FILE *fp;
+    int line;
+
+    if ((fp = fopen(path, "r")) == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    line = ini_parse_file(fp, config_handler, &ctx);
+    fclose(fp);
+    if (line != 0) {
+        snprintf(err, errlen, "%s:%d: %s", path, line,
+                 ctx.failed ? ctx.err : "malformed line (expected key = value or [section])");
+        return -1;
+    }
+    return 0;
+}
+
+/* Check that a required string key was given. */
+static int
+config_require(const char *path, const char *section, const char *name, const char *value,
+               char *err, size_t errlen)
+{
+    if (value != NULL)
+        return 0;
+    snprintf(err, errlen, "%s: missing key '%s' in [%s]", path, name, section);
+    return -1;
+}
+
+/* Set a string default unless the file gave one. */
+static int
+config_default(char **sp, const char *value)
+{
+    if (*sp == NULL && (*sp = strdup(value)) == NULL)
+        return -1;
+    return 0;
+}
+
+/* Load center.conf. */
+int
+config_load_center(struct center_config *c, const char *path, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->port = 21000;
+    c->max_clients = 10000;
+    c->max_line = 512;
+    c->idle_timeout = 300;
+    c->auth_timeout = 30;
+    c->max_output = 1u << 20;
+    if ((c->path = strdup(path)) == NULL ||
+        config_parse(path, "center", config_center_keys, c, err, errlen) == -1)
+        return -1;
+    if (config_default(&c->listen, "127.0.0.1") == -1)
+        return -1;
+    if (config_require(path, "center", "users", c->users, err, errlen) == -1 ||
+        config_require(path, "center", "availabilities", c->availabilities, err, errlen) == -1)
+        return -1;
+    return 0;
+}
+
+/* Load doctorN.conf. */
+int
+config_load_doctor(struct doctor_config *c, const char *path, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    if ((c->path = strdup(path)) == NULL ||
+        config_parse(path, "doctor", config_doctor_keys, c, err, errlen) == -1)
+        return -1;
+    if (config_default(&c->listen, "127.0.0.1") == -1)
+        return -1;
+    if (config_require(path, "doctor", "name", c->name, err, errlen) == -1 ||
+        config_require(path, "doctor", "prices", c->prices, err, errlen) == -1)
+        return -1;
+    if (c->id == 0) {
+        snprintf(err, errlen, "%s: missing key 'id' in [doctor]", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Load patientN.conf. */
+int
+config_load_patient(struct patient_config *c, const char *path, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->center_port = 21000;
+    c->timeout_ms = 2000;
+    c->udp_retries = 3;
+    if ((c->path = strdup(path)) == NULL ||
+        config_parse(path, "patient", config_patient_keys, c, err, errlen) == -1)
+        return -1;
+    if (config_default(&c->center_host, "localhost") == -1 ||
+        config_default(&c->doctor_host, c->center_host) == -1)
+        return -1;
+    if (config_require(path, "patient", "credentials", c->credentials, err, errlen) == -1 ||
+        config_require(path, "patient", "insurance", c->insurance, err, errlen) == -1)
+        return -1;
+    if (c->id == 0) {
+        snprintf(err, errlen, "%s: missing key 'id' in [patient]", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Free the strings of a center config. */
+void
+config_free_center(struct center_config *c)
+{
+    free(c->path);
+    free(c->listen);
+    free(c->users);
+    free(c->availabilities);
+    memset(c, 0, sizeof *c);
+}
+
+/* Free the strings of a doctor config. */
+void
+config_free_doctor(struct doctor_config *c)
+{
+    free(c->path);
+    free(c->name);
+    free(c->listen);
+    free(c->prices);
+    memset(c, 0, sizeof *c);
+}
+
+/* Free the strings of a patient config. */
+void
+config_free_patient(struct patient_config *c)
+{
+    free(c->path);
+    free(c->center_host);
+    free(c->doctor_host);
+    free(c->credentials);
+    free(c->insurance);
+    memset(c, 0, sizeof *c);
+}
+
+/* Build "<dir>/<kind>N.conf". */
+char *
+config_id_path(const char *dir, const char *kind, unsigned id)
+{
+    size_t len = strlen(dir) + strlen(kind) + 32;
+    char *p = malloc(len);
+
+    if (p != NULL)
+        snprintf(p, len, "%s/%s%u.conf", dir, kind, id);
+    return p;
+}

@@ -1,0 +1,55 @@
+/* config.h: the INI configuration of hcs, doctor and patient (read with inih). */
+#ifndef HCS_CONFIG_H
+#define HCS_CONFIG_H
+
+#include <stddef.h>
+
+/* [center] of center.conf. Paths are already relative to the config's folder. */
+struct center_config {
+    char *path;
+    char *listen;
+    unsigned port;
+    char *users;
+    char *availabilities;
+    unsigned max_clients;
+    unsigned max_line;     /* bytes in one request line, "\n" excluded */
+    unsigned idle_timeout; /* seconds without a complete line */
+    unsigned auth_timeout; /* seconds to authenticate */
+    unsigned max_output;   /* bytes queued to one client */
+};
+
+/* [doctor] of doctorN.conf. */
+struct doctor_config {
+    char *path;
+    unsigned id;
+    char *name;
+    char *listen;
+    unsigned port;
+    char *prices;
+};
+
+/* [patient] of patientN.conf. */
+struct patient_config {
+    char *path;
+    unsigned id;
+    char *center_host;
+    unsigned center_port;
+    char *doctor_host; /* NULL: use center_host */
+    char *credentials;
+    char *insurance;
+    unsigned timeout_ms;  /* wait for one center or doctor reply */
+    unsigned udp_retries; /* resends of the phase 3 request */
+};
+
+/* Load a file; on error return -1 with "file:line: message" in err. */
+int config_load_center(struct center_config *c, const char *path, char *err, size_t errlen);
+int config_load_doctor(struct doctor_config *c, const char *path, char *err, size_t errlen);
+int config_load_patient(struct patient_config *c, const char *path, char *err, size_t errlen);
+void config_free_center(struct center_config *c);
+void config_free_doctor(struct doctor_config *c);
+void config_free_patient(struct patient_config *c);
+
+/* The conventional file for --id N: "<dir>/<kind>N.conf". Caller frees. */
+char *config_id_path(const char *dir, const char *kind, unsigned id);
+
+#endif

@@ -1,0 +1,113 @@
+/* datafile.c: rows of whitespace-separated fields from the classic text files. */
+#include "datafile.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Open a data file by path; a missing or unreadable file is an error. */
+int
+datafile_open(struct datafile *df, const char *path, char *err, size_t errlen)
+{
+    memset(df, 0, sizeof *df);
+    df->name = path;
+    if ((df->fp = fopen(path, "r")) == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Open a data file held in memory. */
+int
+datafile_open_mem(struct datafile *df, const char *name, const void *data, size_t len, char *err,
+                  size_t errlen)
+{
+    memset(df, 0, sizeof *df);
+    df->name = name;
+    if (len == 0) /* fmemopen refuses a size of 0 */
+        df->fp = fopen("/dev/null", "r");
+    else
+        df->fp = fmemopen((void *)(uintptr_t)data, len, "r");
+    if (df->fp == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Format an error message that names the file and the current line. */
+int
+datafile_error(const struct datafile *df, char *err, size_t errlen, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "%s:%u: %s", df->name, df->line, msg);
+    return -1;
+}
+
+/* Read lines until one has fields, and split it. */
+int
+datafile_next(struct datafile *df, char *err, size_t errlen)
+{
+    ssize_t n;
+
+    for (;;) {
+        char *p, *end;
+
+        errno = 0;
+        if ((n = getline(&df->buf, &df->cap, df->fp)) == -1) {
+            if (ferror(df->fp)) {
+                snprintf(err, errlen, "%s:%u: read error: %s", df->name, df->line + 1,
+                         strerror(errno));
+                return -1;
+            }
+            return 0;
+        }
+        df->line++;
+        end = df->buf + n;
+        if (end > df->buf && end[-1] == '\n')
+            *--end = '\0';
+        if (end > df->buf && end[-1] == '\r')
+            *--end = '\0';
+        df->nfields = 0;
+        for (p = df->buf; p < end; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (c == ' ' || c == '\t') {
+                *p = '\0';
+                continue;
+            }
+            if (c < 0x20 || c == 0x7f)
+                return datafile_error(df, err, errlen, "control character (byte 0x%02x) in row",
+                                      c);
+            if (p == df->buf || p[-1] == '\0') {
+                if (df->nfields == DATAFILE_MAXFIELDS)
+                    return datafile_error(df, err, errlen, "too many fields");
+                df->field[df->nfields++] = p;
+            }
+        }
+        if (df->nfields > 0) {
+            int i;
+            for (i = 0; i < df->nfields; i++)
+                df->len[i] = strlen(df->field[i]);
+            return 1;
+        }
+    }
+}
+
+/* Close the file and free the line buffer. */
+void
+datafile_close(struct datafile *df)
+{
+    if (df->fp != NULL)
+        fclose(df->fp);
+    free(df->buf);
+    df->fp = NULL;
+    df->buf = NULL;
+}

@@ -1,0 +1,164 @@
+/* net.c: socket set-up shared by the three programs (addresses, listen, connect). */
+#include "net.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Resolve host:port with getaddrinfo, keeping the first answer. */
+int
+net_resolve(const char *host, unsigned port, int socktype, struct sockaddr_storage *ss,
+            socklen_t *sslen, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res;
+    char portstr[16];
+    int rc;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = socktype;
+    snprintf(portstr, sizeof portstr, "%u", port);
+    if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sslen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* Make fd non-blocking. */
+int
+net_nonblock(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+        return -1;
+    return 0;
+}
+
+/* Create, bind and (for TCP) listen on host:port. */
+int
+net_bind(const char *host, unsigned port, int socktype, int backlog, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int fd, one = 1;
+
+    if (net_resolve(host, port, socktype, &ss, &sslen, err, errlen) == -1)
+        return -1;
+    if ((fd = socket(ss.ss_family, socktype, 0)) == -1) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 || net_nonblock(fd) == -1 ||
+        (socktype == SOCK_STREAM &&
+         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)) {
+        snprintf(err, errlen, "socket options: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
+        (socktype == SOCK_STREAM && listen(fd, backlog) == -1)) {
+        snprintf(err, errlen, "cannot bind %s port %u: %s", host, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Try one address: a non-blocking connect, waited for with poll. */
+static int
+net_connect_one(const struct addrinfo *ai, unsigned timeout_ms)
+{
+    struct pollfd pfd;
+    socklen_t len = sizeof(int);
+    int fd, soerr = 0;
+
+    if ((fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol)) == -1)
+        return -1;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 || net_nonblock(fd) == -1)
+        goto fail;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return fd;
+    if (errno != EINPROGRESS)
+        goto fail;
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+    switch (poll(&pfd, 1, (int)timeout_ms)) {
+    case 1:
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
+            goto fail;
+        if (soerr == 0)
+            return fd;
+        errno = soerr;
+        goto fail;
+    case 0:
+        errno = ETIMEDOUT;
+        goto fail;
+    default:
+        goto fail;
+    }
+fail:
+    soerr = errno;
+    close(fd);
+    errno = soerr;
+    return -1;
+}
+
+/* Connect to host:port over TCP; the socket returned is non-blocking. */
+int
+net_connect_tcp(const char *host, unsigned port, unsigned timeout_ms, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res, *ai;
+    char portstr[16];
+    int rc, fd = -1;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(portstr, sizeof portstr, "%u", port);
+    if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+        fd = net_connect_one(ai, timeout_ms);
+    if (fd == -1)
+        snprintf(err, errlen, "cannot connect to %s port %u: %s", host, port, strerror(errno));
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* Format the local address of fd. */
+int
+net_local_addr(int fd, char *host, size_t hostlen, unsigned *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+        return -1;
+    util_addr_str((struct sockaddr *)&ss, host, hostlen, port);
+    return 0;
+}
+
+/* Format the remote address of fd. */
+int
+net_peer_addr(int fd, char *host, size_t hostlen, unsigned *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+        return -1;
+    util_addr_str((struct sockaddr *)&ss, host, hostlen, port);
+    return 0;
+}

@@ -1,0 +1,23 @@
+/* net.h: socket set-up shared by the three programs (addresses, listen, connect). */
+#ifndef HCS_NET_H
+#define HCS_NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Resolve host and port to the first address of the given socket type. */
+int net_resolve(const char *host, unsigned port, int socktype, struct sockaddr_storage *ss,
+                socklen_t *sslen, char *err, size_t errlen);
+/* A non-blocking, close-on-exec socket bound to host:port (TCP listening or UDP). */
+int net_bind(const char *host, unsigned port, int socktype, int backlog, char *err,
+             size_t errlen);
+/* Connect a TCP socket to host:port, trying each address, within timeout_ms. */
+int net_connect_tcp(const char *host, unsigned port, unsigned timeout_ms, char *err,
+                    size_t errlen);
+/* Make fd non-blocking. Returns 0 or -1. */
+int net_nonblock(int fd);
+/* The local (getsockname) or remote (getpeername) address of fd, as text. */
+int net_local_addr(int fd, char *host, size_t hostlen, unsigned *port);
+int net_peer_addr(int fd, char *host, size_t hostlen, unsigned *port);
+
+#endif

@@ -1,0 +1,145 @@
+/* util.c: small helpers shared by every program: numbers, secrets, paths, text. */
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Parse a plain decimal number in [min, max] (see util.h). */
+int
+util_parse_uint(const char *s, size_t len, uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    if (len == 0 || len > 20)
+        return -1;
+    for (i = 0; i < len; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9)
+            return -1;
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parse a NUL-terminated plain decimal number in [min, max]. */
+int
+util_parse_uint_str(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    return util_parse_uint(s, strlen(s), min, max, out);
+}
+
+/* Compare two secrets without an early exit on the first difference. */
+int
+util_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+    volatile unsigned char diff = (unsigned char)(alen != blen);
+    size_t i;
+
+    /* Walk the whole of a whatever b holds, so time depends on alen only. */
+    for (i = 0; i < alen; i++)
+        diff |= (unsigned char)a[i] ^ (unsigned char)(blen ? b[i % blen] : 0);
+    return diff == 0;
+}
+
+/* Join path onto the folder of base unless path is absolute. */
+char *
+util_path_relative(const char *base, const char *path)
+{
+    const char *slash = strrchr(base, '/');
+    size_t dirlen, plen = strlen(path);
+    char *out;
+
+    if (path[0] == '/' || slash == NULL)
+        return strdup(path);
+    dirlen = (size_t)(slash - base) + 1;
+    if ((out = malloc(dirlen + plen + 1)) == NULL)
+        return NULL;
+    memcpy(out, base, dirlen);
+    memcpy(out + dirlen, path, plen + 1);
+    return out;
+}
+
+/* Make untrusted bytes safe to print (see util.h). */
+char *
+util_escape(char *dst, size_t dstlen, const char *src, size_t len)
+{
+    size_t i, o = 0;
+
+    if (dstlen == 0)
+        return dst;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        size_t need = (c < 0x20 || c == 0x7f || c == '\\') ? 4 : 1;
+
+        if (o + need + 4 > dstlen) {
+            if (o + 4 <= dstlen) {
+                memcpy(dst + o, "...", 3);
+                o += 3;
+            }
+            break;
+        }
+        if (need == 4)
+            o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", c);
+        else
+            dst[o++] = (char)c;
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+/* Whether every byte of the token is a visible character. */
+int
+util_token_ok(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0)
+        return 0;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* Print an IPv4 or IPv6 socket address as text and port. */
+void
+util_addr_str(const struct sockaddr *sa, char *host, size_t hostlen, unsigned *port)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)hostlen);
+        *port = ntohs(sin->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)hostlen);
+        *port = ntohs(sin6->sin6_port);
+    } else {
+        snprintf(host, hostlen, "unknown");
+        *port = 0;
+    }
+}
+
+/* Choose the folder that holds doctorN.conf and patientN.conf. */
+const char *
+util_config_dir(const char *opt)
+{
+    const char *env = getenv("HCS_CONFIG_DIR");
+
+    if (opt != NULL)
+        return opt;
+    if (env != NULL && *env != '\0')
+        return env;
+    return "config";
+}

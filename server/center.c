@@ -1,0 +1,223 @@
+/* center.c: the health center server: its data, listener and connections. */
+#include "center.h"
+#include "conn.h"
+#include "log.h"
+#include "net.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#define CENTER_READ_SIZE 16384 /* bytes read from a socket at once */
+
+/* Load users and schedule; the center takes over cfg's strings. */
+int
+center_init(struct center *c, struct center_config *cfg, int quiet, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    TAILQ_INIT(&c->conns);
+    TAILQ_INIT(&c->dirty);
+    c->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    c->quiet = quiet;
+    if (users_load(&c->users, c->cfg.users, err, errlen) == -1)
+        return -1;
+    if (schedule_load(&c->sched, c->cfg.availabilities, err, errlen) == -1)
+        return -1;
+    c->listversion = UINT64_MAX;
+    /* A partial line of up to max_line (+ "\r") stays in front of each read. */
+    c->rbufsize = c->cfg.max_line + 1 + CENTER_READ_SIZE;
+    if ((c->rbuf = malloc(c->rbufsize)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Print one screen line unless quiet. */
+void
+center_print(const struct center *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (c->quiet)
+        return;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+/* Append to the cached list, growing it. */
+static int
+center_list_add(struct center *c, const char *s, size_t len)
+{
+    if (c->listlen + len > c->listcap) {
+        size_t cap = c->listcap ? c->listcap : 256;
+        char *p;
+        while (cap < c->listlen + len)
+            cap *= 2;
+        if ((p = realloc(c->list, cap)) == NULL)
+            return -1;
+        c->list = p;
+        c->listcap = cap;
+    }
+    memcpy(c->list + c->listlen, s, len);
+    c->listlen += len;
+    return 0;
+}
+
+/* The "slots n" reply, rebuilt only after the schedule changed. */
+const char *
+center_list(struct center *c, size_t *len)
+{
+    struct schedule *s = &c->sched;
+    char line[64];
+    size_t i, n;
+
+    if (c->listversion != s->version) {
+        c->listlen = 0;
+        n = (size_t)snprintf(line, sizeof line, "slots %zu\n", s->nfree);
+        if (center_list_add(c, line, n) == -1)
+            goto nomem;
+        for (i = 0; i < s->n; i++) {
+            const struct slot *slot = &s->slots[i];
+            if (slot->holder != SCHEDULE_FREE)
+                continue;
+            n = proto_fmt_slot(line, sizeof line, slot->index, slot->day, slot->time);
+            if (center_list_add(c, line, n) == -1)
+                goto nomem;
+        }
+        c->listversion = s->version;
+    }
+    *len = c->listlen;
+    return c->list;
+nomem:
+    fatalx("out of memory building the list of %zu slots", s->nfree);
+}
+
+/* Write pushed output of every connection that has some, once per loop pass. */
+static void
+center_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct center *c = arg;
+    struct conn *conn;
+
+    (void)fd;
+    (void)what;
+    while ((conn = TAILQ_FIRST(&c->dirty)) != NULL) {
+        TAILQ_REMOVE(&c->dirty, conn, dirty_entry);
+        conn->dirty = 0;
+        conn_flush(conn);
+    }
+}
+
+/* A new patient: refuse it when full, else give it a connection. */
+static void
+center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                 void *arg)
+{
+    static const char busy[] = "error busy\n";
+    struct center *c = arg;
+    int one = 1;
+
+    (void)l;
+    (void)salen;
+    if (c->nconns >= c->cfg.max_clients) {
+        if (write(fd, busy, sizeof busy - 1) == -1)
+            log_debug("write busy: %s", strerror(errno));
+        shutdown(fd, SHUT_WR);
+        close(fd);
+        return;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (conn_new(c, fd, sa) == NULL) {
+        log_warnx("out of memory for a new connection");
+        close(fd);
+    }
+}
+
+/* Accept again after a pause for lack of descriptors. */
+static void
+center_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct center *c = arg;
+
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(c->listener);
+}
+
+/* accept() failed: out of descriptors pauses accepting for a second. */
+static void
+center_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    struct center *c = arg;
+    struct timeval tv = {1, 0};
+    int err = EVUTIL_SOCKET_ERROR();
+
+    log_warnx("accept: %s", evutil_socket_error_to_string(err));
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        evconnlistener_disable(l);
+        evtimer_add(c->resume_ev, &tv);
+    }
+}
+
+/* Bind the listening socket and print the start-up line. */
+int
+center_listen(struct center *c, struct event_base *base, char *err, size_t errlen)
+{
+    char host[64];
+    unsigned port;
+    int fd;
+
+    c->base = base;
+    if ((fd = net_bind(c->cfg.listen, c->cfg.port, SOCK_STREAM, 1024, err, errlen)) == -1)
+        return -1;
+    c->listener = evconnlistener_new(base, center_accept_cb, c,
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+    c->flush_ev = event_new(base, -1, 0, center_flush_cb, c);
+    c->resume_ev = evtimer_new(base, center_resume_cb, c);
+    if (c->listener == NULL || c->flush_ev == NULL || c->resume_ev == NULL) {
+        if (c->listener == NULL)
+            close(fd);
+        snprintf(err, errlen, "cannot set up the listener");
+        return -1;
+    }
+    evconnlistener_set_error_cb(c->listener, center_accept_error_cb);
+    net_local_addr(fd, host, sizeof host, &port);
+    printf("Phase 1: The Health Center Server has port number %u and IP address %s.\n", port,
+           host);
+    return 0;
+}
+
+/* Close every connection and free everything, in reverse order of creation. */
+void
+center_free(struct center *c)
+{
+    struct conn *conn;
+
+    while ((conn = TAILQ_FIRST(&c->conns)) != NULL)
+        conn_free(conn);
+    if (c->resume_ev != NULL)
+        event_free(c->resume_ev);
+    if (c->flush_ev != NULL)
+        event_free(c->flush_ev);
+    if (c->listener != NULL)
+        evconnlistener_free(c->listener);
+    free(c->list);
+    free(c->rbuf);
+    schedule_free(&c->sched);
+    users_free(&c->users);
+    config_free_center(&c->cfg);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,55 @@
+/* center.h: the health center server: its data, listener and connections. */
+#ifndef HCS_CENTER_H
+#define HCS_CENTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "config.h"
+#include "schedule.h"
+#include "users.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct conn;
+
+TAILQ_HEAD(conns, conn);
+
+/* Everything the server owns. Created once by center_init. */
+struct center {
+    struct center_config cfg;
+    int quiet; /* no per-request screen lines */
+    struct users users;
+    struct schedule sched;
+
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct event *resume_ev; /* re-enables accept after running out of descriptors */
+    struct event *flush_ev;  /* writes pushes once per loop pass */
+    struct conns conns;      /* every live connection */
+    struct conns dirty;      /* connections with pushed output to write */
+    size_t nconns;
+
+    char *rbuf; /* one read buffer shared by all connections */
+    size_t rbufsize;
+
+    char *list; /* the "slots n" reply, rebuilt when the schedule changes */
+    size_t listlen, listcap;
+    uint64_t listversion;
+};
+
+/* Load the data files named by cfg (taken over by the center). */
+int center_init(struct center *c, struct center_config *cfg, int quiet, char *err, size_t errlen);
+/* Bind the listening socket and start accepting on base. */
+int center_listen(struct center *c, struct event_base *base, char *err, size_t errlen);
+/* Close every connection and free everything, in reverse order of creation. */
+void center_free(struct center *c);
+/* The current "slots n" reply and its length. */
+const char *center_list(struct center *c, size_t *len);
+/* Print one screen line unless quiet. */
+void center_print(const struct center *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

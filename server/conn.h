@@ -1,0 +1,60 @@
+/* conn.h: one patient connection: its state machine, line reader and replies. */
+#ifndef HCS_CONN_H
+#define HCS_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "schedule.h"
+
+struct center;
+struct evbuffer;
+struct event;
+struct user;
+
+enum conn_state {
+    CONN_NEW,     /* connected, not authenticated */
+    CONN_READY,   /* authenticated */
+    CONN_CLOSING, /* last reply queued; close once it is written */
+    CONN_LINGER,  /* reply written, our side shut; discard input until EOF */
+};
+
+/* One connection. conn_new and conn_free are the only ways in and out. */
+struct conn {
+    TAILQ_ENTRY(conn) entry; /* center.conns */
+    TAILQ_ENTRY(conn) dirty_entry;
+    int dirty;
+    struct center *center;
+    int fd;
+    enum conn_state state;
+    short evflags; /* what ev waits for now */
+    struct event *ev;
+    struct event *timer;
+    struct evbuffer *out;
+    char *pend;     /* input not yet processed: a partial line, or a backlog */
+    size_t pendlen;
+    int backlog;    /* pend holds complete lines waiting for output to drain */
+    int overflow;   /* pushes went past max_output: drop at next flush */
+    struct user *user;
+    struct sched_sub sub;
+    int64_t created; /* seconds, libevent's cached clock */
+    int64_t lastline;
+    char host[64];
+    unsigned port;
+};
+
+/* Create a connection for an accepted socket (fd -1: no socket, for fuzzers). */
+struct conn *conn_new(struct center *center, int fd, const struct sockaddr *sa);
+void conn_free(struct conn *c);
+/*
+ * Feed received bytes (with any pending partial line already in front).
+ * Handles every complete line, keeps the rest, queues replies in c->out.
+ * Makes no system calls.
+ */
+void conn_process(struct conn *c, char *data, size_t len);
+/* Write queued output; frees c on a write error. Returns -1 if c is gone. */
+int conn_flush(struct conn *c);
+
+#endif

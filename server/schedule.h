@@ -1,0 +1,76 @@
+/* schedule.h: the appointment slots, their reservation, and who watches them. */
+#ifndef HCS_SCHEDULE_H
+#define HCS_SCHEDULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "htab.h"
+#include "proto.h"
+
+#define SCHEDULE_FREE UINT32_MAX
+
+/* A doctor named in availabilities.txt: name and UDP port. */
+struct sched_doctor {
+    char name[PROTO_NAMELEN];
+    unsigned port;
+};
+
+/* One slot of availabilities.txt. */
+struct slot {
+    uint32_t index;
+    uint32_t holder; /* user number that booked it, or SCHEDULE_FREE */
+    uint32_t doctor; /* into schedule.doctors */
+    uint32_t line;   /* row in availabilities.txt */
+    char day[PROTO_DAYLEN];
+    char time[PROTO_DAYLEN];
+};
+
+enum sched_change { SCHED_RESERVED, SCHED_RELEASED };
+
+/* Somebody told of every change to the schedule (a waiting patient). */
+struct sched_sub {
+    TAILQ_ENTRY(sched_sub) entry;
+    int active;
+    void (*cb)(struct sched_sub *, enum sched_change, const struct slot *);
+    void *arg;
+};
+TAILQ_HEAD(sched_subs, sched_sub);
+
+/* All slots in file order, an index by slot number, and the watchers. */
+struct schedule {
+    struct slot *slots;
+    size_t n;
+    size_t nfree;
+    uint64_t version; /* bumped on every change */
+    struct sched_doctor *doctors;
+    size_t ndoctors;
+    struct htab idx;
+    struct htab doctor_idx;
+    struct sched_subs subs;
+    size_t nsubs;
+};
+
+enum sched_result { SCHED_OK, SCHED_TAKEN, SCHED_UNKNOWN };
+
+int schedule_load(struct schedule *s, const char *path, char *err, size_t errlen);
+int schedule_load_mem(struct schedule *s, const char *name, const void *data, size_t len,
+                      char *err, size_t errlen);
+void schedule_free(struct schedule *s);
+/* The slot with this index, or NULL. */
+struct slot *schedule_find(const struct schedule *s, uint32_t index);
+const struct sched_doctor *schedule_doctor(const struct schedule *s, const struct slot *slot);
+/*
+ * Reserve a free slot for holder. On success, self (if subscribed) stops
+ * watching first, then every other watcher is told.
+ */
+enum sched_result schedule_reserve(struct schedule *s, uint32_t index, uint32_t holder,
+                                   struct sched_sub *self);
+/* Free a reserved slot and tell every watcher. */
+enum sched_result schedule_release(struct schedule *s, uint32_t index);
+/* Start or stop telling sub of changes; both may be called repeatedly. */
+void schedule_subscribe(struct schedule *s, struct sched_sub *sub);
+void schedule_unsubscribe(struct schedule *s, struct sched_sub *sub);
+
+#endif

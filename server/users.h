@@ -1,0 +1,45 @@
+/* users.h: the registered patients, loaded once from users.txt. */
+#ifndef HCS_USERS_H
+#define HCS_USERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "htab.h"
+
+#define USERS_NONE UINT32_MAX
+#define USERS_MAXNAME 64 /* bytes in a username or password, NUL excluded */
+
+/* One patient. Strings point into the table's arena. */
+struct user {
+    const char *name;
+    const char *password;
+    uint32_t namelen;
+    uint32_t passlen;
+    uint32_t booked; /* slot index held, or 0 for none */
+    uint32_t line;   /* row in users.txt, for messages */
+};
+
+/* All patients, with a hash index by name. */
+struct users {
+    struct user *v;
+    size_t n;
+    struct users_chunk *chunks; /* the strings, in blocks that never move */
+    size_t chunkfree;
+    struct htab idx;
+};
+
+int users_load(struct users *u, const char *path, char *err, size_t errlen);
+int users_load_mem(struct users *u, const char *name, const void *data, size_t len, char *err,
+                   size_t errlen);
+void users_free(struct users *u);
+/* The user with this name, or NULL. */
+struct user *users_find(const struct users *u, const char *name, size_t len);
+/*
+ * Check a login: 1 if name exists and password matches, else 0. Takes the
+ * same time for an unknown name as for a wrong password.
+ */
+int users_check(const struct users *u, const char *name, size_t namelen, const char *password,
+                size_t passlen, struct user **out);
+
+#endif
