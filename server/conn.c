@@ -433,6 +433,28 @@ conn_process(struct conn *c, char *data, size_t len)
     conn_keep(c, NULL, 0, 0);
 }
 
+/* Feed bytes from memory, as conn_read does from the socket. */
+void
+conn_feed(struct conn *c, const char *data, size_t len)
+{
+    struct center *center = c->center;
+
+    while (len > 0 && (c->state == CONN_NEW || c->state == CONN_READY)) {
+        size_t have = c->pendlen, n = center->rbufsize - have;
+
+        if (n == 0)
+            break; /* a backlog fills the buffer: the caller must take c->out */
+        if (n > len)
+            n = len;
+        if (have > 0)
+            memcpy(center->rbuf, c->pend, have);
+        memcpy(center->rbuf + have, data, n);
+        conn_process(c, center->rbuf, have + n);
+        data += n;
+        len -= n;
+    }
+}
+
 /* Append a push line for a schedule change; written at the end of the loop pass. */
 static void
 conn_push_cb(struct sched_sub *sub, enum sched_change change, const struct slot *slot)

@@ -54,6 +54,11 @@ void conn_free(struct conn *c);
  * Makes no system calls.
  */
 void conn_process(struct conn *c, char *data, size_t len);
+/*
+ * The same from any buffer (tests, fuzzers): bytes are appended to the
+ * pending partial line in the shared read buffer, in chunks that fit.
+ */
+void conn_feed(struct conn *c, const char *data, size_t len);
 /* Write queued output; frees c on a write error. Returns -1 if c is gone. */
 int conn_flush(struct conn *c);
 

@@ -1,0 +1,343 @@
+/* doctor.c: the doctor, a UDP server that answers cost estimates from its price table. */
+#include "config.h"
+#include "log.h"
+#include "net.h"
+#include "prices.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#ifndef HCS_VERSION
+#define HCS_VERSION "unknown"
+#endif
+
+#define DOCTOR_BUFSIZE 512 /* bytes of one request datagram; longer ones get error too-long */
+#define DOCTOR_BURST 64    /* datagrams read per callback before the loop runs again */
+
+/* The command line, with its defaults. */
+struct doctor_opts {
+    unsigned id;            /* --id N; 0: not given */
+    const char *config;     /* --config FILE */
+    const char *config_dir; /* --config-dir DIR; NULL: $HCS_CONFIG_DIR, else "config" */
+    int check;              /* --check */
+    int verbose;            /* -v: log_debug messages */
+};
+
+/* Everything the running doctor owns, freed in reverse order of creation. */
+struct doctor {
+    struct doctor_config cfg;
+    struct prices prices;
+    int fd;
+    struct event_base *base;
+    struct event *ev_read;
+    struct event *ev_int;
+    struct event *ev_term;
+    uint64_t served;  /* replies with a price */
+    uint64_t errored; /* replies with an error */
+    uint64_t dropped; /* datagrams read but not answered */
+    char buf[DOCTOR_BUFSIZE];
+};
+
+/* Print how to run the program, with the defaults. */
+static void
+doctor_usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: doctor [--id N | --config FILE] [--config-dir DIR] [--check] [-v]\n"
+            "              [--help] [--version]\n"
+            "  --id N           use <dir>/doctorN.conf\n"
+            "  --config FILE    use FILE\n"
+            "  --config-dir DIR folder for --id (default: $HCS_CONFIG_DIR, else config)\n"
+            "  --check          load and validate the config and prices, then exit\n"
+            "  -v, --verbose    debug messages on stderr\n"
+            "  --help           show this help\n"
+            "  --version        show the version\n"
+            "Replies to datagrams of up to %d bytes; a longer one gets \"error too-long\".\n",
+            DOCTOR_BUFSIZE);
+}
+
+/* Parse the command line into o. Returns 0, 1 to exit with 0, -1 to exit with 1. */
+static int
+doctor_parse_args(int argc, char **argv, struct doctor_opts *o)
+{
+    enum { OPT_ID = 256, OPT_CONFIG, OPT_CONFIG_DIR, OPT_CHECK };
+    static const struct option longopts[] = {
+        {"id", required_argument, NULL, OPT_ID},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"config-dir", required_argument, NULL, OPT_CONFIG_DIR},
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    uint64_t v;
+    int ch;
+
+    memset(o, 0, sizeof *o);
+    while ((ch = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_ID:
+            if (util_parse_uint_str(optarg, 1, 1000000, &v) == -1) {
+                log_warnx("--id must be a whole number from 1 to 1000000");
+                return -1;
+            }
+            o->id = (unsigned)v;
+            break;
+        case OPT_CONFIG:
+            o->config = optarg;
+            break;
+        case OPT_CONFIG_DIR:
+            o->config_dir = optarg;
+            break;
+        case OPT_CHECK:
+            o->check = 1;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'h':
+            doctor_usage(stdout);
+            return 1;
+        case 'V':
+            printf("doctor %s\n", HCS_VERSION);
+            return 1;
+        default:
+            doctor_usage(stderr);
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        log_warnx("unexpected argument '%s'", argv[optind]);
+        doctor_usage(stderr);
+        return -1;
+    }
+    if ((o->id == 0) == (o->config == NULL)) {
+        log_warnx("give exactly one of --id N or --config FILE");
+        doctor_usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Load the config file and the price table named in it. Returns 0 or -1. */
+static int
+doctor_load(struct doctor *d, const struct doctor_opts *o)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    char err[768], *path = NULL;
+    const char *file = o->config;
+    int rc = -1;
+
+    if (file == NULL) {
+        if ((path = config_id_path(util_config_dir(o->config_dir), "doctor", o->id)) == NULL) {
+            log_warnx("out of memory");
+            return -1;
+        }
+        file = path;
+    }
+    if (config_load_doctor(&d->cfg, file, err, sizeof err) == -1) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (o->id != 0 && d->cfg.id != o->id)
+        log_warnx("%s: id is %u, not %u as --id says", file, d->cfg.id, o->id);
+    if (prices_load(&d->prices, d->cfg.prices, err, sizeof err) == -1) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (net_resolve(d->cfg.listen, d->cfg.port, SOCK_DGRAM, &ss, &sslen, err, sizeof err) == -1) {
+        fprintf(stderr, "%s: listen: %s\n", file, err);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(path);
+    return rc;
+}
+
+/* Print the screen lines for one answered request and send the reply. */
+static void
+doctor_reply(struct doctor *d, const struct sockaddr *sa, socklen_t salen,
+             const struct prices_answer *a)
+{
+    char host[64];
+    unsigned port;
+
+    util_addr_str(sa, host, sizeof host, &port);
+    printf("Phase 3: Doctor %u receives the request from the patient with port number %u "
+           "and the insurance plan %s.\n",
+           d->cfg.id, port, a->plan);
+    if (sendto(d->fd, a->reply, a->len, 0, sa, salen) == -1) {
+        log_warn("cannot send %s to %s port %u", a->reply, host, port);
+        d->dropped++;
+        return;
+    }
+    if (a->status == PRICES_PRICE) {
+        printf("Phase 3: Doctor %u has sent estimated price %" PRId64
+               "$ to patient with port number %u.\n",
+               d->cfg.id, a->cost, port);
+        d->served++;
+    } else {
+        printf("Phase 3: Doctor %u has sent %s to patient with port number %u.\n", d->cfg.id,
+               a->reply, port);
+        d->errored++;
+        log_debug("%s from %s port %u: %" PRIu64 " errors so far", a->reply, host, port,
+                  d->errored);
+    }
+}
+
+/* Read pending datagrams (at most DOCTOR_BURST) and answer each one. */
+static void
+doctor_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct doctor *d = arg;
+    int i;
+
+    (void)what;
+    for (i = 0; i < DOCTOR_BURST; i++) {
+        struct sockaddr_storage ss;
+        struct prices_answer a;
+        struct iovec iov = {d->buf, sizeof d->buf};
+        struct msghdr msg;
+        ssize_t n;
+
+        memset(&msg, 0, sizeof msg);
+        msg.msg_name = &ss;
+        msg.msg_namelen = sizeof ss;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        /* recvmsg sets MSG_TRUNC in msg_flags when the datagram did not fit. */
+        if ((n = recvmsg(fd, &msg, 0)) == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                log_warn("recvmsg");
+                d->dropped++;
+            }
+            return;
+        }
+        if (msg.msg_namelen == 0 || msg.msg_namelen > sizeof ss) {
+            log_debug("datagram without a sender address dropped (%" PRIu64 " dropped)",
+                      ++d->dropped);
+            continue;
+        }
+        prices_answer(&d->prices, d->buf, (size_t)n, (msg.msg_flags & MSG_TRUNC) != 0, &a);
+        doctor_reply(d, (struct sockaddr *)&ss, msg.msg_namelen, &a);
+    }
+}
+
+/* SIGINT or SIGTERM: leave the event loop so main can free everything. */
+static void
+doctor_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct doctor *d = arg;
+
+    (void)what;
+    log_info("stopping on signal %d", (int)sig);
+    event_base_loopbreak(d->base);
+}
+
+/* Bind the socket, print the start-up line, and set up the events. Returns 0 or -1. */
+static int
+doctor_start(struct doctor *d)
+{
+    char err[512], host[64];
+    unsigned port;
+
+    if ((d->fd = net_bind(d->cfg.listen, d->cfg.port, SOCK_DGRAM, 0, err, sizeof err)) == -1) {
+        log_warnx("%s: %s", d->cfg.path, err);
+        return -1;
+    }
+    if (net_local_addr(d->fd, host, sizeof host, &port) == -1) {
+        log_warn("getsockname");
+        return -1;
+    }
+    if ((d->base = event_base_new()) == NULL) {
+        log_warnx("cannot create the event loop");
+        return -1;
+    }
+    if ((d->ev_read = event_new(d->base, d->fd, EV_READ | EV_PERSIST, doctor_read_cb, d)) == NULL ||
+        (d->ev_int = evsignal_new(d->base, SIGINT, doctor_signal_cb, d)) == NULL ||
+        (d->ev_term = evsignal_new(d->base, SIGTERM, doctor_signal_cb, d)) == NULL ||
+        event_add(d->ev_read, NULL) == -1 || event_add(d->ev_int, NULL) == -1 ||
+        event_add(d->ev_term, NULL) == -1) {
+        log_warnx("cannot set up events");
+        return -1;
+    }
+    printf("Phase 3: Doctor %u has a static UDP port %u and IP address %s.\n", d->cfg.id, port,
+           host);
+    return 0;
+}
+
+/* Free what doctor_start and doctor_load made, in reverse order. */
+static void
+doctor_free(struct doctor *d)
+{
+    if (d->ev_term != NULL)
+        event_free(d->ev_term);
+    if (d->ev_int != NULL)
+        event_free(d->ev_int);
+    if (d->ev_read != NULL)
+        event_free(d->ev_read);
+    if (d->base != NULL)
+        event_base_free(d->base);
+    if (d->fd != -1)
+        close(d->fd);
+    prices_free(&d->prices);
+    config_free_doctor(&d->cfg);
+}
+
+/* Load, bind, serve until SIGINT or SIGTERM, free. */
+int
+main(int argc, char **argv)
+{
+    struct doctor_opts o;
+    struct doctor *d;
+    int rc, status = 1;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    log_init("doctor", 0);
+    if ((rc = doctor_parse_args(argc, argv, &o)) != 0)
+        return rc == 1 ? 0 : 1;
+    log_init("doctor", o.verbose ? 1 : 0);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        fatal("signal");
+    if ((d = calloc(1, sizeof *d)) == NULL)
+        fatal("calloc");
+    d->fd = -1;
+    if (doctor_load(d, &o) == -1)
+        goto out;
+    if (o.check) {
+        printf("%s: ok (%zu prices in %s)\n", d->cfg.path, d->prices.count, d->cfg.prices);
+        status = 0;
+        goto out;
+    }
+    if (doctor_start(d) == -1)
+        goto out;
+    if (event_base_dispatch(d->base) == -1) {
+        log_warnx("event loop failed");
+        goto out;
+    }
+    log_debug("served %" PRIu64 ", errors %" PRIu64 ", dropped %" PRIu64, d->served, d->errored,
+              d->dropped);
+    status = 0;
+out:
+    doctor_free(d);
+    free(d);
+    libevent_global_shutdown();
+    return status;
+}

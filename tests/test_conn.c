@@ -1,0 +1,377 @@
+/* test_conn.c: the connection state machine, fed from memory (no sockets). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+
+#include "center.h"
+#include "conn.h"
+
+#define TEST_MAX_LINE 64
+
+static const char test_users[] = "alice pw1\r\nbob pw2\n\ncarol pw3";
+static const char test_slots[] = "10 Mon 09am docA 41001\n"
+                                 "2 Tue 10am docB 41002\n"
+                                 "11 Wed 11am docA 41001\n";
+
+/* A center with the test data and no sockets. */
+static int
+setup(void **state)
+{
+    struct center *c = calloc(1, sizeof *c);
+    char err[256];
+
+    assert_non_null(c);
+    TAILQ_INIT(&c->conns);
+    TAILQ_INIT(&c->dirty);
+    c->quiet = 1;
+    c->cfg.max_line = TEST_MAX_LINE;
+    c->cfg.max_output = 4096;
+    c->cfg.idle_timeout = 300;
+    c->cfg.auth_timeout = 30;
+    c->cfg.max_clients = 100;
+    assert_int_equal(users_load_mem(&c->users, "users", test_users, strlen(test_users), err,
+                                    sizeof err),
+                     0);
+    assert_int_equal(schedule_load_mem(&c->sched, "slots", test_slots, strlen(test_slots), err,
+                                       sizeof err),
+                     0);
+    c->rbufsize = TEST_MAX_LINE + 1 + 256;
+    c->rbuf = malloc(c->rbufsize);
+    c->listversion = UINT64_MAX;
+    *state = c;
+    return 0;
+}
+
+/* Free the center and every connection left. */
+static int
+teardown(void **state)
+{
+    struct center *c = *state;
+
+    center_free(c);
+    free(c);
+    return 0;
+}
+
+/* Take everything queued to c as a string (static buffer). */
+static const char *
+take(struct conn *c)
+{
+    static char buf[8192];
+    size_t n = evbuffer_get_length(c->out);
+
+    assert_true(n < sizeof buf);
+    evbuffer_remove(c->out, buf, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Send a string and return what came back. */
+static const char *
+say(struct conn *c, const char *s)
+{
+    conn_feed(c, s, strlen(s));
+    return take(c);
+}
+
+/* A new connection logged in as user (or not logged in if user is NULL). */
+static struct conn *
+login(struct center *center, const char *user, const char *pw)
+{
+    struct conn *c = conn_new(center, -1, NULL);
+    char line[128];
+
+    assert_non_null(c);
+    if (user != NULL) {
+        snprintf(line, sizeof line, "authenticate %s %s\n", user, pw);
+        assert_string_equal(say(c, line), "success\n");
+        assert_int_equal(c->state, CONN_READY);
+    }
+    return c;
+}
+
+static void
+test_full_session(void **state)
+{
+    struct conn *c = login(*state, "alice", "pw1");
+
+    assert_string_equal(say(c, "available\n"),
+                        "slots 3\n10 Mon 09am\n2 Tue 10am\n11 Wed 11am\n");
+    assert_string_equal(say(c, "appointment\n"), "appointment none\n");
+    assert_string_equal(say(c, "selection 11\n"), "docA 41001\n");
+    assert_string_equal(say(c, "appointment\n"), "appointment 11 Wed 11am docA 41001\n");
+    assert_string_equal(say(c, "available\n"), "slots 2\n10 Mon 09am\n2 Tue 10am\n");
+    assert_string_equal(say(c, "cancel\n"), "cancelled 11\n");
+    assert_string_equal(say(c, "cancel\n"), "error no-appointment\n");
+    assert_string_equal(say(c, "available\n"),
+                        "slots 3\n10 Mon 09am\n2 Tue 10am\n11 Wed 11am\n");
+}
+
+static void
+test_crlf_and_pipelining(void **state)
+{
+    struct conn *c = login(*state, NULL, NULL);
+
+    assert_string_equal(say(c, "authenticate bob pw2\r\navailable\r\nselection 2\r\n"),
+                        "success\nslots 3\n10 Mon 09am\n2 Tue 10am\n11 Wed 11am\ndocB 41002\n");
+}
+
+static void
+test_byte_by_byte(void **state)
+{
+    struct conn *c = login(*state, NULL, NULL);
+    const char *s = "authenticate carol pw3\nselection 10\n";
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++)
+        conn_feed(c, s + i, 1);
+    assert_string_equal(take(c), "success\ndocA 41001\n");
+}
+
+static void
+test_failure_closes(void **state)
+{
+    struct conn *c = login(*state, NULL, NULL);
+
+    assert_string_equal(say(c, "authenticate alice wrong\navailable\n"), "failure\n");
+    assert_int_equal(c->state, CONN_CLOSING);
+    assert_string_equal(say(c, "available\n"), "");
+}
+
+static void
+test_unknown_user_fails(void **state)
+{
+    struct conn *c = login(*state, NULL, NULL);
+
+    assert_string_equal(say(c, "authenticate mallory pw1\n"), "failure\n");
+    assert_null(c->user);
+}
+
+static void
+test_order(void **state)
+{
+    struct conn *c = login(*state, NULL, NULL);
+
+    assert_string_equal(say(c, "available\n"), "error not-authenticated\n");
+    assert_string_equal(say(c, "selection 2\n"), "error not-authenticated\n");
+    assert_string_equal(say(c, "cancel\n"), "error not-authenticated\n");
+    assert_string_equal(say(c, "authenticate alice pw1\n"), "success\n");
+    assert_string_equal(say(c, "authenticate alice pw1\n"), "error already-authenticated\n");
+    assert_int_equal(c->state, CONN_READY);
+}
+
+static void
+test_malformed_stays_usable(void **state)
+{
+    struct conn *c = login(*state, "alice", "pw1");
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"\n", "error empty-line\n"},
+        {" available\n", "error bad-spacing\n"},
+        {"available \n", "error bad-spacing\n"},
+        {"selection  2\n", "error bad-spacing\n"},
+        {"selection\t2\n", NULL}, /* a tab is a control byte: bad-line, tested below */
+        {"available x\n", "error wrong-arguments\n"},
+        {"selection\n", "error wrong-arguments\n"},
+        {"selection 1 2\n", "error wrong-arguments\n"},
+        {"selection -1\n", "error bad-index\n"},
+        {"selection +1\n", "error bad-index\n"},
+        {"selection 1x\n", "error bad-index\n"},
+        {"selection 0\n", "error bad-index\n"},
+        {"selection 99999999999999999999\n", "error bad-index\n"},
+        {"selection 4294967296\n", "error bad-index\n"},
+        {"AVAILABLE\n", "error unknown-command\n"},
+        {"frobnicate\n", "error unknown-command\n"},
+        {"selection 4294967295\n", "notavailable\n"},
+        {"selection 3\n", "notavailable\n"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].out == NULL)
+            continue;
+        assert_string_equal(say(c, cases[i].in), cases[i].out);
+        assert_int_equal(c->state, CONN_READY);
+    }
+    assert_string_equal(say(c, "selection 2\n"), "docB 41002\n");
+}
+
+static void
+test_line_too_long(void **state)
+{
+    struct conn *c = login(*state, NULL, NULL);
+    char line[TEST_MAX_LINE + 3];
+
+    /* Exactly max_line bytes is fine (an unknown command). */
+    memset(line, 'a', TEST_MAX_LINE);
+    strcpy(line + TEST_MAX_LINE, "\n");
+    assert_string_equal(say(c, line), "error unknown-command\n");
+    /* One more byte is not. */
+    memset(line, 'a', TEST_MAX_LINE + 1);
+    strcpy(line + TEST_MAX_LINE + 1, "\n");
+    assert_string_equal(say(c, line), "error line-too-long\n");
+    assert_int_equal(c->state, CONN_CLOSING);
+}
+
+static void
+test_partial_line_too_long(void **state)
+{
+    struct conn *c = login(*state, NULL, NULL);
+    char line[TEST_MAX_LINE + 3];
+
+    memset(line, 'a', sizeof line - 1);
+    line[sizeof line - 1] = '\0';
+    assert_string_equal(say(c, line), "error line-too-long\n");
+    assert_int_equal(c->state, CONN_CLOSING);
+}
+
+static void
+test_bad_bytes(void **state)
+{
+    struct center *center = *state;
+    struct conn *c = login(center, NULL, NULL);
+    static const char nul[] = "authenticate al\0ice pw1\n";
+
+    conn_feed(c, nul, sizeof nul - 1);
+    assert_string_equal(take(c), "error bad-line\n");
+    assert_int_equal(c->state, CONN_CLOSING);
+
+    c = login(center, NULL, NULL);
+    assert_string_equal(say(c, "avail\rable\n"), "error bad-line\n");
+    c = login(center, NULL, NULL);
+    assert_string_equal(say(c, "selection\t2\n"), "error bad-line\n");
+    /* Bytes from 0x80 up are allowed: a UTF-8 name is only unknown. */
+    c = login(center, NULL, NULL);
+    assert_string_equal(say(c, "authenticate J\xc3\xb6rg pw1\n"), "failure\n");
+}
+
+static void
+test_one_slot_one_winner(void **state)
+{
+    struct center *center = *state;
+    struct conn *a = login(center, "alice", "pw1");
+    struct conn *b = login(center, "bob", "pw2");
+
+    assert_string_equal(say(a, "selection 2\n"), "docB 41002\n");
+    assert_string_equal(say(b, "selection 2\n"), "notavailable\n");
+    assert_int_equal(center->sched.nfree, 2);
+}
+
+static void
+test_one_appointment_per_user(void **state)
+{
+    struct center *center = *state;
+    struct conn *a1 = login(center, "alice", "pw1");
+    struct conn *a2 = login(center, "alice", "pw1");
+
+    assert_string_equal(say(a1, "selection 10\n"), "docA 41001\n");
+    assert_string_equal(say(a2, "selection 2\n"), "error already-booked 10\n");
+    assert_string_equal(say(a2, "appointment\n"), "appointment 10 Mon 09am docA 41001\n");
+    assert_string_equal(say(a2, "cancel\n"), "cancelled 10\n");
+    assert_string_equal(say(a1, "appointment\n"), "appointment none\n");
+    assert_string_equal(say(a1, "selection 2\n"), "docB 41002\n");
+}
+
+static void
+test_booking_survives_disconnect(void **state)
+{
+    struct center *center = *state;
+    struct conn *a = login(center, "alice", "pw1");
+
+    assert_string_equal(say(a, "selection 10\n"), "docA 41001\n");
+    conn_free(a);
+    a = login(center, "alice", "pw1");
+    assert_string_equal(say(a, "appointment\n"), "appointment 10 Mon 09am docA 41001\n");
+}
+
+static void
+test_pushes(void **state)
+{
+    struct center *center = *state;
+    struct conn *w = login(center, "alice", "pw1");
+    struct conn *b = login(center, "bob", "pw2");
+    struct conn *quiet = login(center, "carol", "pw3");
+
+    assert_string_equal(say(w, "available\n"),
+                        "slots 3\n10 Mon 09am\n2 Tue 10am\n11 Wed 11am\n");
+    /* b asks too, so it is subscribed, but is not told of its own booking. */
+    say(b, "available\n");
+    assert_string_equal(say(b, "selection 2\n"), "docB 41002\n");
+    assert_string_equal(take(w), "* reserved 2\n");
+    assert_string_equal(take(quiet), "");
+    assert_string_equal(say(b, "cancel\n"), "cancelled 2\n");
+    assert_string_equal(take(w), "* released 2 Tue 10am\n");
+    /* A failed selection changes nothing and tells nobody. */
+    assert_string_equal(say(b, "selection 99\n"), "notavailable\n");
+    assert_string_equal(take(w), "");
+    /* Once w has booked it hears no more. */
+    assert_string_equal(say(w, "selection 11\n"), "docA 41001\n");
+    assert_string_equal(say(b, "selection 10\n"), "docA 41001\n");
+    assert_string_equal(take(w), "");
+}
+
+static void
+test_push_overflow(void **state)
+{
+    struct center *center = *state;
+    struct conn *w = login(center, "alice", "pw1");
+    struct conn *b = login(center, "bob", "pw2");
+    int i;
+
+    say(w, "available\n");
+    /* w never reads: book and cancel until its queue passes max_output. */
+    for (i = 0; i < 400 && !w->overflow; i++) {
+        assert_string_equal(say(b, "selection 2\n"), "docB 41002\n");
+        assert_string_equal(say(b, "cancel\n"), "cancelled 2\n");
+    }
+    assert_true(w->overflow);
+    assert_false(w->sub.active);
+    assert_true(evbuffer_get_length(w->out) <= center->cfg.max_output + 64);
+}
+
+static void
+test_slots_zero(void **state)
+{
+    struct center *center = *state;
+    struct conn *a = login(center, "alice", "pw1");
+    struct conn *b = login(center, "bob", "pw2");
+    struct conn *c = login(center, "carol", "pw3");
+
+    assert_string_equal(say(a, "selection 10\n"), "docA 41001\n");
+    assert_string_equal(say(b, "selection 2\n"), "docB 41002\n");
+    assert_string_equal(say(c, "selection 11\n"), "docA 41001\n");
+    assert_string_equal(say(a, "available\n"), "slots 0\n");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_full_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crlf_and_pipelining, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_byte_by_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failure_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_user_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_stays_usable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_line_too_long, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_line_too_long, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_slot_one_winner, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_appointment_per_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_booking_survives_disconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pushes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slots_zero, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
