@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Build hcs and run every test (ctest: unit tests and system tests), twice:
+# a normal build, then one with AddressSanitizer and UBSan, where any finding
+# (memory error, leak, undefined behaviour) fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build and test (build/)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHCS_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== build and test with sanitizers (build-asan/)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHCS_WERROR=ON -DHCS_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
