@@ -33,6 +33,10 @@ center_init(struct center *c, struct center_config *cfg, int quiet, char *err, s
         return -1;
     if (schedule_load(&c->sched, c->cfg.availabilities, err, errlen) == -1)
         return -1;
+    if (throttle_init(&c->throttle, 4096) == -1) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     c->listversion = UINT64_MAX;
     /* A partial line of up to max_line (+ "\r") stays in front of each read. */
     c->rbufsize = c->cfg.max_line + 1 + CENTER_READ_SIZE;
@@ -216,6 +220,7 @@ center_free(struct center *c)
         evconnlistener_free(c->listener);
     free(c->list);
     free(c->rbuf);
+    throttle_free(&c->throttle);
     schedule_free(&c->sched);
     users_free(&c->users);
     config_free_center(&c->cfg);

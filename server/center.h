@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "schedule.h"
+#include "throttle.h"
 #include "users.h"
 
 struct event_base;
@@ -23,6 +24,7 @@ struct center {
     int quiet; /* no per-request screen lines */
     struct users users;
     struct schedule sched;
+    struct throttle throttle; /* failed logins by address */
 
     struct event_base *base;
     struct evconnlistener *listener;

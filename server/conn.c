@@ -3,6 +3,7 @@
 #include "center.h"
 #include "log.h"
 #include "proto.h"
+#include "throttle.h"
 #include "users.h"
 #include "util.h"
 
@@ -24,7 +25,7 @@ static void conn_event_cb(evutil_socket_t, short, void *);
 static void conn_timer_cb(evutil_socket_t, short, void *);
 static void conn_push_cb(struct sched_sub *, enum sched_change, const struct slot *);
 
-static const char *conn_state_names[] = {"new", "ready", "closing", "linger"};
+static const char *conn_state_names[] = {"new", "wait", "ready", "closing", "linger"};
 
 /* Move to a new state, logging the transition. */
 static void
@@ -54,10 +55,12 @@ conn_set_events(struct conn *c, short flags)
     if (c->ev == NULL || c->evflags == flags)
         return;
     event_del(c->ev);
+    c->evflags = flags;
+    if (flags == 0)
+        return;
     event_assign(c->ev, c->center->base, c->fd, flags | EV_PERSIST, conn_event_cb, c);
     if (event_add(c->ev, NULL) == -1)
         log_warnx("%s:%u: cannot watch socket", c->host, c->port);
-    c->evflags = flags;
 }
 
 /* Arm the timer to fire after secs seconds. */
@@ -178,26 +181,17 @@ conn_username(const struct conn *c, char *buf, size_t len)
     return util_escape(buf, len, c->user->name, c->user->namelen);
 }
 
-/* authenticate <user> <password> */
+/* Send the answer to a login: success, or failure and close. */
 static void
-conn_cmd_authenticate(struct conn *c, const struct proto_fields *pf)
+conn_auth_answer(struct conn *c, struct user *user, const char *name)
 {
     struct center *center = c->center;
-    struct user *user;
-    char name[160];
-    int ok;
 
-    util_escape(name, sizeof name, pf->f[1], pf->len[1]);
-    center_print(center,
-                 "Phase 1: The Health Center Server has received request from a patient with "
-                 "username %s and password ********.",
-                 name);
-    ok = users_check(&center->users, pf->f[1], pf->len[1], pf->f[2], pf->len[2], &user);
     center_print(center,
                  "Phase 1: The Health Center Server sends the response %s to patient with "
                  "username %s.",
-                 ok ? "success" : "failure", name);
-    if (!ok) {
+                 user != NULL ? "success" : "failure", name);
+    if (user == NULL) {
         conn_reply(c, "failure\n", 8);
         conn_set_state(c, CONN_CLOSING);
         conn_arm_timer(c, CONN_LINGER_SECS);
@@ -207,6 +201,35 @@ conn_cmd_authenticate(struct conn *c, const struct proto_fields *pf)
     conn_set_state(c, CONN_READY);
     conn_reply(c, "success\n", 8);
     conn_arm_timer(c, center->cfg.idle_timeout);
+}
+
+/* authenticate <user> <password>; answers wait after repeated failures. */
+static void
+conn_cmd_authenticate(struct conn *c, const struct proto_fields *pf)
+{
+    struct center *center = c->center;
+    struct user *user;
+    char name[160];
+    int64_t now = conn_now(c);
+    unsigned delay;
+
+    util_escape(name, sizeof name, pf->f[1], pf->len[1]);
+    center_print(center,
+                 "Phase 1: The Health Center Server has received request from a patient with "
+                 "username %s and password ********.",
+                 name);
+    delay = throttle_delay(&center->throttle, c->host, now);
+    if (!users_check(&center->users, pf->f[1], pf->len[1], pf->f[2], pf->len[2], &user))
+        throttle_failure(&center->throttle, c->host, now);
+    if (delay == 0 || c->timer == NULL) {
+        conn_auth_answer(c, user, name);
+        return;
+    }
+    log_info("%s: too many failed logins, answers wait %us", c->host, delay);
+    c->login = user;
+    conn_set_state(c, CONN_WAIT);
+    conn_set_events(c, 0);
+    conn_arm_timer(c, delay);
 }
 
 /* available: the free slots, then pushes until booked. */
@@ -429,6 +452,10 @@ conn_process(struct conn *c, char *data, size_t len)
         c->lastline = conn_now(c);
         conn_dispatch(c, p, linelen);
         p = nl + 1;
+        if (c->state == CONN_WAIT) {
+            conn_keep(c, p, (size_t)(end - p), 1);
+            return;
+        }
     }
     conn_keep(c, NULL, 0, 0);
 }
@@ -512,6 +539,8 @@ conn_flush(struct conn *c)
         conn_set_events(c, EV_WRITE);
         return 0;
     }
+    if (c->state == CONN_WAIT)
+        return 0; /* reading resumes with the login answer */
     if (c->state == CONN_CLOSING) {
         /* Shut our side, then read until EOF so unread input from the
          * client cannot turn our close into a reset that loses the reply. */
@@ -582,6 +611,18 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (c->state == CONN_CLOSING || c->state == CONN_LINGER) {
         conn_free(c);
+        return;
+    }
+    if (c->state == CONN_WAIT) {
+        char name[160];
+        struct user *user = c->login;
+
+        c->login = NULL;
+        conn_set_state(c, CONN_NEW);
+        conn_auth_answer(c, user, user != NULL ? util_escape(name, sizeof name, user->name,
+                                                             user->namelen)
+                                               : "(unknown)");
+        conn_flush(c);
         return;
     }
     auth_end = c->created + cfg->auth_timeout;

@@ -16,6 +16,7 @@ struct user;
 
 enum conn_state {
     CONN_NEW,     /* connected, not authenticated */
+    CONN_WAIT,    /* login answer held back: too many failures from this address */
     CONN_READY,   /* authenticated */
     CONN_CLOSING, /* last reply queued; close once it is written */
     CONN_LINGER,  /* reply written, our side shut; discard input until EOF */
@@ -38,6 +39,7 @@ struct conn {
     int backlog;    /* pend holds complete lines waiting for output to drain */
     int overflow;   /* pushes went past max_output: drop at next flush */
     struct user *user;
+    struct user *login; /* in CONN_WAIT: the user whose login succeeded, or NULL */
     struct sched_sub sub;
     int64_t created; /* seconds, libevent's cached clock */
     int64_t lastline;
