@@ -185,10 +185,11 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
     int fd;
 
     c->base = base;
-    if ((fd = net_bind(c->cfg.listen, c->cfg.port, SOCK_STREAM, 1024, err, errlen)) == -1)
+    if ((fd = net_bind(c->cfg.listen, c->cfg.port, SOCK_STREAM, 4096, err, errlen)) == -1)
         return -1;
+    /* Backlog 0: net_bind has already called listen(). */
     c->listener = evconnlistener_new(base, center_accept_cb, c,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
     c->flush_ev = event_new(base, -1, 0, center_flush_cb, c);
     c->resume_ev = evtimer_new(base, center_resume_cb, c);
     if (c->listener == NULL || c->flush_ev == NULL || c->resume_ev == NULL) {

@@ -103,7 +103,7 @@ users_read(struct users *u, struct datafile *df, char *err, size_t errlen)
     if (rc == -1)
         return -1;
     if (u->n == 0) {
-        snprintf(err, errlen, "%s:%u: no users in file", df->name, df->line ? df->line : 1);
+        snprintf(err, errlen, "%s:1: no users in file", df->name);
         return -1;
     }
     return 0;
