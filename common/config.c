@@ -20,12 +20,16 @@ struct config_key {
     unsigned min, max;
 };
 
-/* What the inih callback needs: the section, its keys, and the first error. */
+/* What the inih callbacks need: the file, the section, its keys, and the first error. */
 struct config_ctx {
     const char *path;
     const char *section;
     const struct config_key *keys;
     void *dst;
+    FILE *fp;
+    int line;    /* line last handed to inih (one whole line per read) */
+    int errline; /* line of the first error found here */
+    int readerr; /* errno of a read error, or 0 */
     char err[256];
     int failed;
 };
@@ -68,15 +72,55 @@ static const struct config_key config_patient_keys[] = {
     {NULL, CONFIG_STR, 0, 0, 0},
 };
 
-/* Record the first error; inih reports its line number. */
+/* Record the first error and the line it is on. */
 static int
 config_fail(struct config_ctx *ctx, const char *fmt, const char *a, const char *b)
 {
     if (!ctx->failed) {
         snprintf(ctx->err, sizeof ctx->err, fmt, a, b);
+        ctx->errline = ctx->line;
         ctx->failed = 1;
     }
     return 0;
+}
+
+/*
+ * inih reader: hand over one whole line per call, so ctx->line is the line
+ * inih is on, and stop at the first error. inih would cut a line longer than
+ * its buffer and parse the rest as a line of its own; refuse it instead.
+ */
+static char *
+config_read(char *str, int num, void *stream)
+{
+    struct config_ctx *ctx = stream;
+    int c = EOF, n = 0;
+
+    if (ctx->failed || num < 2)
+        return NULL;
+    while (n < num - 1 && (c = getc(ctx->fp)) != EOF) {
+        str[n++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    str[n] = '\0';
+    if (c == EOF && ferror(ctx->fp)) {
+        ctx->readerr = errno;
+        return NULL;
+    }
+    if (n == 0)
+        return NULL;
+    ctx->line++;
+    if (memchr(str, '\0', (size_t)n) != NULL) {
+        config_fail(ctx, "NUL byte in line%s%s", "", "");
+        return NULL;
+    }
+    if (str[n - 1] != '\n' && n == num - 1 && (c = getc(ctx->fp)) != EOF) {
+        char limit[16];
+        snprintf(limit, sizeof limit, "%d", num - 2);
+        config_fail(ctx, "line too long (over %s bytes)%s", limit, "");
+        return NULL;
+    }
+    return str;
 }
 
 /* inih callback: store one key of the expected section. */
@@ -123,22 +167,28 @@ static int
 config_parse(const char *path, const char *section, const struct config_key *keys, void *dst,
              char *err, size_t errlen)
 {
-    struct config_ctx ctx = {path, section, keys, dst, "", 0};
-    FILE *fp;
+    struct config_ctx ctx = {path, section, keys, dst, NULL, 0, 0, 0, "", 0};
     int line;
 
-    if ((fp = fopen(path, "r")) == NULL) {
+    if ((ctx.fp = fopen(path, "r")) == NULL) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    line = ini_parse_file(fp, config_handler, &ctx);
-    fclose(fp);
-    if (line != 0) {
-        snprintf(err, errlen, "%s:%d: %s", path, line,
-                 ctx.failed ? ctx.err : "malformed line (expected key = value or [section])");
-        return -1;
-    }
-    return 0;
+    /* inih returns the first line it found wrong, 0, or below 0 without memory. */
+    line = ini_parse_stream(config_read, &ctx, config_handler, &ctx);
+    fclose(ctx.fp);
+    if (ctx.readerr != 0)
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(ctx.readerr));
+    else if (line > 0 && (!ctx.failed || line < ctx.errline))
+        snprintf(err, errlen, "%s:%d: malformed line (expected key = value or [section])", path,
+                 line);
+    else if (ctx.failed)
+        snprintf(err, errlen, "%s:%d: %s", path, ctx.errline, ctx.err);
+    else if (line < 0)
+        snprintf(err, errlen, "%s: out of memory", path);
+    else
+        return 0;
+    return -1;
 }
 
 /* Check that a required string key was given. */

@@ -9,6 +9,12 @@ htab_init(struct htab *h, size_t expected)
 {
     size_t cap = 16;
 
+    /* Past this, expected * 2 overflows or cap wraps to 0 and never stops. */
+    if (expected > SIZE_MAX / 4) {
+        h->cells = NULL;
+        h->mask = h->count = 0;
+        return -1;
+    }
     while (cap < expected * 2)
         cap *= 2;
     h->cells = calloc(cap, sizeof *h->cells);

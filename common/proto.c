@@ -114,8 +114,12 @@ proto_parse_reply(const char *line, size_t len, struct proto_reply *r)
         return proto_parse_push(&pf, r);
     if (proto_field_is(&pf, 0, "error")) {
         size_t rl = len - 6; /* the reason is the rest of the line */
-        if (pf.n < 2 || rl >= sizeof r->reason || !util_token_ok(pf.f[1], pf.len[1]))
+        int i;
+        if (pf.n < 2 || rl >= sizeof r->reason)
             return -1;
+        for (i = 1; i < pf.n; i++)
+            if (!util_token_ok(pf.f[i], pf.len[i]))
+                return -1;
         memcpy(r->reason, line + 6, rl);
         r->reason[rl] = '\0';
         r->kind = PROTO_ERROR;

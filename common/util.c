@@ -73,15 +73,21 @@ util_path_relative(const char *base, const char *path)
 char *
 util_escape(char *dst, size_t dstlen, const char *src, size_t len)
 {
-    size_t i, o = 0;
+    size_t i, o = 0, total = 0, reserve;
 
     if (dstlen == 0)
         return dst;
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)src[i];
+        total += (c < 0x20 || c == 0x7f || c == '\\') ? 4 : 1;
+    }
+    /* Keep room for "..." and the NUL only when the whole text cannot fit. */
+    reserve = total < dstlen ? 1 : 4;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
         size_t need = (c < 0x20 || c == 0x7f || c == '\\') ? 4 : 1;
 
-        if (o + need + 4 > dstlen) {
+        if (o + need + reserve > dstlen) {
             if (o + 4 <= dstlen) {
                 memcpy(dst + o, "...", 3);
                 o += 3;

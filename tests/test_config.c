@@ -1,0 +1,558 @@
+/* test_config.c: center, doctor and patient INI files written to a temporary folder. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <ini.h>
+
+#include "config.h"
+
+/* The temporary folder of one test, and the last path and message built. */
+struct tmp {
+    char dir[64];
+    char path[256];
+    char want[512];
+    char err[512];
+};
+
+/* Make a fresh folder for the test's files. */
+static int
+setup(void **state)
+{
+    struct tmp *t = calloc(1, sizeof *t);
+
+    if (t == NULL)
+        return -1;
+    strcpy(t->dir, "/tmp/hcs-test-config-XXXXXX");
+    if (mkdtemp(t->dir) == NULL) {
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+/* Remove the folder, its files and any empty folder in it. */
+static int
+teardown(void **state)
+{
+    struct tmp *t = *state;
+    struct dirent *de;
+    DIR *d = opendir(t->dir);
+    char path[512];
+
+    if (d != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", t->dir, de->d_name);
+            if (unlink(path) == -1)
+                rmdir(path);
+        }
+        closedir(d);
+    }
+    rmdir(t->dir);
+    free(t);
+    return 0;
+}
+
+/* The path of name inside the test's folder (kept in t->path). */
+static const char *
+tpath(struct tmp *t, const char *name)
+{
+    snprintf(t->path, sizeof t->path, "%s/%s", t->dir, name);
+    return t->path;
+}
+
+/* Write text to name in the test's folder; returns its path. */
+static const char *
+twrite(struct tmp *t, const char *name, const char *text)
+{
+    FILE *fp = fopen(tpath(t, name), "w");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
+    assert_int_equal(fclose(fp), 0);
+    return t->path;
+}
+
+/* "<dir>/<rest>": an expected message or path (kept in t->want). */
+static const char *
+twant(struct tmp *t, const char *rest)
+{
+    snprintf(t->want, sizeof t->want, "%s/%s", t->dir, rest);
+    return t->want;
+}
+
+/* Load text as center.conf; the config is freed whatever happened. */
+static int
+center_text(struct tmp *t, const char *text)
+{
+    struct center_config c;
+    int rc;
+
+    t->err[0] = '\0';
+    rc = config_load_center(&c, twrite(t, "center.conf", text), t->err, sizeof t->err);
+    config_free_center(&c);
+    return rc;
+}
+
+/* Check that text as center.conf fails with "<dir>/center.conf<rest>". */
+static void
+center_fails(struct tmp *t, const char *text, const char *rest)
+{
+    char want[512];
+
+    snprintf(want, sizeof want, "center.conf%s", rest);
+    assert_int_equal(center_text(t, text), -1);
+    assert_string_equal(t->err, twant(t, want));
+}
+
+#define CENTER_MIN "[center]\nusers = users.txt\navailabilities = availabilities.txt\n"
+
+/* Only the two files given: every other key has its default. */
+static void
+test_center_defaults(void **state)
+{
+    struct tmp *t = *state;
+    struct center_config c;
+
+    assert_int_equal(
+        config_load_center(&c, twrite(t, "center.conf", CENTER_MIN), t->err, sizeof t->err), 0);
+    assert_string_equal(c.path, twant(t, "center.conf"));
+    assert_string_equal(c.listen, "127.0.0.1");
+    assert_int_equal(c.port, 21000);
+    assert_string_equal(c.users, twant(t, "users.txt"));
+    assert_string_equal(c.availabilities, twant(t, "availabilities.txt"));
+    assert_int_equal(c.max_clients, 10000);
+    assert_int_equal(c.max_line, 512);
+    assert_int_equal(c.idle_timeout, 300);
+    assert_int_equal(c.auth_timeout, 30);
+    assert_int_equal(c.max_output, 1048576);
+    config_free_center(&c);
+    assert_null(c.path);
+    assert_null(c.users);
+}
+
+/* Every key is read; absolute paths are kept; comments and CRLF are fine. */
+static void
+test_center_every_key(void **state)
+{
+    struct tmp *t = *state;
+    struct center_config c;
+
+    twrite(t, "center.conf",
+           "; the center\r\n"
+           "# another comment\r\n"
+           "[center]\r\n"
+           "listen = ::1\r\n"
+           "port=0\r\n"
+           "users   =   data/users.txt   \r\n"
+           "availabilities = /srv/hcs/availabilities.txt ; inline comment\r\n"
+           "max_clients = 1\r\n"
+           "max_line = 65536\r\n"
+           "idle_timeout = 86400\r\n"
+           "auth_timeout = 1\r\n"
+           "max_output = 1073741824\r\n");
+    assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
+    assert_string_equal(c.listen, "::1");
+    assert_int_equal(c.port, 0);
+    assert_string_equal(c.users, twant(t, "data/users.txt"));
+    assert_string_equal(c.availabilities, "/srv/hcs/availabilities.txt");
+    assert_int_equal(c.max_clients, 1);
+    assert_int_equal(c.max_line, 65536);
+    assert_int_equal(c.idle_timeout, 86400);
+    assert_int_equal(c.auth_timeout, 1);
+    assert_int_equal(c.max_output, 1073741824);
+    config_free_center(&c);
+}
+
+/* A key given twice keeps its last value. */
+static void
+test_center_repeated_key(void **state)
+{
+    struct tmp *t = *state;
+    struct center_config c;
+
+    twrite(t, "center.conf", CENTER_MIN "port = 1\nusers = other.txt\nport = 2\n");
+    assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
+    assert_int_equal(c.port, 2);
+    assert_string_equal(c.users, twant(t, "other.txt"));
+    config_free_center(&c);
+}
+
+/* Unknown keys and sections are errors on their line. */
+static void
+test_center_unknown(void **state)
+{
+    struct tmp *t = *state;
+
+    center_fails(t, CENTER_MIN "foo = 1\n", ":4: unknown key 'foo' in [center]");
+    center_fails(t, CENTER_MIN "Port = 1\n", ":4: unknown key 'Port' in [center]");
+    center_fails(t, CENTER_MIN "\n[doctor]\nid = 1\n",
+                 ":6: unknown section [doctor] (expected [center])");
+    center_fails(t, "port = 1\n" CENTER_MIN, ":1: unknown section [] (expected [center])");
+}
+
+/* Numbers must be plain decimals inside their range. */
+static void
+test_center_bad_numbers(void **state)
+{
+    struct tmp *t = *state;
+
+    center_fails(t, CENTER_MIN "port = 21x\n", ":4: port must be a whole number from 0 to 65535");
+    center_fails(t, CENTER_MIN "port = -1\n", ":4: port must be a whole number from 0 to 65535");
+    center_fails(t, CENTER_MIN "port = +1\n", ":4: port must be a whole number from 0 to 65535");
+    center_fails(t, CENTER_MIN "port = 0x10\n", ":4: port must be a whole number from 0 to 65535");
+    center_fails(t, CENTER_MIN "port =\n", ":4: port must be a whole number from 0 to 65535");
+    center_fails(t, CENTER_MIN "port = 1 2\n", ":4: port must be a whole number from 0 to 65535");
+    center_fails(t, CENTER_MIN "port = 65536\n", ":4: port must be a whole number from 0 to 65535");
+    center_fails(t, CENTER_MIN "port = 99999999999999999999999\n",
+                 ":4: port must be a whole number from 0 to 65535");
+    center_fails(t, CENTER_MIN "max_clients = 0\n",
+                 ":4: max_clients must be a whole number from 1 to 1000000");
+    center_fails(t, CENTER_MIN "max_line = 63\n",
+                 ":4: max_line must be a whole number from 64 to 65536");
+    center_fails(t, CENTER_MIN "max_line = 65537\n",
+                 ":4: max_line must be a whole number from 64 to 65536");
+    center_fails(t, CENTER_MIN "idle_timeout = 86401\n",
+                 ":4: idle_timeout must be a whole number from 1 to 86400");
+    center_fails(t, CENTER_MIN "auth_timeout = 0\n",
+                 ":4: auth_timeout must be a whole number from 1 to 86400");
+    center_fails(t, CENTER_MIN "max_output = 4095\n",
+                 ":4: max_output must be a whole number from 4096 to 1073741824");
+    center_fails(t, CENTER_MIN "max_output = 1073741825\n",
+                 ":4: max_output must be a whole number from 4096 to 1073741824");
+}
+
+/* users and availabilities are required; strings may not be empty. */
+static void
+test_center_missing_and_empty(void **state)
+{
+    struct tmp *t = *state;
+
+    center_fails(t, "[center]\navailabilities = a.txt\n", ": missing key 'users' in [center]");
+    center_fails(t, "[center]\nusers = u.txt\n", ": missing key 'availabilities' in [center]");
+    center_fails(t, "", ": missing key 'users' in [center]");
+    center_fails(t, CENTER_MIN "listen =\n", ":4: listen is empty");
+    center_fails(t, "[center]\nusers = \n", ":2: users is empty");
+}
+
+/* Lines that are neither a key nor a section are errors on their line. */
+static void
+test_center_malformed(void **state)
+{
+    struct tmp *t = *state;
+
+    center_fails(t, CENTER_MIN "junk\n", ":4: malformed line (expected key = value or [section])");
+    center_fails(t, "[center\n" CENTER_MIN,
+                 ":1: malformed line (expected key = value or [section])");
+}
+
+/* The first wrong line is the one reported, whatever is wrong on later lines. */
+static void
+test_center_first_error_wins(void **state)
+{
+    struct tmp *t = *state;
+
+    center_fails(t, "[center]\ngarbage\nport = x\n",
+                 ":2: malformed line (expected key = value or [section])");
+    center_fails(t, "[center]\nport = x\ngarbage\n",
+                 ":2: port must be a whole number from 0 to 65535");
+    center_fails(t, "[center]\nport = x\nfoo = 1\n",
+                 ":2: port must be a whole number from 0 to 65535");
+    center_fails(t, "[center]\nfoo = 1\nport = x\n", ":2: unknown key 'foo' in [center]");
+    center_fails(t, "[center]\nusers = u\n\nfoo = 1\n[x\n", ":4: unknown key 'foo' in [center]");
+}
+
+/* A line longer than inih's buffer is refused on its own line, not cut. */
+static void
+test_center_long_line(void **state)
+{
+    struct tmp *t = *state;
+    char text[1024], want[128];
+    int fit = INI_MAX_LINE - 2; /* bytes in a line, "\n" excluded */
+    int pre = (int)strlen("[center]\navailabilities = a.txt\nusers = ");
+    struct center_config c;
+
+    /* The longest line that fits: "users = " and a name, then "\n". */
+    snprintf(text, sizeof text, "[center]\navailabilities = a.txt\nusers = %0*d\n",
+             fit - (int)strlen("users = "), 7);
+    assert_int_equal((int)strlen(text), pre + fit - (int)strlen("users = ") + 1);
+    assert_int_equal(config_load_center(&c, twrite(t, "center.conf", text), t->err, sizeof t->err),
+                     0);
+    assert_int_equal(strlen(c.users), strlen(t->dir) + 1 + (size_t)fit - strlen("users = "));
+    config_free_center(&c);
+    /* Without a final newline the last line may use that byte too. */
+    snprintf(text, sizeof text, "[center]\navailabilities = a.txt\nusers = %0*d",
+             fit + 1 - (int)strlen("users = "), 7);
+    assert_int_equal(center_text(t, text), 0);
+    /* One byte more is refused, here and in the middle of the file. */
+    snprintf(text, sizeof text, "[center]\navailabilities = a.txt\nusers = %0*d\n",
+             fit + 1 - (int)strlen("users = "), 7);
+    snprintf(want, sizeof want, ":3: line too long (over %d bytes)", fit);
+    center_fails(t, text, want);
+    snprintf(text, sizeof text, "[center]\nlisten = %0500d\nport = x\n", 1);
+    snprintf(want, sizeof want, ":2: line too long (over %d bytes)", fit);
+    center_fails(t, text, want);
+}
+
+/* A NUL byte in the file is an error on its line, not the end of the value. */
+static void
+test_center_nul_byte(void **state)
+{
+    static const char text[] = "[center]\nusers = u\nport = 1\0junk\navailabilities = a\n";
+    struct tmp *t = *state;
+    struct center_config c;
+    FILE *fp = fopen(tpath(t, "center.conf"), "w");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, sizeof text - 1, fp), sizeof text - 1);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(config_load_center(&c, t->path, t->err, sizeof t->err), -1);
+    assert_string_equal(t->err, twant(t, "center.conf:3: NUL byte in line"));
+    config_free_center(&c);
+}
+
+/* A missing file and a folder are reported with the reason. */
+static void
+test_center_cannot_open(void **state)
+{
+    struct tmp *t = *state;
+    struct center_config c;
+
+    assert_int_equal(config_load_center(&c, tpath(t, "nope.conf"), t->err, sizeof t->err), -1);
+    assert_string_equal(t->err, twant(t, "nope.conf: cannot open: No such file or directory"));
+    config_free_center(&c);
+    assert_int_equal(mkdir(tpath(t, "sub.conf"), 0700), 0);
+    assert_int_equal(config_load_center(&c, t->path, t->err, sizeof t->err), -1);
+    assert_string_equal(t->err, twant(t, "sub.conf: cannot read: Is a directory"));
+    config_free_center(&c);
+}
+
+/* A doctor file with every key. */
+static void
+test_doctor_every_key(void **state)
+{
+    struct tmp *t = *state;
+    struct doctor_config c;
+
+    twrite(t, "doctor1.conf",
+           "; Doctor 1\n[doctor]\nid = 1\nname = doc1\nlisten = 127.0.0.2\nport = 41000\n"
+           "prices = doc1.txt\n");
+    assert_int_equal(config_load_doctor(&c, t->path, t->err, sizeof t->err), 0);
+    assert_string_equal(c.path, twant(t, "doctor1.conf"));
+    assert_int_equal(c.id, 1);
+    assert_string_equal(c.name, "doc1");
+    assert_string_equal(c.listen, "127.0.0.2");
+    assert_int_equal(c.port, 41000);
+    assert_string_equal(c.prices, twant(t, "doc1.txt"));
+    config_free_doctor(&c);
+}
+
+/* A doctor listens on loopback and a kernel-chosen port unless told otherwise. */
+static void
+test_doctor_defaults(void **state)
+{
+    struct tmp *t = *state;
+    struct doctor_config c;
+
+    twrite(t, "doctor2.conf", "[doctor]\nid = 1000000\nname = doc2\nprices = /p/doc2.txt\n");
+    assert_int_equal(config_load_doctor(&c, t->path, t->err, sizeof t->err), 0);
+    assert_int_equal(c.id, 1000000);
+    assert_string_equal(c.listen, "127.0.0.1");
+    assert_int_equal(c.port, 0);
+    assert_string_equal(c.prices, "/p/doc2.txt");
+    config_free_doctor(&c);
+}
+
+/* Load text as doctor1.conf and expect the message "<dir>/doctor1.conf<rest>". */
+static void
+doctor_fails(struct tmp *t, const char *text, const char *rest)
+{
+    struct doctor_config c;
+    char want[512];
+
+    snprintf(want, sizeof want, "doctor1.conf%s", rest);
+    assert_int_equal(config_load_doctor(&c, twrite(t, "doctor1.conf", text), t->err, sizeof t->err),
+                     -1);
+    assert_string_equal(t->err, twant(t, want));
+    config_free_doctor(&c);
+}
+
+/* Doctor errors: required keys, ranges, other sections. */
+static void
+test_doctor_errors(void **state)
+{
+    struct tmp *t = *state;
+
+    doctor_fails(t, "[doctor]\nname = d\nprices = p\n", ": missing key 'id' in [doctor]");
+    doctor_fails(t, "[doctor]\nid = 1\nprices = p\n", ": missing key 'name' in [doctor]");
+    doctor_fails(t, "[doctor]\nid = 1\nname = d\n", ": missing key 'prices' in [doctor]");
+    doctor_fails(t, "[doctor]\nid = 0\nname = d\nprices = p\n",
+                 ":2: id must be a whole number from 1 to 1000000");
+    doctor_fails(t, "[doctor]\nid = 1000001\n", ":2: id must be a whole number from 1 to 1000000");
+    doctor_fails(t, "[doctor]\nid = 1\nport = 65536\n",
+                 ":3: port must be a whole number from 0 to 65535");
+    doctor_fails(t, "[center]\nid = 1\n", ":2: unknown section [center] (expected [doctor])");
+    doctor_fails(t, "[doctor]\nid = 1\nusers = u\n", ":3: unknown key 'users' in [doctor]");
+}
+
+/* A patient file with only the required keys gets the defaults. */
+static void
+test_patient_defaults(void **state)
+{
+    struct tmp *t = *state;
+    struct patient_config c;
+
+    twrite(t, "patient1.conf",
+           "[patient]\nid = 1\ncredentials = patient1.txt\ninsurance = patient1insurance.txt\n");
+    assert_int_equal(config_load_patient(&c, t->path, t->err, sizeof t->err), 0);
+    assert_string_equal(c.path, twant(t, "patient1.conf"));
+    assert_int_equal(c.id, 1);
+    assert_string_equal(c.center_host, "localhost");
+    assert_int_equal(c.center_port, 21000);
+    assert_string_equal(c.doctor_host, "localhost");
+    assert_string_equal(c.credentials, twant(t, "patient1.txt"));
+    assert_string_equal(c.insurance, twant(t, "patient1insurance.txt"));
+    assert_int_equal(c.timeout_ms, 2000);
+    assert_int_equal(c.udp_retries, 3);
+    config_free_patient(&c);
+}
+
+/* doctor_host follows center_host when it is not given. */
+static void
+test_patient_doctor_host(void **state)
+{
+    struct tmp *t = *state;
+    struct patient_config c;
+
+    twrite(t, "patient2.conf",
+           "[patient]\nid = 2\ncenter_host = 127.0.0.1\ncredentials = c\ninsurance = i\n");
+    assert_int_equal(config_load_patient(&c, t->path, t->err, sizeof t->err), 0);
+    assert_string_equal(c.center_host, "127.0.0.1");
+    assert_string_equal(c.doctor_host, "127.0.0.1");
+    assert_ptr_not_equal(c.doctor_host, c.center_host);
+    config_free_patient(&c);
+}
+
+/* A patient file with every key. */
+static void
+test_patient_every_key(void **state)
+{
+    struct tmp *t = *state;
+    struct patient_config c;
+
+    twrite(t, "patient3.conf",
+           "[patient]\nid = 3\ncenter_host = ::1\ncenter_port = 65535\ndoctor_host = 127.0.0.3\n"
+           "credentials = ../c.txt\ninsurance = /abs/i.txt\ntimeout_ms = 3600000\n"
+           "udp_retries = 0\n");
+    assert_int_equal(config_load_patient(&c, t->path, t->err, sizeof t->err), 0);
+    assert_int_equal(c.id, 3);
+    assert_string_equal(c.center_host, "::1");
+    assert_int_equal(c.center_port, 65535);
+    assert_string_equal(c.doctor_host, "127.0.0.3");
+    assert_string_equal(c.credentials, twant(t, "../c.txt"));
+    assert_string_equal(c.insurance, "/abs/i.txt");
+    assert_int_equal(c.timeout_ms, 3600000);
+    assert_int_equal(c.udp_retries, 0);
+    config_free_patient(&c);
+}
+
+/* Load text as patient1.conf and expect the message "<dir>/patient1.conf<rest>". */
+static void
+patient_fails(struct tmp *t, const char *text, const char *rest)
+{
+    struct patient_config c;
+    char want[512];
+
+    snprintf(want, sizeof want, "patient1.conf%s", rest);
+    assert_int_equal(
+        config_load_patient(&c, twrite(t, "patient1.conf", text), t->err, sizeof t->err), -1);
+    assert_string_equal(t->err, twant(t, want));
+    config_free_patient(&c);
+}
+
+#define PATIENT_MIN "[patient]\nid = 1\ncredentials = c\ninsurance = i\n"
+
+/* Patient errors: required keys and ranges. */
+static void
+test_patient_errors(void **state)
+{
+    struct tmp *t = *state;
+
+    patient_fails(t, "[patient]\nid = 1\ninsurance = i\n",
+                  ": missing key 'credentials' in [patient]");
+    patient_fails(t, "[patient]\nid = 1\ncredentials = c\n",
+                  ": missing key 'insurance' in [patient]");
+    patient_fails(t, "[patient]\ncredentials = c\ninsurance = i\n",
+                  ": missing key 'id' in [patient]");
+    patient_fails(t, PATIENT_MIN "center_port = 0\n",
+                  ":5: center_port must be a whole number from 1 to 65535");
+    patient_fails(t, PATIENT_MIN "timeout_ms = 0\n",
+                  ":5: timeout_ms must be a whole number from 1 to 3600000");
+    patient_fails(t, PATIENT_MIN "udp_retries = 101\n",
+                  ":5: udp_retries must be a whole number from 0 to 100");
+    patient_fails(t, PATIENT_MIN "doctor_host =\n", ":5: doctor_host is empty");
+    patient_fails(t, PATIENT_MIN "[doctor]\nid = 1\n",
+                  ":6: unknown section [doctor] (expected [patient])");
+}
+
+/* Check one config_id_path result and free it. */
+static void
+check_id_path(const char *dir, const char *kind, unsigned id, const char *want)
+{
+    char *p = config_id_path(dir, kind, id);
+
+    assert_non_null(p);
+    assert_string_equal(p, want);
+    free(p);
+}
+
+/* --id N names "<dir>/<kind>N.conf". */
+static void
+test_id_path(void **state)
+{
+    (void)state;
+    check_id_path("config", "doctor", 1, "config/doctor1.conf");
+    check_id_path("config", "patient", 2, "config/patient2.conf");
+    check_id_path("/etc/hcs", "patient", 4294967295u, "/etc/hcs/patient4294967295.conf");
+    check_id_path(".", "doctor", 10, "./doctor10.conf");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_center_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_every_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_repeated_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_bad_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_missing_and_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_first_error_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_long_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_nul_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_cannot_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doctor_every_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doctor_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doctor_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patient_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patient_doctor_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patient_every_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patient_errors, setup, teardown),
+        cmocka_unit_test(test_id_path),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
