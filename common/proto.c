@@ -17,10 +17,12 @@ proto_split(const char *line, size_t len, struct proto_fields *pf)
     for (i = 0; i <= len; i++) {
         if (i < len && line[i] != ' ')
             continue;
-        if (i == start || pf->n == PROTO_MAXFIELDS)
+        if (i == start)
             return -1; /* empty field: leading, trailing or double space */
-        pf->f[pf->n] = line + start;
-        pf->len[pf->n] = i - start;
+        if (pf->n < PROTO_MAXFIELDS) {
+            pf->f[pf->n] = line + start;
+            pf->len[pf->n] = i - start;
+        }
         pf->n++;
         start = i + 1;
     }
@@ -33,7 +35,7 @@ proto_field_is(const struct proto_fields *pf, int i, const char *w)
 {
     size_t wl = strlen(w);
 
-    return i < pf->n && pf->len[i] == wl && memcmp(pf->f[i], w, wl) == 0;
+    return i < pf->n && i < PROTO_MAXFIELDS && pf->len[i] == wl && memcmp(pf->f[i], w, wl) == 0;
 }
 
 /* Parse field i as a slot index. */
@@ -42,7 +44,7 @@ proto_field_index(const struct proto_fields *pf, int i, uint32_t *out)
 {
     uint64_t v;
 
-    if (i >= pf->n || util_parse_uint(pf->f[i], pf->len[i], 1, PROTO_MAXINDEX, &v) == -1)
+    if (i >= pf->n || i >= PROTO_MAXFIELDS || util_parse_uint(pf->f[i], pf->len[i], 1, PROTO_MAXINDEX, &v) == -1)
         return -1;
     *out = (uint32_t)v;
     return 0;
@@ -52,7 +54,7 @@ proto_field_index(const struct proto_fields *pf, int i, uint32_t *out)
 static int
 proto_field_copy(const struct proto_fields *pf, int i, char *dst, size_t size)
 {
-    if (i >= pf->n || pf->len[i] >= size || !util_token_ok(pf->f[i], pf->len[i]))
+    if (i >= pf->n || i >= PROTO_MAXFIELDS || pf->len[i] >= size || !util_token_ok(pf->f[i], pf->len[i]))
         return -1;
     memcpy(dst, pf->f[i], pf->len[i]);
     dst[pf->len[i]] = '\0';
@@ -65,7 +67,7 @@ proto_field_port(const struct proto_fields *pf, int i, unsigned *out)
 {
     uint64_t v;
 
-    if (i >= pf->n || util_parse_uint(pf->f[i], pf->len[i], 1, 65535, &v) == -1)
+    if (i >= pf->n || i >= PROTO_MAXFIELDS || util_parse_uint(pf->f[i], pf->len[i], 1, 65535, &v) == -1)
         return -1;
     *out = (unsigned)v;
     return 0;
@@ -113,12 +115,12 @@ proto_parse_reply(const char *line, size_t len, struct proto_reply *r)
     if (proto_field_is(&pf, 0, "*"))
         return proto_parse_push(&pf, r);
     if (proto_field_is(&pf, 0, "error")) {
-        size_t rl = len - 6; /* the reason is the rest of the line */
-        int i;
+        size_t i, rl = len - 6; /* the reason is the rest of the line */
         if (pf.n < 2 || rl >= sizeof r->reason)
             return -1;
-        for (i = 1; i < pf.n; i++)
-            if (!util_token_ok(pf.f[i], pf.len[i]))
+        /* Words are single-spaced already; no other byte may be a control. */
+        for (i = 6; i < len; i++)
+            if (line[i] != ' ' && !util_token_ok(line + i, 1))
                 return -1;
         memcpy(r->reason, line + 6, rl);
         r->reason[rl] = '\0';

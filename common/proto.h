@@ -11,7 +11,10 @@
 #define PROTO_REASONLEN 64 /* error reasons, NUL included */
 #define PROTO_MAXINDEX 4294967295u
 
-/* A line split into fields (pointers into the line, not NUL-terminated). */
+/*
+ * A line split into fields (pointers into the line, not NUL-terminated).
+ * n counts every field; only the first PROTO_MAXFIELDS are stored.
+ */
 struct proto_fields {
     int n;
     const char *f[PROTO_MAXFIELDS];
@@ -20,8 +23,7 @@ struct proto_fields {
 
 /*
  * Split a line (without its line ending) at single spaces. Returns 0, or -1
- * when the line is empty, has a space at either end or two in a row, or more
- * than PROTO_MAXFIELDS fields.
+ * when the line is empty or has a space at either end or two in a row.
  */
 int proto_split(const char *line, size_t len, struct proto_fields *pf);
 

@@ -493,7 +493,9 @@ conn_push_cb(struct sched_sub *sub, enum sched_change change, const struct slot 
         conn_replyf(c, "* reserved %u\n", slot->index);
     else
         conn_replyf(c, "* released %u %s %s\n", slot->index, slot->day, slot->time);
-    if (evbuffer_get_length(c->out) > center->cfg.max_output) {
+    /* Only what a client leaves unread counts against it: a reader that
+     * keeps up may get many pushes in one loop pass. */
+    if (c->stalled > center->cfg.max_output) {
         c->overflow = 1;
         schedule_unsubscribe(&center->sched, sub);
     }
@@ -535,7 +537,8 @@ conn_flush(struct conn *c)
         conn_free(c);
         return -1;
     }
-    if (evbuffer_get_length(c->out) > 0) {
+    c->stalled = evbuffer_get_length(c->out);
+    if (c->stalled > 0) {
         conn_set_events(c, EV_WRITE);
         return 0;
     }

@@ -37,7 +37,8 @@ struct conn {
     char *pend;     /* input not yet processed: a partial line, or a backlog */
     size_t pendlen;
     int backlog;    /* pend holds complete lines waiting for output to drain */
-    int overflow;   /* pushes went past max_output: drop at next flush */
+    size_t stalled; /* bytes the last flush could not write */
+    int overflow;   /* pushes came while over max_output was stalled: drop */
     struct user *user;
     struct user *login; /* in CONN_WAIT: the user whose login succeeded, or NULL */
     struct sched_sub sub;

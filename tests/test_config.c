@@ -20,7 +20,7 @@
 struct tmp {
     char dir[64];
     char path[256];
-    char want[512];
+    char want[1024];
     char err[512];
 };
 

@@ -48,6 +48,10 @@ test_split_fields(void **state)
     check_field(&pf, 0, "x");
     assert_int_equal(split("1 2 3 4 5 6", &pf), 6);
     check_field(&pf, 5, "6");
+    /* More fields than are stored: all are counted, the first ones kept. */
+    assert_int_equal(split("1 2 3 4 5 6 7 8 9 10", &pf), 10);
+    check_field(&pf, 5, "6");
+    assert_false(proto_field_is(&pf, 6, "7"));
     /* Only spaces separate: tabs and CR stay inside fields. */
     assert_int_equal(split("a\tb c\r", &pf), 2);
     check_field(&pf, 0, "a\tb");
@@ -67,13 +71,13 @@ test_split_length(void **state)
     assert_int_equal(proto_split("a b", 2, &pf), -1); /* "a " */
 }
 
-/* Empty lines, spaces at either end, double spaces and a seventh field are refused. */
+/* Empty lines, spaces at either end and double spaces are refused. */
 static void
 test_split_rejects(void **state)
 {
     static const char *const bad[] = {
-        "",     " ",    "  ",     " available",    "available ",   "selection  1",         "a  b",
-        " a b", "a b ", "a b  c", "1 2 3 4 5 6 7", "a b c d e f ", "1 2 3 4 5 6 7 8 9 10",
+        "",     " ",    "  ",   " available", "available ",   "selection  1",
+        "a  b", " a b", "a b ", "a b  c",     "a b c d e f ", "1 2 3 4 5 6 7 8 9  10",
     };
     struct proto_fields pf;
     size_t i;

@@ -1,0 +1,135 @@
+/* client.h: the patient's session with the center and the doctor, driven by lines (no sockets). */
+#ifndef HCS_CLIENT_H
+#define HCS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+#define CLIENT_MAXLINE 1024     /* bytes in one line from the center, line ending excluded */
+#define CLIENT_MAXSLOTS 1000000 /* slots the patient keeps in its list */
+#define CLIENT_DIAGLEN 256      /* a failure explained for stderr, NUL included */
+
+/*
+ * How the shell uses this module: it feeds every line from the center to
+ * client_center_line, every line the person types to client_input_line, and
+ * the doctor's datagrams to client_doctor_reply. After each call it writes
+ * c->screen to stdout and c->wire to the center (then empties both), and
+ * looks at c->state: CLIENT_DOCTOR means close TCP and start phase 3,
+ * CLIENT_DONE means exit with c->status, printing c->diag on stderr if set.
+ *
+ * The list is kept in the center's order (availabilities.txt). A slot given
+ * back by a "* released" push goes before the first shown slot with a higher
+ * index, which is ascending order whenever the center's list is ascending.
+ */
+
+/* What the person asked for on the command line. */
+enum client_mode {
+    CLIENT_BOOK,   /* phases 1 to 3 */
+    CLIENT_SHOW,   /* --show: ask "appointment" after phase 1 */
+    CLIENT_CANCEL, /* --cancel: ask "cancel" after phase 1 */
+};
+
+/* Where the session is; the shell only needs the last three and the two waits. */
+enum client_state {
+    CLIENT_START,  /* connected, nothing sent */
+    CLIENT_AUTH,   /* authenticate sent: waiting for success or failure */
+    CLIENT_QUERY,  /* appointment or cancel sent: waiting for the answer */
+    CLIENT_LIST,   /* available sent: waiting for "slots <n>" */
+    CLIENT_ROWS,   /* reading the n slot lines */
+    CLIENT_PROMPT, /* list and prompt shown: waiting for the person */
+    CLIENT_SELECT, /* selection sent: waiting for the answer (pushes still come) */
+    CLIENT_DOCTOR, /* booked: TCP is done, phase 3 runs */
+    CLIENT_DONE,   /* finished: exit with status */
+};
+
+/* The fixed facts of one session. Strings are the caller's and must outlive c. */
+struct client_params {
+    unsigned id;          /* N in "Patient N" */
+    const char *user;     /* credentials */
+    const char *password; /* only ever written to the wire */
+    const char *plan;     /* insurance plan for the doctor */
+    enum client_mode mode;
+    uint32_t slot;    /* --slot K, or 0: ask the person */
+    int echo;         /* print what was read after the prompt (stdin is not a terminal) */
+    unsigned retries; /* resends of the doctor request after the first try */
+};
+
+/* One free slot as the center listed it. */
+struct client_slot {
+    uint32_t index;
+    char day[PROTO_DAYLEN];
+    char time[PROTO_DAYLEN];
+};
+
+/* Bytes waiting to be written by the shell. */
+struct client_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+/* One session. Fields are for reading; change them only through the functions below. */
+struct client {
+    struct client_params p;
+    enum client_state state;
+    int status;                /* exit status once CLIENT_DONE */
+    char diag[CLIENT_DIAGLEN]; /* "phase N: what went wrong" for stderr, or "" */
+    struct client_buf screen;  /* text for stdout */
+    struct client_buf wire;    /* lines for the center, each ending in "\n" */
+    struct client_slot *slots; /* the list in the center's order */
+    uint32_t *sorted;          /* the same indices in ascending order, for lookups */
+    size_t nslots;
+    size_t cap;
+    uint32_t rows;           /* slot lines still to come in CLIENT_ROWS */
+    uint32_t selected;       /* index sent with selection */
+    char doctor[PROTO_NAMELEN]; /* after booking: the doctor's name and port */
+    unsigned port;
+    unsigned tries; /* doctor requests sent */
+    int midline;    /* the screen ends without a newline (after the prompt) */
+    int nomem;      /* an allocation failed; the session ends */
+};
+
+/* Start a session; c->p copies p. Returns 0 or -1 (no memory). */
+int client_init(struct client *c, const struct client_params *p);
+/* Free the lists and buffers (the wire buffer is wiped: it held the password). */
+void client_free(struct client *c);
+
+/* The shell connected from host:port: print it, queue authenticate. */
+void client_connected(struct client *c, const char *host, unsigned port);
+/* One line from the center, its line ending removed. */
+void client_center_line(struct client *c, const char *line, size_t len);
+/* The center sent a line longer than CLIENT_MAXLINE or holding a NUL byte. */
+void client_center_garbage(struct client *c, const char *what);
+/* The connection ended: why is NULL for an orderly close, else the error text. */
+void client_center_closed(struct client *c, const char *why);
+/* No answer from the center within ms milliseconds. */
+void client_center_timeout(struct client *c, unsigned ms);
+/* Whether an answer from the center is awaited (the shell then runs its timer). */
+int client_waits_center(const struct client *c);
+
+/* One line typed by the person, its line ending removed. */
+void client_input_line(struct client *c, const char *line, size_t len);
+/* The input ended. */
+void client_input_eof(struct client *c);
+/* Whether the person is being asked (the shell then reads stdin). */
+int client_waits_input(const struct client *c);
+
+/* Phase 3: the UDP socket is ready at host:port; print it. */
+void client_doctor_ready(struct client *c, const char *host, unsigned port);
+/* The request (c->p.plan) was sent to the doctor at host; count the try. */
+void client_doctor_sent(struct client *c, const char *host);
+/* No reply in time: 1 means send again, 0 means the tries are used up (CLIENT_DONE). */
+int client_doctor_timeout(struct client *c);
+/* One datagram from the doctor (truncated: it did not fit the shell's buffer). */
+void client_doctor_reply(struct client *c, const char *data, size_t len, int truncated);
+
+/* End the session with status and a "phase N: ..." line for stderr (N from the state). */
+void client_fail(struct client *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Whether index is in the current list. */
+int client_has_slot(const struct client *c, uint32_t index);
+
+#endif

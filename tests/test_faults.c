@@ -1,0 +1,654 @@
+/* test_faults.c: the doctor against bad datagrams, the patient against a broken center,
+ * every program against broken data files, and no password on any screen. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "tcpclient.h"
+
+#define PROMPT "Please enter the preferred appointment index and press enter: "
+
+/* The price list of the test doctor. */
+static const char *const plans[][2] = {
+    {"acme-gold", "135"},
+    {"blueshield", "80"},
+    {"medi+", "7"},
+};
+
+#define NPLANS (sizeof plans / sizeof plans[0])
+
+/* cmocka teardown: close the test's sockets, kill what runs, remove the folders. */
+static int
+teardown(void **state)
+{
+    (void)state;
+    tc_cleanup();
+    h_cleanup();
+    return 0;
+}
+
+/* Write house.txt and doctor1.conf into dir, start the doctor and return it; *port gets its
+ * UDP port. */
+static struct hproc *
+doctor_start(const char *dir, unsigned *port, int verbose)
+{
+    struct hproc *d;
+    const char *line;
+
+    h_file(dir, "house.txt", "%s %s\n%s %s\r\n\n%s %s", plans[0][0], plans[0][1], plans[1][0],
+           plans[1][1], plans[2][0], plans[2][1]);
+    h_file(dir, "doctor1.conf",
+           "[doctor]\nid = 1\nname = house\nlisten = 127.0.0.1\nport = 0\nprices = house.txt\n");
+    if (verbose)
+        d = h_start("doctor", NULL, "doctor", "-v", "--config", h_path(dir, "doctor1.conf"), NULL);
+    else
+        d = h_start("doctor", NULL, "doctor", "--config", h_path(dir, "doctor1.conf"), NULL);
+    line = h_expect_prefix(d, "Phase 3: Doctor 1 has a static UDP port ");
+    *port = h_port(line);
+    assert_int_not_equal(*port, 0);
+    return d;
+}
+
+/* Every valid plan gets its price on fd. */
+static void
+expect_prices(int fd)
+{
+    size_t i;
+
+    for (i = 0; i < NPLANS; i++)
+        assert_string_equal(tc_udp_ask(fd, plans[i][0], strlen(plans[i][0])), plans[i][1]);
+}
+
+/* Stop a process with SIGTERM: it must exit 0. */
+static void
+stop_ok(struct hproc *p)
+{
+    int st = h_stop(p);
+
+    if (st != 0)
+        h_fail("%s: exit status %d after SIGTERM, expected 0", p->name, st);
+}
+
+/* 1. The doctor: empty, oversized, binary and unknown datagrams; two patients interleaved. */
+static void
+test_doctor_datagrams(void **state)
+{
+    /* One request, its length (-1: strlen) and the reply. */
+    static const struct {
+        const char *data;
+        int len;
+        const char *reply;
+    } cases[] = {
+        {"", 0, "error empty"},
+        {"\n", 1, "error empty"},
+        {"\r\n", 2, "error empty"},
+        {"\x00\x01\x02\xff\xfe", 5, "error bad-request"},
+        {"blue\0shield", 11, "error bad-request"},
+        {"acme gold", -1, "error bad-request"},
+        {"acme-gold\t", -1, "error bad-request"},
+        {"\x1b[2Jacme-gold", -1, "error bad-request"},
+        {"acme-gold\n\n", -1, "error bad-request"},
+        {"nosuchplan", -1, "error unknown-insurance"},
+        {"ACME-GOLD", -1, "error unknown-insurance"},
+        {"acme-gold\n", -1, "135"},
+        {"medi+\r\n", -1, "7"},
+    };
+    char big[600];
+    struct hproc *d;
+    const char *out;
+    unsigned port;
+    size_t i;
+    int a, b, k;
+
+    (void)state;
+    d = doctor_start(h_tmpdir(), &port, 0);
+    a = tc_udp(port);
+    b = tc_udp(port);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].len < 0 ? strlen(cases[i].data) : (size_t)cases[i].len;
+        const char *got = tc_udp_ask(a, cases[i].data, len);
+
+        if (strcmp(got, cases[i].reply) != 0)
+            h_fail("case %zu: reply \"%s\", expected \"%s\"", i, got, cases[i].reply);
+        expect_prices(a);
+    }
+    /* Sizes: 63 bytes is a plan name, 64 is not; 512 fits the buffer, 513 and 600 do not. */
+    memset(big, 'p', sizeof big);
+    assert_string_equal(tc_udp_ask(a, big, 63), "error unknown-insurance");
+    assert_string_equal(tc_udp_ask(a, big, 64), "error bad-request");
+    assert_string_equal(tc_udp_ask(a, big, 512), "error bad-request");
+    assert_string_equal(tc_udp_ask(a, big, 513), "error too-long");
+    assert_string_equal(tc_udp_ask(a, big, 600), "error too-long");
+    expect_prices(a);
+
+    /* Two patients, requests interleaved and answers read in the other order. */
+    for (k = 0; k < 50; k++) {
+        char buf[64];
+        const char *pa = plans[k % NPLANS][0], *pb = plans[(k + 1) % NPLANS][0];
+
+        tc_udp_send(a, pa, strlen(pa));
+        tc_udp_send(b, k % 5 == 0 ? "" : pb, k % 5 == 0 ? 0 : strlen(pb));
+        assert_true(tc_udp_recv(b, buf, sizeof buf, h_timeout_ms) >= 0);
+        assert_string_equal(buf, k % 5 == 0 ? "error empty" : plans[(k + 1) % NPLANS][1]);
+        assert_true(tc_udp_recv(a, buf, sizeof buf, h_timeout_ms) >= 0);
+        assert_string_equal(buf, plans[k % NPLANS][1]);
+    }
+    /* A burst from one patient: one answer per request, in order. */
+    for (k = 0; k < 30; k++) {
+        const char *p = k % 4 == 3 ? "bad plan" : plans[k % NPLANS][0];
+
+        tc_udp_send(a, p, strlen(p));
+    }
+    for (k = 0; k < 30; k++) {
+        char buf[64];
+
+        assert_true(tc_udp_recv(a, buf, sizeof buf, h_timeout_ms) >= 0);
+        assert_string_equal(buf, k % 4 == 3 ? "error bad-request" : plans[k % NPLANS][1]);
+    }
+    expect_prices(b);
+    stop_ok(d);
+    /* Untrusted bytes reached the screen escaped: no control byte but the newlines. */
+    out = h_stdout(d);
+    for (i = 0; out[i] != '\0'; i++)
+        if ((unsigned char)out[i] < 0x20 && out[i] != '\n')
+            h_fail("doctor: raw byte 0x%02x on the screen at offset %zu", (unsigned char)out[i], i);
+}
+
+/* A patient's data and config in dir, for a center at port; extra keys appended. */
+static const char *
+patient_files(const char *dir, unsigned port, const char *extra)
+{
+    h_file(dir, "patient1.txt", "alice pw-alice.1\n");
+    h_file(dir, "patient1insurance.txt", "acme-gold\n");
+    return h_file(dir, "patient1.conf",
+                  "[patient]\nid = 1\ncenter_host = 127.0.0.1\ncenter_port = %u\n"
+                  "credentials = patient1.txt\ninsurance = patient1insurance.txt\n%s",
+                  port, extra != NULL ? extra : "");
+}
+
+/* The patient ended with status 5 and one stderr line that names the phase and says what. */
+static void
+expect_patient_fail(struct hproc *p, int phase, const char *what)
+{
+    int st = h_wait(p);
+    const char *err = h_stderr(p);
+    const char *nl = strchr(err, '\n');
+
+    if (st != 5)
+        h_fail("%s: exit status %d, expected 5", p->name, st);
+    if (nl == NULL || nl[1] != '\0' || strncmp(err, "patient: ", 9) != 0)
+        h_fail("%s: expected one stderr line \"patient: ...\", got \"%s\"", p->name, err);
+    if (strstr(err, h_str("phase %d", phase)) == NULL || strstr(err, what) == NULL)
+        h_fail("%s: the stderr line should name phase %d and say \"%s\": \"%s\"", p->name, phase,
+               what, err);
+}
+
+/* What the fake center does after reading the patient's authenticate line. */
+enum fake_act {
+    FAKE_GARBAGE,     /* an answer that is no reply at all */
+    FAKE_CLOSE_AUTH,  /* close without answering */
+    FAKE_RESET_AUTH,  /* reset without answering */
+    FAKE_STALL_AUTH,  /* never answer authenticate */
+    FAKE_LONG,        /* a 5000-byte line */
+    FAKE_LONG_NONL,   /* 5000 bytes and no newline */
+    FAKE_NUL,         /* a NUL byte inside the answer */
+    FAKE_BUSY,        /* error busy */
+    FAKE_TWICE,       /* success twice */
+    FAKE_CLOSE_LIST,  /* success, then close */
+    FAKE_STALL_LIST,  /* success, then never answer available */
+    FAKE_SHORT_LIST,  /* slots 2, one row, close */
+    FAKE_BAD_ROW,     /* slots 2, a row with a field missing */
+    FAKE_HUGE_COUNT,  /* slots 99999999999 */
+    FAKE_DUP_ROW,     /* the same slot twice */
+    FAKE_STALL_SELECT /* the list, then never answer selection */
+};
+
+/* One scenario: what the fake does, the phase the patient must name, and what it must say. */
+struct fake_case {
+    enum fake_act act;
+    int phase;
+    const char *what;
+};
+
+/*
+ * 2. The patient against a fake center that breaks the protocol in one way:
+ * exit status 5 and one line naming the phase, never a hang or a crash.
+ */
+static void
+test_patient_broken_center(void **state)
+{
+    static const struct fake_case cases[] = {
+        {FAKE_GARBAGE, 1, "hello"},
+        {FAKE_CLOSE_AUTH, 1, "closed"},
+        {FAKE_RESET_AUTH, 1, "center"},
+        {FAKE_STALL_AUTH, 1, "in time"},
+        {FAKE_LONG, 1, "longer"},
+        {FAKE_LONG_NONL, 1, "longer"},
+        {FAKE_NUL, 1, "NUL"},
+        {FAKE_BUSY, 1, "busy"},
+        {FAKE_TWICE, 2, "success"},
+        {FAKE_CLOSE_LIST, 2, "closed"},
+        {FAKE_STALL_LIST, 2, "in time"},
+        {FAKE_SHORT_LIST, 2, "closed"},
+        {FAKE_BAD_ROW, 2, "4 Mon"},
+        {FAKE_HUGE_COUNT, 2, "99999999999"},
+        {FAKE_DUP_ROW, 2, "twice"},
+        {FAKE_STALL_SELECT, 2, "in time"},
+    };
+    const char *dir = h_tmpdir();
+    struct tserver *srv = tc_listen();
+    const char *conf = patient_files(dir, srv->port, "timeout_ms = 300\nudp_retries = 0\n");
+    static char big[5001];
+    size_t i;
+
+    (void)state;
+    memset(big, 'g', 5000);
+    big[5000] = '\n';
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct fake_case *fc = &cases[i];
+        struct hproc *p;
+        struct tconn *c;
+        long long t0;
+
+        p = h_start(h_str("patient-case%zu", i), NULL, "patient", "--config", conf, NULL);
+        c = tc_accept(srv);
+        tc_expect(c, "authenticate alice pw-alice.1");
+        t0 = h_now_ms();
+        switch (fc->act) {
+        case FAKE_GARBAGE:
+            tc_sendf(c, "hello there\n");
+            break;
+        case FAKE_CLOSE_AUTH:
+            tc_close(c);
+            break;
+        case FAKE_RESET_AUTH:
+            tc_abort(c);
+            break;
+        case FAKE_STALL_AUTH:
+        case FAKE_STALL_LIST:
+        case FAKE_STALL_SELECT:
+            break;
+        case FAKE_LONG:
+            tc_send(c, big, 5001);
+            break;
+        case FAKE_LONG_NONL:
+            tc_send(c, big, 5000);
+            break;
+        case FAKE_NUL:
+            tc_send(c, "succ\0ess\n", 9);
+            break;
+        case FAKE_BUSY:
+            tc_sendf(c, "error busy\n");
+            break;
+        case FAKE_TWICE:
+            tc_sendf(c, "success\nsuccess\n");
+            break;
+        case FAKE_CLOSE_LIST:
+            tc_sendf(c, "success\n");
+            tc_close(c);
+            break;
+        case FAKE_SHORT_LIST:
+        case FAKE_BAD_ROW:
+        case FAKE_HUGE_COUNT:
+        case FAKE_DUP_ROW:
+            break;
+        }
+        if (fc->act == FAKE_STALL_LIST || fc->act == FAKE_SHORT_LIST || fc->act == FAKE_BAD_ROW ||
+            fc->act == FAKE_HUGE_COUNT || fc->act == FAKE_DUP_ROW || fc->act == FAKE_STALL_SELECT) {
+            tc_sendf(c, "success\n");
+            tc_expect(c, "available");
+            t0 = h_now_ms();
+        }
+        switch (fc->act) {
+        case FAKE_SHORT_LIST:
+            tc_sendf(c, "slots 2\n4 Mon 09am\n");
+            tc_close(c);
+            break;
+        case FAKE_BAD_ROW:
+            tc_sendf(c, "slots 2\n4 Mon\n7 Tue 10am\n");
+            break;
+        case FAKE_HUGE_COUNT:
+            tc_sendf(c, "slots 99999999999\n4 Mon 09am\n");
+            break;
+        case FAKE_DUP_ROW:
+            tc_sendf(c, "slots 2\n4 Mon 09am\n4 Mon 09am\n");
+            break;
+        case FAKE_STALL_SELECT:
+            /* The patient waits for the person: give it a choice, then stall. */
+            tc_sendf(c, "slots 1\n4 Mon 09am\n");
+            h_expect_text(p, "Phase 1: Patient 1 has TCP port number ");
+            h_wait_prefix(p, "Phase 2: The following appointments are available for Patient 1:");
+            h_expect(p, "4 Mon 09am");
+            h_expect_text(p, PROMPT);
+            h_send(p, "4\n");
+            tc_expect(c, "selection 4");
+            t0 = h_now_ms();
+            break;
+        default:
+            break;
+        }
+        expect_patient_fail(p, fc->phase, fc->what);
+        if ((fc->act == FAKE_STALL_AUTH || fc->act == FAKE_STALL_LIST ||
+             fc->act == FAKE_STALL_SELECT) &&
+            h_now_ms() - t0 < 250)
+            h_fail("%s: gave up after %lld ms, before timeout_ms = 300", p->name, h_now_ms() - t0);
+        tc_close(c);
+    }
+}
+
+/* Write the data of a working center, doctor and patient into dir (users.txt mode 0600). */
+static void
+good_files(const char *dir)
+{
+    chmod(h_file(dir, "users.txt", "alice pw-alice.1\nbob pw-bob.2\n"), 0600);
+    h_file(dir, "availabilities.txt", "4 Mon 09am house 41001\n7 Tue 10am grey 41002\n");
+    h_file(dir, "center.conf",
+           "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
+           "availabilities = availabilities.txt\n");
+    h_file(dir, "house.txt", "acme-gold 135\nblueshield 80\n");
+    h_file(dir, "doctor1.conf",
+           "[doctor]\nid = 1\nname = house\nlisten = 127.0.0.1\nport = 0\nprices = house.txt\n");
+    patient_files(dir, 21000, NULL);
+}
+
+/*
+ * Run prog --config conf with --check, then without: both exit 1 with the one
+ * line msg on stderr ("prog: " in front allowed) and nothing on stdout.
+ */
+static void
+expect_bad_files(const char *prog, const char *conf, const char *msg)
+{
+    int check;
+
+    for (check = 1; check >= 0; check--) {
+        struct hproc *p;
+        const char *err;
+        int st;
+
+        if (check)
+            p = h_start(h_str("%s --check", prog), NULL, prog, "--check", "--config", conf, NULL);
+        else
+            p = h_start(prog, NULL, prog, "--config", conf, NULL);
+        h_close_in(p);
+        st = h_wait(p);
+        err = h_stderr(p);
+        if (st != 1)
+            h_fail("%s: exit status %d, expected 1", p->name, st);
+        if (strcmp(err, h_str("%s\n", msg)) != 0 && strcmp(err, h_str("%s: %s\n", prog, msg)) != 0)
+            h_fail("%s: stderr should be the one line \"%s\", got \"%s\"", p->name, msg, err);
+        if (h_stdout(p)[0] != '\0')
+            h_fail("%s: printed \"%s\" on stdout", p->name, h_stdout(p));
+    }
+}
+
+/* 3a. hcs: broken users, availabilities and center.conf. */
+static void
+test_center_files(void **state)
+{
+    const char *dir = h_tmpdir();
+    const char *conf = h_path(dir, "center.conf");
+    const char *users = h_path(dir, "users.txt");
+    const char *av = h_path(dir, "availabilities.txt");
+    const char *good_conf = "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
+                            "availabilities = availabilities.txt\n";
+    const char *good_av = "4 Mon 09am house 41001\n7 Tue 10am grey 41002\n";
+    const char *good_users = "alice pw-alice.1\nbob pw-bob.2\n";
+    struct hproc *p;
+    struct tconn *c;
+
+    (void)state;
+    good_files(dir);
+    h_file(dir, "center.conf",
+           "[center]\nlisten = 127.0.0.1\nport = 0\nusers = nosuch.txt\n"
+           "availabilities = availabilities.txt\n");
+    expect_bad_files(
+        "hcs", conf,
+        h_str("%s: cannot open: No such file or directory", h_path(dir, "nosuch.txt")));
+    h_file(dir, "center.conf",
+           "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
+           "availabilities = nosuch.txt\n");
+    expect_bad_files(
+        "hcs", conf,
+        h_str("%s: cannot open: No such file or directory", h_path(dir, "nosuch.txt")));
+    h_file(dir, "center.conf",
+           "[center]\nlisten = 127.0.0.1\nport = 70000\nusers = users.txt\n"
+           "availabilities = availabilities.txt\n");
+    expect_bad_files("hcs", conf, h_str("%s:3: port must be a whole number from 0 to 65535", conf));
+    h_file(dir, "center.conf", "%s", good_conf);
+
+    h_file(dir, "users.txt", "alice pw-alice.1\nbob pw-bob.2 extra\n");
+    expect_bad_files("hcs", conf,
+                     h_str("%s:2: expected 2 fields (username password), found 3", users));
+    h_file(dir, "users.txt", "\nalice\n");
+    expect_bad_files("hcs", conf,
+                     h_str("%s:2: expected 2 fields (username password), found 1", users));
+    h_file(dir, "users.txt", "alice a1\nbob b2\n\nalice a3\n");
+    expect_bad_files("hcs", conf, h_str("%s:4: duplicate username (first on line 1)", users));
+    h_file(dir, "users.txt", "%s", "");
+    expect_bad_files("hcs", conf, h_str("%s:1: no users in file", users));
+    h_file(dir, "users.txt", "\r\n  \n\t\n");
+    expect_bad_files("hcs", conf, h_str("%s:1: no users in file", users));
+    h_file(dir, "users.txt", "%s", good_users);
+
+    h_file(dir, "availabilities.txt",
+           "4 Mon 09am house 41001\n7 Tue 10am grey 41002\n"
+           "4 Wed 11am house 41001\n");
+    expect_bad_files("hcs", conf, h_str("%s:3: duplicate index 4 (first on line 1)", av));
+    h_file(dir, "availabilities.txt", "4 Mon 09am house 41001\n7 Tue 10am grey 70000\n");
+    expect_bad_files("hcs", conf, h_str("%s:2: port must be a number from 1 to 65535", av));
+    h_file(dir, "availabilities.txt", "4 Mon 09am house 0\n");
+    expect_bad_files("hcs", conf, h_str("%s:1: port must be a number from 1 to 65535", av));
+    h_file(dir, "availabilities.txt", "4 Mon 09am house\n");
+    expect_bad_files("hcs", conf,
+                     h_str("%s:1: expected 5 fields (index day time doctor port), found 4", av));
+    h_file(dir, "availabilities.txt", "x4 Mon 09am house 41001\n");
+    expect_bad_files("hcs", conf, h_str("%s:1: index must be a number from 1 to 4294967295", av));
+    h_file(dir, "availabilities.txt", "%s", good_av);
+
+    /* The good set passes --check and starts; a users file others can read earns a warning. */
+    p = h_start("hcs --check", NULL, "hcs", "--check", "--config", conf, NULL);
+    assert_int_equal(h_wait(p), 0);
+    assert_string_equal(h_stderr(p), "");
+    chmod(users, 0644);
+    p = h_start("hcs --check 0644", NULL, "hcs", "--check", "--config", conf, NULL);
+    assert_int_equal(h_wait(p), 0);
+    if (strstr(h_stderr(p), "readable by other users") == NULL)
+        h_fail("hcs --check: no warning for a users file of mode 0644: \"%s\"", h_stderr(p));
+    p = h_start("hcs 0644", NULL, "hcs", "--config", conf, NULL);
+    c = tc_connect(
+        h_port(h_expect_prefix(p, "Phase 1: The Health Center Server has port number ")));
+    tc_sendf(c, "available\n");
+    tc_expect(c, "error not-authenticated");
+    if (strstr(h_stderr(p), "readable by other users") == NULL)
+        h_fail("hcs: no warning at start-up for a users file of mode 0644: \"%s\"", h_stderr(p));
+    stop_ok(p);
+}
+
+/* 3b. doctor: broken prices and doctor config. */
+static void
+test_doctor_files(void **state)
+{
+    const char *dir = h_tmpdir();
+    const char *conf = h_path(dir, "doctor1.conf");
+    const char *prices = h_path(dir, "house.txt");
+
+    (void)state;
+    good_files(dir);
+    h_file(dir, "house.txt", "acme-gold 135\nblueshield eighty\n");
+    expect_bad_files(
+        "doctor", conf,
+        h_str("%s:2: bad cost 'eighty' (expected a whole number from 0 to 1000000)", prices));
+    h_file(dir, "house.txt", "acme-gold -5\n");
+    expect_bad_files(
+        "doctor", conf,
+        h_str("%s:1: bad cost '-5' (expected a whole number from 0 to 1000000)", prices));
+    h_file(dir, "house.txt", "acme-gold 135\n\nblueshield\n");
+    expect_bad_files("doctor", conf,
+                     h_str("%s:3: expected 2 fields (insurance cost), found 1", prices));
+    h_file(dir, "house.txt", "acme-gold 135\nacme-gold 140\n");
+    expect_bad_files("doctor", conf,
+                     h_str("%s:2: duplicate insurance 'acme-gold' (first on line 1)", prices));
+    h_file(dir, "house.txt", "%s", "");
+    expect_bad_files("doctor", conf, h_str("%s:1: no prices in file", prices));
+    unlink(prices);
+    expect_bad_files("doctor", conf, h_str("%s: cannot open: No such file or directory", prices));
+    h_file(dir, "house.txt", "acme-gold 135\n");
+    h_file(
+        dir, "doctor1.conf",
+        "[doctor]\nid = 1\nname = house\nlisten = 127.0.0.1\nport = 65536\nprices = house.txt\n");
+    expect_bad_files("doctor", conf,
+                     h_str("%s:5: port must be a whole number from 0 to 65535", conf));
+    unlink(conf);
+    expect_bad_files("doctor", conf, h_str("%s: cannot open: No such file or directory", conf));
+}
+
+/* 3c. patient: broken credentials, insurance and patient config. */
+static void
+test_patient_files(void **state)
+{
+    const char *dir = h_tmpdir();
+    const char *conf = h_path(dir, "patient1.conf");
+    const char *cred = h_path(dir, "patient1.txt");
+    const char *ins = h_path(dir, "patient1insurance.txt");
+
+    (void)state;
+    good_files(dir);
+    h_file(dir, "patient1.txt", "alice\n");
+    expect_bad_files("patient", conf,
+                     h_str("%s:1: expected 2 fields (username password), found 1", cred));
+    h_file(dir, "patient1.txt", "\nalice pw-alice.1 extra\n");
+    expect_bad_files("patient", conf,
+                     h_str("%s:2: expected 2 fields (username password), found 3", cred));
+    h_file(dir, "patient1.txt", "%s", "");
+    expect_bad_files("patient", conf,
+                     h_str("%s:1: empty file (expected one row: username password)", cred));
+    h_file(dir, "patient1.txt", "alice pw-alice.1\n");
+    unlink(ins);
+    expect_bad_files("patient", conf, h_str("%s: cannot open: No such file or directory", ins));
+    h_file(dir, "patient1insurance.txt", "acme-gold\nblueshield\n");
+    expect_bad_files("patient", conf,
+                     h_str("%s:2: more than one row (the first is on line 1)", ins));
+    h_file(dir, "patient1insurance.txt", "acme-gold\n");
+    patient_files(dir, 0, NULL);
+    expect_bad_files("patient", conf,
+                     h_str("%s:4: center_port must be a whole number from 1 to 65535", conf));
+}
+
+/*
+ * 4. No password on any screen: a whole session, a failed login, and raw
+ * requests that carry a password in malformed lines, with every program
+ * verbose; neither password appears in anything any of them printed.
+ */
+static void
+test_no_password(void **state)
+{
+    static const char secret[] = "S3cret-Pa55word";
+    static const char wrong[] = "Wr0ng-Gu3ss";
+    const char *dir = h_tmpdir();
+    const char *secrets[] = {secret, wrong};
+    struct hproc *procs[8];
+    int nprocs = 0, i, k;
+    struct hproc *hcs, *p;
+    struct tconn *c;
+    unsigned dport, port;
+
+    (void)state;
+    procs[nprocs++] = doctor_start(dir, &dport, 1);
+    chmod(h_file(dir, "users.txt", "alice %s\nbob pw-bob.2\n", secret), 0600);
+    h_file(dir, "availabilities.txt", "4 Mon 09am house %u\n7 Tue 10am house %u\n", dport, dport);
+    h_file(dir, "center.conf",
+           "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
+           "availabilities = availabilities.txt\nmax_line = 128\n");
+    hcs = h_start("hcs", NULL, "hcs", "-v", "--config", h_path(dir, "center.conf"), NULL);
+    procs[nprocs++] = hcs;
+    port = h_port(h_expect_prefix(hcs, "Phase 1: The Health Center Server has port number "));
+    assert_int_not_equal(port, 0);
+
+    /* A whole session. */
+    patient_files(dir, port, NULL);
+    h_file(dir, "patient1.txt", "alice %s\n", secret);
+    p = h_start("patient --check", NULL, "patient", "--check", "--config",
+                h_path(dir, "patient1.conf"), NULL);
+    procs[nprocs++] = p;
+    assert_int_equal(h_wait(p), 0);
+    p = h_start("patient", NULL, "patient", "-v", "--slot", "7", "--config",
+                h_path(dir, "patient1.conf"), NULL);
+    procs[nprocs++] = p;
+    h_wait_prefix(p, "Phase 3: Patient 1 receives 135$ estimation cost");
+    assert_int_equal(h_wait(p), 0);
+
+    /* A failed login. */
+    h_file(dir, "patient1.txt", "alice %s\n", wrong);
+    p = h_start("patient wrong", NULL, "patient", "-v", "--config", h_path(dir, "patient1.conf"),
+                NULL);
+    procs[nprocs++] = p;
+    h_wait_prefix(p, "Phase 1: Patient 1 authentication result: failure.");
+    assert_int_equal(h_wait(p), 2);
+
+    /* Raw lines with a password in them, each malformed its own way. */
+    c = tc_connect(port);
+    tc_sendf(c, "authenticate alice %s extra\n", secret);
+    tc_expect(c, "error wrong-arguments");
+    tc_sendf(c, "authenticate alice  %s\n", secret);
+    tc_expect(c, "error bad-spacing");
+    tc_sendf(c, "authenticate %s\n", secret);
+    tc_expect(c, "error wrong-arguments");
+    tc_sendf(c, "frobnicate %s\n", secret);
+    tc_expect(c, "error unknown-command");
+    tc_sendf(c, "authenticate alice %s\x01\n", secret);
+    tc_expect(c, "error bad-line");
+    tc_expect_eof(c);
+    c = tc_connect(port);
+    tc_sendf(c, "authenticate alice %s %0200d\n", secret, 0);
+    tc_expect(c, "error line-too-long");
+    tc_expect_eof(c);
+    c = tc_connect(port);
+    tc_sendf(c, "authenticate bob %s\n", wrong);
+    tc_expect(c, "failure");
+    tc_expect_eof(c);
+    c = tc_connect(port);
+    tc_sendf(c, "authenticate alice %s\n", secret);
+    tc_expect(c, "success");
+    tc_sendf(c, "authenticate alice %s\n", secret);
+    tc_expect(c, "error already-authenticated");
+    tc_sendf(c, "selection %s\n", secret);
+    tc_expect(c, "error bad-index");
+    tc_close(c);
+
+    stop_ok(hcs);
+    stop_ok(procs[0]);
+    for (i = 0; i < nprocs; i++)
+        for (k = 0; k < 2; k++) {
+            if (strstr(h_stdout(procs[i]), secrets[k]) != NULL)
+                h_fail("%s printed the password %s on stdout", procs[i]->name, secrets[k]);
+            if (strstr(h_stderr(procs[i]), secrets[k]) != NULL)
+                h_fail("%s printed the password %s on stderr", procs[i]->name, secrets[k]);
+        }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_doctor_datagrams, teardown),
+        cmocka_unit_test_teardown(test_patient_broken_center, teardown),
+        cmocka_unit_test_teardown(test_center_files, teardown),
+        cmocka_unit_test_teardown(test_doctor_files, teardown),
+        cmocka_unit_test_teardown(test_patient_files, teardown),
+        cmocka_unit_test_teardown(test_no_password, teardown),
+    };
+
+    h_init();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
