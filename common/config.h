@@ -41,7 +41,10 @@ struct patient_config {
     unsigned udp_retries; /* resends of the phase 3 request */
 };
 
-/* Load a file; on error return -1 with "file:line: message" in err. */
+/*
+ * Load a file; on error return -1 with "file:line: message" in err. Call
+ * config_free_* afterwards either way: a failed load may hold some strings.
+ */
 int config_load_center(struct center_config *c, const char *path, char *err, size_t errlen);
 int config_load_doctor(struct doctor_config *c, const char *path, char *err, size_t errlen);
 int config_load_patient(struct patient_config *c, const char *path, char *err, size_t errlen);

@@ -295,8 +295,7 @@ client_show_list(struct client *c)
 {
     size_t i;
 
-    client_print(c, "Phase 2: The following appointments are available for Patient %u:\n",
-                 c->p.id);
+    client_print(c, "Phase 2: The following appointments are available for Patient %u:\n", c->p.id);
     for (i = 0; i < c->nslots; i++)
         client_print(c, "%" PRIu32 " %s %s\n", c->slots[i].index, c->slots[i].day,
                      c->slots[i].time);
@@ -306,8 +305,7 @@ client_show_list(struct client *c)
 static void
 client_none_left(struct client *c)
 {
-    client_print(c, "Phase 2: No appointments are available for Patient %u. Exiting...\n",
-                 c->p.id);
+    client_print(c, "Phase 2: No appointments are available for Patient %u. Exiting...\n", c->p.id);
     client_finish(c, 3);
 }
 
@@ -346,7 +344,8 @@ client_list_done(struct client *c)
 {
     size_t i;
 
-    qsort(c->sorted, c->nslots, sizeof *c->sorted, client_cmp_index);
+    if (c->nslots > 1) /* with none, sorted may be NULL, which qsort must not get */
+        qsort(c->sorted, c->nslots, sizeof *c->sorted, client_cmp_index);
     for (i = 1; i < c->nslots; i++)
         if (c->sorted[i] == c->sorted[i - 1]) {
             client_fail(c, 5, "the center listed slot %" PRIu32 " twice", c->sorted[i]);
@@ -393,8 +392,7 @@ client_push(struct client *c, const struct proto_reply *r)
         return; /* while a selection is out, the list is shown again if it is refused */
     client_fresh_line(c);
     if (r->kind == PROTO_PUSH_RESERVED)
-        client_print(c,
-                     "Phase 2: Appointment %" PRIu32 " was just taken by another patient.\n",
+        client_print(c, "Phase 2: Appointment %" PRIu32 " was just taken by another patient.\n",
                      r->index);
     else
         client_print(c, "Phase 2: Appointment %" PRIu32 " %s %s has just become available.\n",
@@ -412,11 +410,13 @@ client_error(struct client *c, const struct proto_reply *r)
     if (strcmp(r->reason, "busy") == 0) {
         client_fail(c, 5, "the center is busy (too many patients at once); try again later");
     } else if (strcmp(r->reason, "idle-timeout") == 0) {
-        client_fail(c, 5, "the center ended the session: no input for too long "
-                          "(error idle-timeout)");
+        client_fail(c, 5,
+                    "the center ended the session: no input for too long "
+                    "(error idle-timeout)");
     } else if (strcmp(r->reason, "auth-timeout") == 0) {
-        client_fail(c, 5, "the center ended the session: authentication took too long "
-                          "(error auth-timeout)");
+        client_fail(c, 5,
+                    "the center ended the session: authentication took too long "
+                    "(error auth-timeout)");
     } else if (c->state == CLIENT_SELECT && strncmp(r->reason, "already-booked ", 15) == 0 &&
                util_parse_uint_str(r->reason + 15, 1, PROTO_MAXINDEX, &v) == 0) {
         client_print(c,
@@ -469,8 +469,7 @@ static int
 client_on_query(struct client *c, const struct proto_reply *r)
 {
     if (c->p.mode == CLIENT_SHOW && r->kind == PROTO_APPOINTMENT)
-        client_print(c,
-                     "Patient %u has appointment %" PRIu32 " %s %s with %s (port %u).\n",
+        client_print(c, "Patient %u has appointment %" PRIu32 " %s %s with %s (port %u).\n",
                      c->p.id, r->index, r->day, r->time, r->doctor, r->port);
     else if (c->p.mode == CLIENT_SHOW && r->kind == PROTO_APPOINTMENT_NONE)
         client_print(c, "Patient %u has no appointment.\n", c->p.id);

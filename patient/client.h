@@ -82,8 +82,8 @@ struct client {
     uint32_t *sorted;          /* the same indices in ascending order, for lookups */
     size_t nslots;
     size_t cap;
-    uint32_t rows;           /* slot lines still to come in CLIENT_ROWS */
-    uint32_t selected;       /* index sent with selection */
+    uint32_t rows;              /* slot lines still to come in CLIENT_ROWS */
+    uint32_t selected;          /* index sent with selection */
     char doctor[PROTO_NAMELEN]; /* after booking: the doctor's name and port */
     unsigned port;
     unsigned tries; /* doctor requests sent */

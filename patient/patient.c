@@ -48,19 +48,19 @@ struct patient {
     struct profile prof;
     struct client client;
     struct event_base *base;
-    struct bufferevent *bev;  /* TCP to the center, until booked */
-    struct event *ev_timer;   /* deadline for the center's answer */
-    struct event *ev_stdin;   /* the person's input, only while at the prompt */
-    struct event *ev_udp;     /* the doctor's answer */
-    struct event *ev_retry;   /* resend to the doctor */
+    struct bufferevent *bev; /* TCP to the center, until booked */
+    struct event *ev_timer;  /* deadline for the center's answer */
+    struct event *ev_stdin;  /* the person's input, only while at the prompt */
+    struct event *ev_udp;    /* the doctor's answer */
+    struct event *ev_retry;  /* resend to the doctor */
     int udp_fd;
-    int center_family;        /* address family that reached the center */
-    int stdin_added;          /* ev_stdin is added */
-    int stdin_eof;            /* read() gave 0 or failed */
-    int stdin_skip;           /* dropping the rest of an over-long typed line */
+    int center_family; /* address family that reached the center */
+    int stdin_added;   /* ev_stdin is added */
+    int stdin_eof;     /* read() gave 0 or failed */
+    int stdin_skip;    /* dropping the rest of an over-long typed line */
     size_t inlen;
-    char in[PATIENT_INMAX];   /* typed bytes not yet given to the client */
-    char dochost[64];         /* the doctor's address, as text */
+    char in[PATIENT_INMAX]; /* typed bytes not yet given to the client */
+    char dochost[64];       /* the doctor's address, as text */
 };
 
 static void patient_sync(struct patient *pt, int rearm);
@@ -69,23 +69,22 @@ static void patient_sync(struct patient *pt, int rearm);
 static void
 patient_usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: patient [--id N | --config FILE] [--config-dir DIR] [--slot K] [--show]\n"
-            "               [--cancel] [--check] [-v] [--help] [--version]\n"
-            "  --id N           use <dir>/patientN.conf\n"
-            "  --config FILE    use FILE\n"
-            "  --config-dir DIR folder for --id (default: $HCS_CONFIG_DIR, else config)\n"
-            "  --slot K         choose slot K without asking\n"
-            "  --show           show the appointment held, then exit\n"
-            "  --cancel         cancel the appointment held, then exit\n"
-            "  --check          load and validate the config and data files, then exit\n"
-            "  -v, --verbose    debug messages on stderr\n"
-            "  --help           show this help\n"
-            "  --version        show the version\n"
-            "Exit status: 0 booked and priced (or --show/--cancel answered), 1 usage or\n"
-            "config error, 2 authentication failed, 3 no appointment made, 4 the doctor\n"
-            "gave no price, 5 the center could not be reached or broke the protocol.\n"
-            "Config defaults: timeout_ms = 2000, udp_retries = 3.\n");
+    fprintf(fp, "usage: patient [--id N | --config FILE] [--config-dir DIR] [--slot K] [--show]\n"
+                "               [--cancel] [--check] [-v] [--help] [--version]\n"
+                "  --id N           use <dir>/patientN.conf\n"
+                "  --config FILE    use FILE\n"
+                "  --config-dir DIR folder for --id (default: $HCS_CONFIG_DIR, else config)\n"
+                "  --slot K         choose slot K without asking\n"
+                "  --show           show the appointment held, then exit\n"
+                "  --cancel         cancel the appointment held, then exit\n"
+                "  --check          load and validate the config and data files, then exit\n"
+                "  -v, --verbose    debug messages on stderr\n"
+                "  --help           show this help\n"
+                "  --version        show the version\n"
+                "Exit status: 0 booked and priced (or --show/--cancel answered), 1 usage or\n"
+                "config error, 2 authentication failed, 3 no appointment made, 4 the doctor\n"
+                "gave no price, 5 the center could not be reached or broke the protocol.\n"
+                "Config defaults: timeout_ms = 2000, udp_retries = 3.\n");
 }
 
 /* Parse the command line into o. Returns 0, 1 to exit with 0, -1 to exit with 1. */
@@ -334,8 +333,7 @@ patient_doctor_send(struct patient *pt)
     struct timeval tv = {pt->cfg.timeout_ms / 1000, (pt->cfg.timeout_ms % 1000) * 1000};
 
     /* ECONNREFUSED reports an earlier try that found no doctor: this one still counts. */
-    if (send(pt->udp_fd, pt->prof.plan, strlen(pt->prof.plan), 0) == -1 &&
-        errno != ECONNREFUSED)
+    if (send(pt->udp_fd, pt->prof.plan, strlen(pt->prof.plan), 0) == -1 && errno != ECONNREFUSED)
         log_warn("sending to the doctor");
     client_doctor_sent(&pt->client, pt->dochost);
     evtimer_add(pt->ev_retry, &tv);
@@ -389,8 +387,8 @@ patient_retry_cb(evutil_socket_t fd, short what, void *arg)
  * address the way TCP connect does: prefer the family that reached the center.
  */
 static int
-patient_doctor_resolve(struct patient *pt, struct sockaddr_storage *ss, socklen_t *sslen,
-                       char *err, size_t errlen)
+patient_doctor_resolve(struct patient *pt, struct sockaddr_storage *ss, socklen_t *sslen, char *err,
+                       size_t errlen)
 {
     struct addrinfo hints, *res, *ai, *pick;
     char portstr[16];
@@ -439,8 +437,8 @@ patient_doctor_start(struct patient *pt)
         return -1;
     }
     util_addr_str((struct sockaddr *)&ss, pt->dochost, sizeof pt->dochost, &docport);
-    if ((pt->ev_udp = event_new(pt->base, pt->udp_fd, EV_READ | EV_PERSIST, patient_udp_cb,
-                                pt)) == NULL ||
+    if ((pt->ev_udp = event_new(pt->base, pt->udp_fd, EV_READ | EV_PERSIST, patient_udp_cb, pt)) ==
+            NULL ||
         (pt->ev_retry = evtimer_new(pt->base, patient_retry_cb, pt)) == NULL ||
         event_add(pt->ev_udp, NULL) == -1) {
         client_fail(c, 1, "cannot set up events");
@@ -576,8 +574,7 @@ patient_start(struct patient *pt, const struct patient_opts *o)
     }
     if (getpeername(fd, (struct sockaddr *)&peer, &peerlen) == -1 ||
         net_local_addr(fd, host, sizeof host, &port) == -1) {
-        client_fail(&pt->client, 5, "cannot read the connection's addresses: %s",
-                    strerror(errno));
+        client_fail(&pt->client, 5, "cannot read the connection's addresses: %s", strerror(errno));
         return 0;
     }
     pt->center_family = peer.ss_family;

@@ -41,11 +41,11 @@ profile_take(struct profile *p, enum profile_kind kind, const struct datafile *d
             return datafile_error(df, err, errlen,
                                   "expected 2 fields (username password), found %d", df->nfields);
         if (df->len[0] > PROFILE_TOKENMAX)
-            return datafile_error(df, err, errlen, "username is %zu bytes (at most %d)",
-                                  df->len[0], PROFILE_TOKENMAX);
+            return datafile_error(df, err, errlen, "username is %zu bytes (at most %d)", df->len[0],
+                                  PROFILE_TOKENMAX);
         if (df->len[1] > PROFILE_TOKENMAX)
-            return datafile_error(df, err, errlen, "password is %zu bytes (at most %d)",
-                                  df->len[1], PROFILE_TOKENMAX);
+            return datafile_error(df, err, errlen, "password is %zu bytes (at most %d)", df->len[1],
+                                  PROFILE_TOKENMAX);
         memcpy(p->user, df->field[0], df->len[0] + 1);
         memcpy(p->password, df->field[1], df->len[1] + 1);
         return 0;

@@ -22,8 +22,8 @@ struct profile {
 int profile_load_credentials(struct profile *p, const char *path, char *err, size_t errlen);
 
 /* Same as profile_load_credentials for len bytes in memory; name is shown in messages. */
-int profile_load_credentials_mem(struct profile *p, const char *name, const void *data,
-                                 size_t len, char *err, size_t errlen);
+int profile_load_credentials_mem(struct profile *p, const char *name, const void *data, size_t len,
+                                 char *err, size_t errlen);
 
 /* Load the insurance file: exactly one row of one field, the plan. Errors as above. */
 int profile_load_insurance(struct profile *p, const char *path, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build hcs and run every test (ctest: unit tests and system tests), twice:
-# a normal build, then one with AddressSanitizer and UBSan, where any finding
+# Build hcs and run every test (ctest: unit tests and system tests): in a
+# normal build; again with every program of the system test under valgrind
+# memcheck; and in a build with AddressSanitizer and UBSan. Any finding
 # (memory error, leak, undefined behaviour) fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,10 @@ echo "== build and test (build/)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHCS_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== system test under valgrind memcheck"
+HCS_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+    ctest --test-dir build --output-on-failure -R '^system$'
 
 echo "== build and test with sanitizers (build-asan/)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHCS_WERROR=ON -DHCS_SANITIZE=ON >/dev/null

@@ -137,16 +137,19 @@ main(int argc, char **argv)
     hcs_raise_nofile(center.cfg.max_clients);
     if ((base = event_base_new()) == NULL)
         fatalx("cannot create the event loop");
-    if (center_listen(&center, base, err, sizeof err) == -1) {
-        center_free(&center);
-        event_base_free(base);
-        fatalx("%s", err);
-    }
+    /* Signals first: once the start-up line is out, a SIGTERM must stop cleanly. */
     sigint = evsignal_new(base, SIGINT, hcs_signal_cb, base);
     sigterm = evsignal_new(base, SIGTERM, hcs_signal_cb, base);
     if (sigint == NULL || sigterm == NULL || event_add(sigint, NULL) == -1 ||
         event_add(sigterm, NULL) == -1)
         fatalx("cannot watch signals");
+    if (center_listen(&center, base, err, sizeof err) == -1) {
+        event_free(sigterm);
+        event_free(sigint);
+        center_free(&center);
+        event_base_free(base);
+        fatalx("%s", err);
+    }
     event_base_dispatch(base);
 
     event_free(sigterm);

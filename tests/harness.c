@@ -475,9 +475,37 @@ h_child(const char *path, const char *const *argv, const char *const *env, int i
         name[eq - env[i]] = '\0';
         setenv(name, eq + 1, 1);
     }
-    execv(path, (char *const *)argv);
+    execvp(argv[0], (char *const *)argv);
     fprintf(stderr, "harness: cannot run %s: %s\n", path, strerror(errno));
     _exit(127);
+}
+
+/*
+ * The argument vector to exec: path and argv's arguments, run under the
+ * words of $HCS_TEST_WRAPPER (e.g. "valgrind -q --error-exitcode=99") when
+ * set and ours is one of the project's binaries. Kept until h_cleanup.
+ */
+static const char *const *
+h_wrap(const char *path, const char *const *argv, int ours)
+{
+    const char *wrapper = getenv("HCS_TEST_WRAPPER");
+    const char **v;
+    char *words, *w, *save = NULL;
+    size_t n = 0, i, max = 64;
+
+    for (i = 1; argv[i] != NULL; i++)
+        max++;
+    v = (const char **)(void *)h_keep(h_xrealloc(NULL, (max + 2) * sizeof *v));
+    if (ours && wrapper != NULL && *wrapper != '\0') {
+        words = h_keep(h_fmt("%s", wrapper));
+        for (w = strtok_r(words, " ", &save); w != NULL && n < 63; w = strtok_r(NULL, " ", &save))
+            v[n++] = w;
+    }
+    v[n++] = path;
+    for (i = 1; argv[i] != NULL; i++)
+        v[n++] = argv[i];
+    v[n] = NULL;
+    return v;
 }
 
 /* Start argv[0] with argv; a bare name means HCS_BIN_DIR/name. */
@@ -498,6 +526,7 @@ h_startv_at(const char *file, int line, const char *name, const char *const *env
         path = h_keep(h_fmt("%s/%s", HCS_BIN_DIR, argv[0]));
     if (access(path, X_OK) == -1)
         h_fail_at(file, line, "harness: cannot run %s: %s", path, strerror(errno));
+    argv = h_wrap(path, argv, strchr(argv[0], '/') == NULL);
     if (pipe(pin) == -1 || pipe(pout) == -1 || pipe(perr) == -1)
         h_fail_at(file, line, "harness: pipe: %s", strerror(errno));
     fflush(stdout);

@@ -21,9 +21,8 @@
 #define PROMPT "Please enter the preferred appointment index and press enter: "
 
 #define MAX_LINE 64 /* max_line of the centers that test line lengths */
-#define FLOOD_PAIRS                                                                                \
-    200000                 /* selection/cancel pairs of the flood (pushes: 7 MiB, more than        \
-                            * the kernel's buffers hold) */
+/* Selection/cancel pairs of the flood: 7 MiB of pushes, more than the kernel's buffers hold. */
+#define FLOOD_PAIRS 200000
 #define READER_PAIRS 20000 /* pairs while the subscriber reads */
 #define FLOOD_BATCH 1000   /* pairs sent in one go */
 #define FLOOD_AHEAD 4      /* batches sent before their answers are read */
@@ -510,10 +509,10 @@ test_out_of_order(void **state)
     tc_expect(c, "error already-authenticated");
     tc_sendf(c, "available\n");
     expect_list(&w, c);
+    /* Still bob: the refused logins did not change who is logged in. */
     book(&w, c, 7);
     tc_sendf(c, "appointment\n");
     tc_expect(c, "appointment 7 Tue 10am grey 41002");
-    /* Still bob: carol's failed attempt did not change who is logged in. */
     served_ok(&w);
     give_back(&w, c, 7);
     tc_close(c);

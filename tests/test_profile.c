@@ -279,6 +279,7 @@ test_files(void **state)
     rmdir(dir);
 }
 
+/* Run the tests of the credentials and insurance loaders. */
 int
 main(void)
 {

@@ -63,7 +63,6 @@ struct world {
     const char *dir;
     struct hproc *doc[3]; /* 1 and 2; NULL when not started */
     unsigned docport[3];
-    int silent; /* doctor 2 is a socket of the test that never answers */
     struct hproc *hcs;
     unsigned port;
 };
