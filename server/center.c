@@ -125,29 +125,27 @@ center_flush_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* A new patient: refuse it when full, else give it a connection. */
+/* A new patient: a connection, told "error busy" when the center is full. */
 static void
 center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                  void *arg)
 {
-    static const char busy[] = "error busy\n";
     struct center *c = arg;
-    int one = 1;
+    struct conn *conn;
+    int one = 1, full = c->nconns >= c->cfg.max_clients;
 
     (void)l;
     (void)salen;
-    if (c->nconns >= c->cfg.max_clients) {
-        if (write(fd, busy, sizeof busy - 1) == -1)
-            log_debug("write busy: %s", strerror(errno));
-        shutdown(fd, SHUT_WR);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if ((conn = conn_new(c, fd, sa)) == NULL) {
+        log_warnx("out of memory for a new connection");
         close(fd);
         return;
     }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (conn_new(c, fd, sa) == NULL) {
-        log_warnx("out of memory for a new connection");
-        close(fd);
-    }
+    /* Over the limit it still gets a connection, closing at once, so the
+     * refusal is written and lingered over like any other last line. */
+    if (full)
+        conn_refuse(conn, "busy");
 }
 
 /* Accept again after a pause for lack of descriptors. */

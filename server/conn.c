@@ -135,6 +135,7 @@ conn_free(struct conn *c)
         event_free(c->timer);
     evbuffer_free(c->out);
     free(c->pend);
+    free(c->loginname);
     if (c->fd != -1)
         close(c->fd);
     free(c);
@@ -170,6 +171,14 @@ conn_close_error(struct conn *c, const char *reason)
     schedule_unsubscribe(&c->center->sched, &c->sub);
     conn_set_state(c, CONN_CLOSING);
     conn_arm_timer(c, CONN_LINGER_SECS);
+}
+
+/* Refuse a connection with an error line (see conn.h). */
+void
+conn_refuse(struct conn *c, const char *reason)
+{
+    conn_close_error(c, reason);
+    conn_flush(c);
 }
 
 /* Escape a user name for the screen. */
@@ -227,6 +236,7 @@ conn_cmd_authenticate(struct conn *c, const struct proto_fields *pf)
     }
     log_info("%s: too many failed logins, answers wait %us", c->host, delay);
     c->login = user;
+    c->loginname = strdup(name);
     conn_set_state(c, CONN_WAIT);
     conn_set_events(c, 0);
     conn_arm_timer(c, delay);
@@ -617,14 +627,13 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (c->state == CONN_WAIT) {
-        char name[160];
         struct user *user = c->login;
 
         c->login = NULL;
         conn_set_state(c, CONN_NEW);
-        conn_auth_answer(c, user, user != NULL ? util_escape(name, sizeof name, user->name,
-                                                             user->namelen)
-                                               : "(unknown)");
+        conn_auth_answer(c, user, c->loginname != NULL ? c->loginname : "");
+        free(c->loginname);
+        c->loginname = NULL;
         conn_flush(c);
         return;
     }

@@ -41,6 +41,7 @@ struct conn {
     int overflow;   /* pushes came while over max_output was stalled: drop */
     struct user *user;
     struct user *login; /* in CONN_WAIT: the user whose login succeeded, or NULL */
+    char *loginname;    /* in CONN_WAIT: the name tried, escaped for the screen */
     struct sched_sub sub;
     int64_t created; /* seconds, libevent's cached clock */
     int64_t lastline;
@@ -62,6 +63,8 @@ void conn_process(struct conn *c, char *data, size_t len);
  * pending partial line in the shared read buffer, in chunks that fit.
  */
 void conn_feed(struct conn *c, const char *data, size_t len);
+/* Send "error <reason>" and close once it is written (e.g. busy). */
+void conn_refuse(struct conn *c, const char *reason);
 /* Write queued output; frees c on a write error. Returns -1 if c is gone. */
 int conn_flush(struct conn *c);
 

@@ -32,6 +32,14 @@ hcs_usage(FILE *fp)
             HCS_DEFAULT_CONFIG);
 }
 
+/* A configuration or data error: "file:line: message" alone, as the other programs print it. */
+static _Noreturn void
+hcs_fail(const char *err)
+{
+    fprintf(stderr, "%s\n", err);
+    exit(1);
+}
+
 /* SIGINT or SIGTERM: leave the loop so everything is freed in order. */
 static void
 hcs_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -121,12 +129,12 @@ main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (config_load_center(&cfg, path, err, sizeof err) == -1) {
         config_free_center(&cfg);
-        fatalx("%s", err);
+        hcs_fail(err);
     }
     hcs_check_users_mode(cfg.users);
     if (center_init(&center, &cfg, quiet, err, sizeof err) == -1) {
         center_free(&center);
-        fatalx("%s", err);
+        hcs_fail(err);
     }
     if (check) {
         printf("%s: OK (%zu users, %zu slots)\n", path, center.users.n, center.sched.n);
