@@ -10,7 +10,10 @@
 
 #include <ini.h>
 
-enum config_type { CONFIG_STR, CONFIG_PATH, CONFIG_UINT };
+/* STR: text; PATH: relative to the config file; OPTPATH: a PATH, or "none"
+ * for no file; UINT: a number in [min, max]; CHOICE: one of the words of
+ * choices, stored as its position. */
+enum config_type { CONFIG_STR, CONFIG_PATH, CONFIG_OPTPATH, CONFIG_UINT, CONFIG_CHOICE };
 
 /* One key a section accepts, where it goes, and its range. */
 struct config_key {
@@ -18,6 +21,7 @@ struct config_key {
     enum config_type type;
     size_t offset;
     unsigned min, max;
+    const char *choices; /* CONFIG_CHOICE: words separated by single spaces */
 };
 
 /* What the inih callbacks need: the file, the section, its keys, and the first error. */
@@ -34,9 +38,11 @@ struct config_ctx {
     int failed;
 };
 
-#define CFG_STR(s, f) {#f, CONFIG_STR, offsetof(struct s, f), 0, 0}
-#define CFG_PATH(s, f) {#f, CONFIG_PATH, offsetof(struct s, f), 0, 0}
-#define CFG_UINT(s, f, lo, hi) {#f, CONFIG_UINT, offsetof(struct s, f), lo, hi}
+#define CFG_STR(s, f) {#f, CONFIG_STR, offsetof(struct s, f), 0, 0, NULL}
+#define CFG_PATH(s, f) {#f, CONFIG_PATH, offsetof(struct s, f), 0, 0, NULL}
+#define CFG_OPTPATH(s, f) {#f, CONFIG_OPTPATH, offsetof(struct s, f), 0, 0, NULL}
+#define CFG_UINT(s, f, lo, hi) {#f, CONFIG_UINT, offsetof(struct s, f), lo, hi, NULL}
+#define CFG_CHOICE(s, f, words) {#f, CONFIG_CHOICE, offsetof(struct s, f), 0, 0, words}
 
 static const struct config_key config_center_keys[] = {
     CFG_STR(center_config, listen),
@@ -48,7 +54,9 @@ static const struct config_key config_center_keys[] = {
     CFG_UINT(center_config, idle_timeout, 1, 86400),
     CFG_UINT(center_config, auth_timeout, 1, 86400),
     CFG_UINT(center_config, max_output, 4096, 1u << 30),
-    {NULL, CONFIG_STR, 0, 0, 0},
+    CFG_OPTPATH(center_config, state),
+    CFG_CHOICE(center_config, durability, "normal full"),
+    {NULL, CONFIG_STR, 0, 0, 0, NULL},
 };
 
 static const struct config_key config_doctor_keys[] = {
@@ -57,7 +65,7 @@ static const struct config_key config_doctor_keys[] = {
     CFG_STR(doctor_config, listen),
     CFG_UINT(doctor_config, port, 0, 65535),
     CFG_PATH(doctor_config, prices),
-    {NULL, CONFIG_STR, 0, 0, 0},
+    {NULL, CONFIG_STR, 0, 0, 0, NULL},
 };
 
 static const struct config_key config_patient_keys[] = {
@@ -69,7 +77,7 @@ static const struct config_key config_patient_keys[] = {
     CFG_PATH(patient_config, insurance),
     CFG_UINT(patient_config, timeout_ms, 1, 3600000),
     CFG_UINT(patient_config, udp_retries, 0, 100),
-    {NULL, CONFIG_STR, 0, 0, 0},
+    {NULL, CONFIG_STR, 0, 0, 0, NULL},
 };
 
 /* Record the first error and the line it is on. */
@@ -123,6 +131,25 @@ config_read(char *str, int num, void *stream)
     return str;
 }
 
+/* The position (from 1) of value among the words of choices, or 0. */
+static unsigned
+config_choice(const char *choices, const char *value)
+{
+    size_t vl = strlen(value);
+    const char *p = choices;
+    unsigned i;
+
+    for (i = 1; *p != '\0'; i++) {
+        size_t wl = strcspn(p, " ");
+        if (wl == vl && memcmp(p, value, vl) == 0)
+            return i;
+        p += wl;
+        if (*p == ' ')
+            p++;
+    }
+    return 0;
+}
+
 /* inih callback: store one key of the expected section. */
 static int
 config_handler(void *user, const char *section, const char *name, const char *value)
@@ -148,13 +175,22 @@ config_handler(void *user, const char *section, const char *name, const char *va
         }
         *(unsigned *)((char *)ctx->dst + k->offset) = (unsigned)v;
         break;
+    case CONFIG_CHOICE:
+        if ((v = config_choice(k->choices, value)) == 0)
+            return config_fail(ctx, "%s must be one of: %s", name, k->choices);
+        *(unsigned *)((char *)ctx->dst + k->offset) = (unsigned)v - 1;
+        break;
     case CONFIG_STR:
     case CONFIG_PATH:
+    case CONFIG_OPTPATH:
         if (*value == '\0')
             return config_fail(ctx, "%s is empty%s", name, "");
         sp = (char **)((char *)ctx->dst + k->offset);
         free(*sp);
-        *sp = k->type == CONFIG_PATH ? util_path_relative(ctx->path, value) : strdup(value);
+        *sp = NULL;
+        if (k->type == CONFIG_OPTPATH && strcmp(value, "none") == 0)
+            break;
+        *sp = k->type == CONFIG_STR ? strdup(value) : util_path_relative(ctx->path, value);
         if (*sp == NULL)
             return config_fail(ctx, "out of memory reading %s%s", name, "");
         break;
@@ -285,6 +321,7 @@ config_free_center(struct center_config *c)
     free(c->listen);
     free(c->users);
     free(c->availabilities);
+    free(c->state);
     memset(c, 0, sizeof *c);
 }
 

@@ -16,7 +16,12 @@ struct center_config {
     unsigned idle_timeout; /* seconds without a complete line */
     unsigned auth_timeout; /* seconds to authenticate */
     unsigned max_output;   /* bytes queued to one client */
+    char *state;           /* the bookings store, or NULL ("none": in memory only) */
+    unsigned durability;   /* CONFIG_DURABILITY_* */
 };
+
+#define CONFIG_DURABILITY_NORMAL 0 /* survives a crash of the process */
+#define CONFIG_DURABILITY_FULL 1   /* survives a power cut: commits are synced */
 
 /* [doctor] of doctorN.conf. */
 struct doctor_config {

@@ -37,6 +37,11 @@ start hcs "has port number" build/hcs --config config/center.conf
 start doctor1 "static UDP port" build/doctor --id 1
 start doctor2 "static UDP port" build/doctor --id 2
 
+# Bookings are kept in config/state.db: give back what an earlier run booked.
+for id in 1 2; do
+    build/patient --id "$id" --cancel >/dev/null || true
+done
+
 echo "=== patient 1 (types 2 at the prompt)"
 echo 2 | build/patient --id 1 || echo "(patient 1 exit status $?)"
 echo

@@ -19,6 +19,47 @@
 
 #define CENTER_READ_SIZE 16384 /* bytes read from a socket at once */
 
+/* One stored booking: mark it in the schedule, or say why it cannot be. */
+static int
+center_store_apply(void *arg, const char *name, uint32_t index)
+{
+    struct center *c = arg;
+    struct user *user = users_find(&c->users, name, strlen(name));
+    struct slot *slot = schedule_find(&c->sched, index);
+
+    if (slot == NULL) {
+        log_warnx("%s: booking of slot %u by %s: no such slot in %s; kept in the store",
+                  c->cfg.state, index, name, c->cfg.availabilities);
+        return 0;
+    }
+    if (user == NULL) {
+        log_warnx("%s: booking of slot %u by %s: no such user in %s; kept in the store",
+                  c->cfg.state, index, name, c->cfg.users);
+        return 0;
+    }
+    if (user->booked != 0) {
+        log_warnx("%s: booking of slot %u by %s: the user already holds slot %u; kept in the "
+                  "store",
+                  c->cfg.state, index, name, user->booked);
+        return 0;
+    }
+    slot->holder = (uint32_t)(user - c->users.v);
+    c->sched.nfree--;
+    c->sched.version++;
+    user->booked = index;
+    return 0;
+}
+
+/* Open the store named by state and rebuild the bookings from it. */
+static int
+center_store_open(struct center *c, char *err, size_t errlen)
+{
+    c->store = store_open(c->cfg.state, c->cfg.durability == CONFIG_DURABILITY_FULL, err, errlen);
+    if (c->store == NULL)
+        return -1;
+    return store_load(c->store, center_store_apply, c, err, errlen);
+}
+
 /* Load users and schedule; the center takes over cfg's strings. */
 int
 center_init(struct center *c, struct center_config *cfg, int quiet, char *err, size_t errlen)
@@ -26,12 +67,15 @@ center_init(struct center *c, struct center_config *cfg, int quiet, char *err, s
     memset(c, 0, sizeof *c);
     TAILQ_INIT(&c->conns);
     TAILQ_INIT(&c->dirty);
+    TAILQ_INIT(&c->committing);
     c->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
     c->quiet = quiet;
     if (users_load(&c->users, c->cfg.users, err, errlen) == -1)
         return -1;
     if (schedule_load(&c->sched, c->cfg.availabilities, err, errlen) == -1)
+        return -1;
+    if (c->cfg.state != NULL && center_store_open(c, err, errlen) == -1)
         return -1;
     if (throttle_init(&c->throttle, 4096) == -1) {
         snprintf(err, errlen, "out of memory");
@@ -125,6 +169,39 @@ center_flush_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Commit the store once for every change of this loop pass, then answer. */
+static void
+center_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct center *c = arg;
+    struct conn *conn;
+    char err[512];
+
+    (void)fd;
+    (void)what;
+    /* Nothing may be answered that is not on disk: without the store
+     * there is no safe way on, and a restart rebuilds from what is. */
+    if (store_commit(c->store, err, sizeof err) == -1)
+        fatalx("%s", err);
+    while ((conn = TAILQ_FIRST(&c->committing)) != NULL) {
+        TAILQ_REMOVE(&c->committing, conn, commit_entry);
+        conn->committing = 0;
+        conn_committed(conn);
+    }
+}
+
+/* Hold an answer until the commit at the end of this loop pass. */
+void
+center_commit_later(struct center *c, struct conn *conn)
+{
+    if (!conn->committing) {
+        conn->committing = 1;
+        TAILQ_INSERT_TAIL(&c->committing, conn, commit_entry);
+    }
+    if (c->commit_ev != NULL)
+        event_active(c->commit_ev, EV_TIMEOUT, 0);
+}
+
 /* A new patient: a connection, told "error busy" when the center is full. */
 static void
 center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -189,8 +266,10 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
     c->listener = evconnlistener_new(base, center_accept_cb, c,
                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
     c->flush_ev = event_new(base, -1, 0, center_flush_cb, c);
+    c->commit_ev = event_new(base, -1, 0, center_commit_cb, c);
     c->resume_ev = evtimer_new(base, center_resume_cb, c);
-    if (c->listener == NULL || c->flush_ev == NULL || c->resume_ev == NULL) {
+    if (c->listener == NULL || c->flush_ev == NULL || c->commit_ev == NULL ||
+        c->resume_ev == NULL) {
         if (c->listener == NULL)
             close(fd);
         snprintf(err, errlen, "cannot set up the listener");
@@ -208,15 +287,23 @@ void
 center_free(struct center *c)
 {
     struct conn *conn;
+    char err[512];
 
     while ((conn = TAILQ_FIRST(&c->conns)) != NULL)
         conn_free(conn);
     if (c->resume_ev != NULL)
         event_free(c->resume_ev);
+    if (c->commit_ev != NULL)
+        event_free(c->commit_ev);
     if (c->flush_ev != NULL)
         event_free(c->flush_ev);
     if (c->listener != NULL)
         evconnlistener_free(c->listener);
+    /* Changes staged in the last pass were never answered: commit them all
+     * the same, since the bookings were made. */
+    if (c->store != NULL && store_commit(c->store, err, sizeof err) == -1)
+        log_warnx("%s", err);
+    store_close(c->store);
     free(c->list);
     free(c->rbuf);
     throttle_free(&c->throttle);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "schedule.h"
+#include "store.h"
 #include "throttle.h"
 #include "users.h"
 
@@ -30,8 +31,11 @@ struct center {
     struct evconnlistener *listener;
     struct event *resume_ev; /* re-enables accept after running out of descriptors */
     struct event *flush_ev;  /* writes pushes once per loop pass */
+    struct event *commit_ev; /* commits the store once per loop pass */
     struct conns conns;      /* every live connection */
     struct conns dirty;      /* connections with pushed output to write */
+    struct conns committing; /* connections whose answer waits for the commit */
+    struct store *store;     /* NULL: bookings live in memory only */
     size_t nconns;
 
     char *rbuf; /* one read buffer shared by all connections */
@@ -48,6 +52,8 @@ int center_init(struct center *c, struct center_config *cfg, int quiet, char *er
 int center_listen(struct center *c, struct event_base *base, char *err, size_t errlen);
 /* Close every connection and free everything, in reverse order of creation. */
 void center_free(struct center *c);
+/* Hold c's answer until the changes staged in this loop pass are committed. */
+void center_commit_later(struct center *c, struct conn *conn);
 /* The current "slots n" reply and its length. */
 const char *center_list(struct center *c, size_t *len);
 /* Print one screen line unless quiet. */

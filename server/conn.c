@@ -25,7 +25,7 @@ static void conn_event_cb(evutil_socket_t, short, void *);
 static void conn_timer_cb(evutil_socket_t, short, void *);
 static void conn_push_cb(struct sched_sub *, enum sched_change, const struct slot *);
 
-static const char *conn_state_names[] = {"new", "wait", "ready", "closing", "linger"};
+static const char *conn_state_names[] = {"new", "wait", "ready", "commit", "closing", "linger"};
 
 /* Move to a new state, logging the transition. */
 static void
@@ -128,6 +128,8 @@ conn_free(struct conn *c)
     TAILQ_REMOVE(&center->conns, c, entry);
     if (c->dirty)
         TAILQ_REMOVE(&center->dirty, c, dirty_entry);
+    if (c->committing)
+        TAILQ_REMOVE(&center->committing, c, commit_entry);
     center->nconns--;
     if (c->ev != NULL)
         event_free(c->ev);
@@ -212,6 +214,42 @@ conn_auth_answer(struct conn *c, struct user *user, const char *name)
     conn_arm_timer(c, center->cfg.idle_timeout);
 }
 
+/*
+ * Answer a change of the schedule: at once without a store, else once the
+ * change is committed (the answer is held, and so is any input after it).
+ */
+static void
+conn_answer_change(struct conn *c, const char *answer, size_t len, uint32_t put, uint32_t del)
+{
+    struct center *center = c->center;
+    char err[512];
+
+    if (center->store == NULL) {
+        conn_reply(c, answer, len);
+        return;
+    }
+    if ((put != 0 && store_put(center->store, c->user->name, put, err, sizeof err) == -1) ||
+        (del != 0 && store_del(center->store, del, err, sizeof err) == -1))
+        fatalx("%s", err); /* see center_commit_cb */
+    if (len > sizeof c->held)
+        len = sizeof c->held;
+    memcpy(c->held, answer, len);
+    c->heldlen = len;
+    conn_set_state(c, CONN_COMMIT);
+    conn_set_events(c, 0);
+    center_commit_later(center, c);
+}
+
+/* The store committed: send the held answer and go on (see conn.h). */
+void
+conn_committed(struct conn *c)
+{
+    conn_reply(c, c->held, c->heldlen);
+    c->heldlen = 0;
+    conn_set_state(c, CONN_READY);
+    conn_flush(c);
+}
+
 /* authenticate <user> <password>; answers wait after repeated failures. */
 static void
 conn_cmd_authenticate(struct conn *c, const struct proto_fields *pf)
@@ -294,7 +332,7 @@ conn_cmd_selection(struct conn *c, const struct proto_fields *pf)
         slot = schedule_find(&center->sched, index);
         doc = schedule_doctor(&center->sched, slot);
         len = proto_fmt_booked(buf, sizeof buf, doc->name, doc->port);
-        conn_reply(c, buf, len);
+        conn_answer_change(c, buf, len, index, 0);
         center_print(center,
                      "Phase 2: The Health Center Server confirms the following appointment %u "
                      "to patient with username %s.",
@@ -333,7 +371,8 @@ conn_cmd_cancel(struct conn *c, const struct proto_fields *pf)
 {
     struct center *center = c->center;
     uint32_t index = c->user->booked;
-    char name[160];
+    char name[160], buf[32];
+    int n;
 
     (void)pf;
     if (index == 0) {
@@ -342,7 +381,8 @@ conn_cmd_cancel(struct conn *c, const struct proto_fields *pf)
     }
     c->user->booked = 0;
     schedule_release(&center->sched, index);
-    conn_replyf(c, "cancelled %u\n", index);
+    n = snprintf(buf, sizeof buf, "cancelled %u\n", index);
+    conn_answer_change(c, buf, (size_t)n, 0, index);
     center_print(center,
                  "Phase 2: The Health Center Server cancels appointment %u of patient with "
                  "username %s.",
@@ -462,7 +502,7 @@ conn_process(struct conn *c, char *data, size_t len)
         c->lastline = conn_now(c);
         conn_dispatch(c, p, linelen);
         p = nl + 1;
-        if (c->state == CONN_WAIT) {
+        if (c->state == CONN_WAIT || c->state == CONN_COMMIT) {
             conn_keep(c, p, (size_t)(end - p), 1);
             return;
         }
@@ -552,8 +592,8 @@ conn_flush(struct conn *c)
         conn_set_events(c, EV_WRITE);
         return 0;
     }
-    if (c->state == CONN_WAIT)
-        return 0; /* reading resumes with the login answer */
+    if (c->state == CONN_WAIT || c->state == CONN_COMMIT)
+        return 0; /* reading resumes with the held answer */
     if (c->state == CONN_CLOSING) {
         /* Shut our side, then read until EOF so unread input from the
          * client cannot turn our close into a reset that loses the reply. */
@@ -624,6 +664,10 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (c->state == CONN_CLOSING || c->state == CONN_LINGER) {
         conn_free(c);
+        return;
+    }
+    if (c->state == CONN_COMMIT) {
+        conn_arm_timer(c, 1); /* the commit comes within this loop pass */
         return;
     }
     if (c->state == CONN_WAIT) {

@@ -18,6 +18,7 @@ enum conn_state {
     CONN_NEW,     /* connected, not authenticated */
     CONN_WAIT,    /* login answer held back: too many failures from this address */
     CONN_READY,   /* authenticated */
+    CONN_COMMIT,  /* a booking or cancellation waits for the store's commit */
     CONN_CLOSING, /* last reply queued; close once it is written */
     CONN_LINGER,  /* reply written, our side shut; discard input until EOF */
 };
@@ -27,6 +28,10 @@ struct conn {
     TAILQ_ENTRY(conn) entry; /* center.conns */
     TAILQ_ENTRY(conn) dirty_entry;
     int dirty;
+    TAILQ_ENTRY(conn) commit_entry;
+    int committing;
+    char held[64]; /* in CONN_COMMIT: the answer to send once committed */
+    size_t heldlen;
     struct center *center;
     int fd;
     enum conn_state state;
@@ -63,6 +68,8 @@ void conn_process(struct conn *c, char *data, size_t len);
  * pending partial line in the shared read buffer, in chunks that fit.
  */
 void conn_feed(struct conn *c, const char *data, size_t len);
+/* The store committed: send the held answer and go on. */
+void conn_committed(struct conn *c);
 /* Send "error <reason>" and close once it is written (e.g. busy). */
 void conn_refuse(struct conn *c, const char *reason);
 /* Write queued output; frees c on a write error. Returns -1 if c is gone. */
