@@ -177,6 +177,38 @@ test_center_every_key(void **state)
 }
 
 /* A key given twice keeps its last value. */
+/* state is a path relative to the config, or none; durability is a word. */
+static void
+test_center_state(void **state)
+{
+    struct tmp *t = *state;
+    struct center_config c;
+
+    twrite(t, "center.conf", CENTER_MIN);
+    assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
+    assert_null(c.state);
+    assert_int_equal(c.durability, CONFIG_DURABILITY_NORMAL);
+    config_free_center(&c);
+
+    twrite(t, "center.conf", CENTER_MIN "state = db/state.db\ndurability = full\n");
+    assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
+    assert_string_equal(c.state, twant(t, "db/state.db"));
+    assert_int_equal(c.durability, CONFIG_DURABILITY_FULL);
+    config_free_center(&c);
+
+    twrite(t, "center.conf", CENTER_MIN "state = x.db\nstate = none\ndurability = normal\n");
+    assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
+    assert_null(c.state);
+    assert_int_equal(c.durability, CONFIG_DURABILITY_NORMAL);
+    config_free_center(&c);
+
+    center_fails(t, CENTER_MIN "durability = fsync\n",
+                 ":4: durability must be one of: normal full");
+    center_fails(t, CENTER_MIN "durability = Full\n",
+                 ":4: durability must be one of: normal full");
+    center_fails(t, CENTER_MIN "state =\n", ":4: state is empty");
+}
+
 static void
 test_center_repeated_key(void **state)
 {
@@ -535,6 +567,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_center_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_every_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_repeated_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_bad_numbers, setup, teardown),
