@@ -247,8 +247,9 @@ authpool_new(struct event_base *base, unsigned nthreads, char *err, size_t errle
     int rc = 0;
 
     if (nthreads == 0) {
+        /* Leave a processor to the event loop. */
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        nthreads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (unsigned)ncpu;
+        nthreads = ncpu <= 2 ? 1 : ncpu > 9 ? 8 : (unsigned)(ncpu - 1);
     }
     if (nthreads > AUTHPOOL_MAX_THREADS) {
         snprintf(err, errlen, "password checks: at most %d threads", AUTHPOOL_MAX_THREADS);
@@ -412,8 +413,7 @@ authpool_is_hash(const char *s)
         if (i == sizeof methods / sizeof methods[0])
             return 0;
         sum = strrchr(s, '$') + 1;
-        if ((size_t)(sum - s) <= strlen(methods[i].prefix) ||
-            strlen(sum) != methods[i].sumlen)
+        if ((size_t)(sum - s) <= strlen(methods[i].prefix) || strlen(sum) != methods[i].sumlen)
             return 0;
     }
 #ifdef CRYPT_CHECKSALT_AVAILABLE

@@ -13,11 +13,10 @@ struct authpool_job;
 #define AUTHPOOL_HASH_MAX 255 /* longest hash authpool_is_hash accepts, NUL excluded */
 
 /*
- * Start nthreads workers (0: one per online processor, at most 8) whose
+ * Start nthreads workers (0: one per online processor but one, at least 1 and at most 8) whose
  * results are delivered on base. Returns NULL and explains in err on failure.
  */
-struct authpool *authpool_new(struct event_base *base, unsigned nthreads, char *err,
-                              size_t errlen);
+struct authpool *authpool_new(struct event_base *base, unsigned nthreads, char *err, size_t errlen);
 
 /*
  * Queue a check of password (passlen bytes; copied) against hash (copied).

@@ -1,5 +1,6 @@
 /* center.c: the health center server: its data, listener and connections. */
 #include "center.h"
+#include "authpool.h"
 #include "conn.h"
 #include "log.h"
 #include "net.h"
@@ -64,6 +65,8 @@ center_store_open(struct center *c, char *err, size_t errlen)
 int
 center_init(struct center *c, struct center_config *cfg, int quiet, char *err, size_t errlen)
 {
+    size_t i;
+
     memset(c, 0, sizeof *c);
     TAILQ_INIT(&c->conns);
     TAILQ_INIT(&c->dirty);
@@ -75,6 +78,13 @@ center_init(struct center *c, struct center_config *cfg, int quiet, char *err, s
         return -1;
     if (schedule_load(&c->sched, c->cfg.availabilities, err, errlen) == -1)
         return -1;
+    for (i = 0; i < c->users.n && c->dummyhash == NULL; i++)
+        if (c->users.v[i].hashed)
+            c->dummyhash = c->users.v[i].password;
+    if (c->users.nhashed < c->users.n)
+        log_warnx("%s: %zu of %zu passwords are stored in clear; hash them with: "
+                  "hcs passwd --upgrade %s",
+                  c->cfg.users, c->users.n - c->users.nhashed, c->users.n, c->cfg.users);
     if (c->cfg.state != NULL && center_store_open(c, err, errlen) == -1)
         return -1;
     if (throttle_init(&c->throttle, 4096) == -1) {
@@ -276,6 +286,8 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
         return -1;
     }
     evconnlistener_set_error_cb(c->listener, center_accept_error_cb);
+    if (c->users.nhashed > 0 && (c->authpool = authpool_new(base, 0, err, errlen)) == NULL)
+        return -1;
     net_local_addr(fd, host, sizeof host, &port);
     printf("Phase 1: The Health Center Server has port number %u and IP address %s.\n", port,
            host);
@@ -291,6 +303,8 @@ center_free(struct center *c)
 
     while ((conn = TAILQ_FIRST(&c->conns)) != NULL)
         conn_free(conn);
+    if (c->authpool != NULL)
+        authpool_free(c->authpool);
     if (c->resume_ev != NULL)
         event_free(c->resume_ev);
     if (c->commit_ev != NULL)

@@ -16,6 +16,7 @@ struct event_base;
 struct event;
 struct evconnlistener;
 struct conn;
+struct authpool;
 
 TAILQ_HEAD(conns, conn);
 
@@ -36,6 +37,8 @@ struct center {
     struct conns dirty;      /* connections with pushed output to write */
     struct conns committing; /* connections whose answer waits for the commit */
     struct store *store;     /* NULL: bookings live in memory only */
+    struct authpool *authpool; /* checks hashed passwords; NULL when all are clear */
+    const char *dummyhash;     /* a hash from users.txt, checked for clear and unknown users */
     size_t nconns;
 
     char *rbuf; /* one read buffer shared by all connections */

@@ -1,5 +1,6 @@
 /* conn.c: one patient connection: its state machine, line reader and replies. */
 #include "conn.h"
+#include "authpool.h"
 #include "center.h"
 #include "log.h"
 #include "proto.h"
@@ -135,6 +136,7 @@ conn_free(struct conn *c)
         event_free(c->ev);
     if (c->timer != NULL)
         event_free(c->timer);
+    authpool_cancel(c->authjob);
     evbuffer_free(c->out);
     free(c->pend);
     free(c->loginname);
@@ -250,34 +252,89 @@ conn_committed(struct conn *c)
     conn_flush(c);
 }
 
-/* authenticate <user> <password>; answers wait after repeated failures. */
+/*
+ * The login's result is known (user, or NULL for a failure): answer now, or
+ * after THROTTLE_DELAY when this address failed too often. async: called
+ * from a callback, so the answer must be flushed here.
+ */
+static void
+conn_login_result(struct conn *c, struct user *user, int async)
+{
+    struct center *center = c->center;
+    int64_t now = conn_now(c);
+    unsigned delay = throttle_delay(&center->throttle, c->host, now);
+
+    if (user == NULL)
+        throttle_failure(&center->throttle, c->host, now);
+    if (delay > 0 && c->timer != NULL) {
+        log_info("%s: too many failed logins, answers wait %us", c->host, delay);
+        c->login = user;
+        conn_set_state(c, CONN_WAIT);
+        conn_set_events(c, 0);
+        conn_arm_timer(c, delay);
+        return;
+    }
+    conn_set_state(c, CONN_NEW);
+    conn_auth_answer(c, user, c->loginname != NULL ? c->loginname : "");
+    free(c->loginname);
+    c->loginname = NULL;
+    if (async)
+        conn_flush(c);
+}
+
+/* The authpool checked the password (see conn_cmd_authenticate). */
+static void
+conn_auth_done(void *arg, int ok)
+{
+    struct conn *c = arg;
+
+    struct user *user = c->login;
+
+    c->authjob = NULL;
+    c->login = NULL;
+    /* For a clear or unknown user the check was a dummy: its result is moot. */
+    if (user != NULL && !(user->hashed ? ok : c->loginclear))
+        user = NULL;
+    conn_login_result(c, user, 1);
+}
+
+/*
+ * authenticate <user> <password>. Clear passwords are compared at once.
+ * When users.txt holds hashes, every login waits for one hash check on the
+ * authpool (the real one, or a dummy for a clear or unknown user), so the
+ * answer takes as long whoever asks and the loop never runs crypt itself.
+ */
 static void
 conn_cmd_authenticate(struct conn *c, const struct proto_fields *pf)
 {
     struct center *center = c->center;
-    struct user *user;
+    struct user *user = users_find(&center->users, pf->f[1], pf->len[1]);
+    struct user *clear = NULL;
+    const char *hash;
     char name[160];
-    int64_t now = conn_now(c);
-    unsigned delay;
 
     util_escape(name, sizeof name, pf->f[1], pf->len[1]);
     center_print(center,
                  "Phase 1: The Health Center Server has received request from a patient with "
                  "username %s and password ********.",
                  name);
-    delay = throttle_delay(&center->throttle, c->host, now);
-    if (!users_check(&center->users, pf->f[1], pf->len[1], pf->f[2], pf->len[2], &user))
-        throttle_failure(&center->throttle, c->host, now);
-    if (delay == 0 || c->timer == NULL) {
-        conn_auth_answer(c, user, name);
+    c->loginname = strdup(name);
+    users_check(&center->users, pf->f[1], pf->len[1], pf->f[2], pf->len[2], &clear);
+    if (center->authpool == NULL) {
+        conn_login_result(c, clear, 0);
         return;
     }
-    log_info("%s: too many failed logins, answers wait %us", c->host, delay);
     c->login = user;
-    c->loginname = strdup(name);
+    c->loginclear = clear != NULL;
+    hash = user != NULL && user->hashed ? user->password : center->dummyhash;
+    c->authjob = authpool_check(center->authpool, hash, pf->f[2], pf->len[2], conn_auth_done, c);
+    if (c->authjob == NULL) {
+        log_warnx("%s: password checks are backed up; refusing a login", c->host);
+        conn_close_error(c, "busy");
+        return;
+    }
     conn_set_state(c, CONN_WAIT);
     conn_set_events(c, 0);
-    conn_arm_timer(c, delay);
 }
 
 /* available: the free slots, then pushes until booked. */
@@ -670,7 +727,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         conn_arm_timer(c, 1); /* the commit comes within this loop pass */
         return;
     }
-    if (c->state == CONN_WAIT) {
+    if (c->state == CONN_WAIT && c->authjob != NULL) {
+        conn_arm_timer(c, 1); /* the password check is still running */
+        return;
+    }
+    if (c->state == CONN_WAIT) { /* the throttle's delay is over */
         struct user *user = c->login;
 
         c->login = NULL;

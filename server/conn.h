@@ -10,13 +10,14 @@
 #include "schedule.h"
 
 struct center;
+struct authpool_job;
 struct evbuffer;
 struct event;
 struct user;
 
 enum conn_state {
     CONN_NEW,     /* connected, not authenticated */
-    CONN_WAIT,    /* login answer held back: too many failures from this address */
+    CONN_WAIT,    /* login answer held back: a password check, or the throttle */
     CONN_READY,   /* authenticated */
     CONN_COMMIT,  /* a booking or cancellation waits for the store's commit */
     CONN_CLOSING, /* last reply queued; close once it is written */
@@ -45,8 +46,10 @@ struct conn {
     size_t stalled; /* bytes the last flush could not write */
     int overflow;   /* pushes came while over max_output was stalled: drop */
     struct user *user;
-    struct user *login; /* in CONN_WAIT: the user whose login succeeded, or NULL */
-    char *loginname;    /* in CONN_WAIT: the name tried, escaped for the screen */
+    struct user *login;           /* in CONN_WAIT: the user named (or whose login succeeded) */
+    int loginclear;               /* in CONN_WAIT: login's clear password matched */
+    char *loginname;              /* in CONN_WAIT: the name tried, escaped for the screen */
+    struct authpool_job *authjob; /* in CONN_WAIT: the password check under way */
     struct sched_sub sub;
     int64_t created; /* seconds, libevent's cached clock */
     int64_t lastline;

@@ -2,6 +2,7 @@
 #include "center.h"
 #include "config.h"
 #include "log.h"
+#include "passwd.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -21,6 +22,8 @@ hcs_usage(FILE *fp)
 {
     fprintf(fp,
             "usage: hcs [--config FILE] [-q] [-v] [--check]\n"
+            "       hcs passwd USER          print a users.txt row with a hashed password\n"
+            "       hcs passwd --upgrade FILE  hash every clear password of a users file\n"
             "  -c, --config FILE  center configuration (default %s)\n"
             "  -q, --quiet        no per-request screen lines (benchmarks)\n"
             "  -v, --verbose      debug messages on stderr\n"
@@ -96,6 +99,8 @@ main(int argc, char **argv)
     char err[512];
     int ch, quiet = 0, check = 0, verbose = 0;
 
+    if (argc > 1 && strcmp(argv[1], "passwd") == 0)
+        return passwd_main(argc - 1, argv + 1);
     while ((ch = getopt_long(argc, argv, "c:qvhV", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':

@@ -1,5 +1,6 @@
 /* users.c: the registered patients, loaded once from users.txt. */
 #include "users.h"
+#include "authpool.h"
 #include "datafile.h"
 
 #include <stdio.h>
@@ -53,11 +54,13 @@ users_add(struct users *u, struct datafile *df, size_t *cap, char *err, size_t e
     struct user *user;
     uint64_t h;
     int64_t prev;
+    int hashed;
 
     if (df->nfields != 2)
         return datafile_error(df, err, errlen, "expected 2 fields (username password), found %d",
                               df->nfields);
-    if (df->len[0] > USERS_MAXNAME || df->len[1] > USERS_MAXNAME)
+    hashed = authpool_is_hash(df->field[1]);
+    if (df->len[0] > USERS_MAXNAME || (!hashed && df->len[1] > USERS_MAXNAME))
         return datafile_error(df, err, errlen, "username or password longer than %d bytes",
                               USERS_MAXNAME);
     h = htab_hash(df->field[0], df->len[0]);
@@ -81,6 +84,8 @@ users_add(struct users *u, struct datafile *df, size_t *cap, char *err, size_t e
     user->passlen = (uint32_t)df->len[1];
     user->booked = 0;
     user->line = df->line;
+    user->hashed = hashed;
+    u->nhashed += (size_t)hashed;
     if (++u->n == USERS_NONE)
         return datafile_error(df, err, errlen, "too many users");
     return 0;
@@ -178,7 +183,7 @@ users_check(const struct users *u, const char *name, size_t namelen, const char 
     int ok;
 
     /* An unknown name is compared against a dummy of the same work. */
-    if (user != NULL) {
+    if (user != NULL && !user->hashed) {
         ok = util_secret_equal(user->password, user->passlen, password, passlen);
     } else {
         (void)util_secret_equal(dummy, strlen(dummy), password, passlen);

@@ -8,7 +8,7 @@
 #include "htab.h"
 
 #define USERS_NONE UINT32_MAX
-#define USERS_MAXNAME 64 /* bytes in a username or password, NUL excluded */
+#define USERS_MAXNAME 64 /* bytes in a username or clear password, NUL excluded */
 
 /* One patient. Strings point into the table's arena. */
 struct user {
@@ -17,6 +17,7 @@ struct user {
     uint32_t namelen;
     uint32_t passlen;
     uint32_t booked; /* slot index held, or 0 for none */
+    int hashed;      /* password is a crypt(3) hash, checked by the authpool */
     uint32_t line;   /* row in users.txt, for messages */
 };
 
@@ -24,6 +25,7 @@ struct user {
 struct users {
     struct user *v;
     size_t n;
+    size_t nhashed; /* rows whose password is a hash */
     struct users_chunk *chunks; /* the strings, in blocks that never move */
     size_t chunkfree;
     struct htab idx;
@@ -36,8 +38,10 @@ void users_free(struct users *u);
 /* The user with this name, or NULL. */
 struct user *users_find(const struct users *u, const char *name, size_t len);
 /*
- * Check a login: 1 if name exists and password matches, else 0. Takes the
- * same time for an unknown name as for a wrong password.
+ * Check a login against a clear password: 1 if name exists, its password is
+ * stored in clear and matches, else 0 (always 0 for a hashed user: those are
+ * checked by the authpool). Takes the same time for an unknown name as for
+ * a wrong password.
  */
 int users_check(const struct users *u, const char *name, size_t namelen, const char *password,
                 size_t passlen, struct user **out);
