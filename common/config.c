@@ -38,11 +38,26 @@ struct config_ctx {
     int failed;
 };
 
-#define CFG_STR(s, f) {#f, CONFIG_STR, offsetof(struct s, f), 0, 0, NULL}
-#define CFG_PATH(s, f) {#f, CONFIG_PATH, offsetof(struct s, f), 0, 0, NULL}
-#define CFG_OPTPATH(s, f) {#f, CONFIG_OPTPATH, offsetof(struct s, f), 0, 0, NULL}
-#define CFG_UINT(s, f, lo, hi) {#f, CONFIG_UINT, offsetof(struct s, f), lo, hi, NULL}
-#define CFG_CHOICE(s, f, words) {#f, CONFIG_CHOICE, offsetof(struct s, f), 0, 0, words}
+#define CFG_STR(s, f)                                                                              \
+    {                                                                                              \
+#f, CONFIG_STR, offsetof(struct s, f), 0, 0, NULL                                          \
+    }
+#define CFG_PATH(s, f)                                                                             \
+    {                                                                                              \
+#f, CONFIG_PATH, offsetof(struct s, f), 0, 0, NULL                                         \
+    }
+#define CFG_OPTPATH(s, f)                                                                          \
+    {                                                                                              \
+#f, CONFIG_OPTPATH, offsetof(struct s, f), 0, 0, NULL                                      \
+    }
+#define CFG_UINT(s, f, lo, hi)                                                                     \
+    {                                                                                              \
+#f, CONFIG_UINT, offsetof(struct s, f), lo, hi, NULL                                       \
+    }
+#define CFG_CHOICE(s, f, words)                                                                    \
+    {                                                                                              \
+#f, CONFIG_CHOICE, offsetof(struct s, f), 0, 0, words                                      \
+    }
 
 static const struct config_key config_center_keys[] = {
     CFG_STR(center_config, listen),
@@ -60,12 +75,9 @@ static const struct config_key config_center_keys[] = {
 };
 
 static const struct config_key config_doctor_keys[] = {
-    CFG_UINT(doctor_config, id, 1, 1000000),
-    CFG_STR(doctor_config, name),
-    CFG_STR(doctor_config, listen),
-    CFG_UINT(doctor_config, port, 0, 65535),
-    CFG_PATH(doctor_config, prices),
-    {NULL, CONFIG_STR, 0, 0, 0, NULL},
+    CFG_UINT(doctor_config, id, 1, 1000000), CFG_STR(doctor_config, name),
+    CFG_STR(doctor_config, listen),          CFG_UINT(doctor_config, port, 0, 65535),
+    CFG_PATH(doctor_config, prices),         {NULL, CONFIG_STR, 0, 0, 0, NULL},
 };
 
 static const struct config_key config_patient_keys[] = {
@@ -156,16 +168,19 @@ config_handler(void *user, const char *section, const char *name, const char *va
 {
     struct config_ctx *ctx = user;
     const struct config_key *k;
-    char **sp;
+    char safe[128], **sp;
     uint64_t v;
 
     if (strcmp(section, ctx->section) != 0)
-        return config_fail(ctx, "unknown section [%s] (expected [%s])", section, ctx->section);
+        return config_fail(ctx, "unknown section [%s] (expected [%s])",
+                           util_escape(safe, sizeof safe, section, strlen(section)),
+                           ctx->section);
     for (k = ctx->keys; k->name != NULL; k++)
         if (strcmp(k->name, name) == 0)
             break;
     if (k->name == NULL)
-        return config_fail(ctx, "unknown key '%s' in [%s]", name, section);
+        return config_fail(ctx, "unknown key '%s' in [%s]",
+                           util_escape(safe, sizeof safe, name, strlen(name)), section);
     switch (k->type) {
     case CONFIG_UINT:
         if (util_parse_uint_str(value, k->min, k->max, &v) == -1) {

@@ -84,8 +84,7 @@ datafile_next(struct datafile *df, char *err, size_t errlen)
                 continue;
             }
             if (c < 0x20 || c == 0x7f)
-                return datafile_error(df, err, errlen, "control character (byte 0x%02x) in row",
-                                      c);
+                return datafile_error(df, err, errlen, "control character (byte 0x%02x) in row", c);
             if (p == df->buf || p[-1] == '\0') {
                 if (df->nfields == DATAFILE_MAXFIELDS)
                     return datafile_error(df, err, errlen, "too many fields");

@@ -9,11 +9,9 @@
 int net_resolve(const char *host, unsigned port, int socktype, struct sockaddr_storage *ss,
                 socklen_t *sslen, char *err, size_t errlen);
 /* A non-blocking, close-on-exec socket bound to host:port (TCP listening or UDP). */
-int net_bind(const char *host, unsigned port, int socktype, int backlog, char *err,
-             size_t errlen);
+int net_bind(const char *host, unsigned port, int socktype, int backlog, char *err, size_t errlen);
 /* Connect a TCP socket to host:port, trying each address, within timeout_ms. */
-int net_connect_tcp(const char *host, unsigned port, unsigned timeout_ms, char *err,
-                    size_t errlen);
+int net_connect_tcp(const char *host, unsigned port, unsigned timeout_ms, char *err, size_t errlen);
 /* Make fd non-blocking. Returns 0 or -1. */
 int net_nonblock(int fd);
 /* The local (getsockname) or remote (getpeername) address of fd, as text. */

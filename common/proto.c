@@ -44,7 +44,8 @@ proto_field_index(const struct proto_fields *pf, int i, uint32_t *out)
 {
     uint64_t v;
 
-    if (i >= pf->n || i >= PROTO_MAXFIELDS || util_parse_uint(pf->f[i], pf->len[i], 1, PROTO_MAXINDEX, &v) == -1)
+    if (i >= pf->n || i >= PROTO_MAXFIELDS ||
+        util_parse_uint(pf->f[i], pf->len[i], 1, PROTO_MAXINDEX, &v) == -1)
         return -1;
     *out = (uint32_t)v;
     return 0;
@@ -54,7 +55,8 @@ proto_field_index(const struct proto_fields *pf, int i, uint32_t *out)
 static int
 proto_field_copy(const struct proto_fields *pf, int i, char *dst, size_t size)
 {
-    if (i >= pf->n || i >= PROTO_MAXFIELDS || pf->len[i] >= size || !util_token_ok(pf->f[i], pf->len[i]))
+    if (i >= pf->n || i >= PROTO_MAXFIELDS || pf->len[i] >= size ||
+        !util_token_ok(pf->f[i], pf->len[i]))
         return -1;
     memcpy(dst, pf->f[i], pf->len[i]);
     dst[pf->len[i]] = '\0';
@@ -67,7 +69,8 @@ proto_field_port(const struct proto_fields *pf, int i, unsigned *out)
 {
     uint64_t v;
 
-    if (i >= pf->n || i >= PROTO_MAXFIELDS || util_parse_uint(pf->f[i], pf->len[i], 1, 65535, &v) == -1)
+    if (i >= pf->n || i >= PROTO_MAXFIELDS ||
+        util_parse_uint(pf->f[i], pf->len[i], 1, 65535, &v) == -1)
         return -1;
     *out = (unsigned)v;
     return 0;
@@ -93,8 +96,7 @@ proto_parse_push(const struct proto_fields *pf, struct proto_reply *r)
         r->kind = PROTO_PUSH_RESERVED;
         return 0;
     }
-    if (pf->n == 5 && proto_field_is(pf, 1, "released") &&
-        proto_parse_slot_fields(pf, 2, r) == 0) {
+    if (pf->n == 5 && proto_field_is(pf, 1, "released") && proto_parse_slot_fields(pf, 2, r) == 0) {
         r->kind = PROTO_PUSH_RELEASED;
         return 0;
     }

@@ -36,18 +36,18 @@ int proto_field_index(const struct proto_fields *pf, int i, uint32_t *out);
 /* What a line from the center is. */
 enum proto_reply_kind {
     PROTO_INVALID,
-    PROTO_SUCCESS,         /* success */
-    PROTO_FAILURE,         /* failure */
-    PROTO_SLOTS,           /* slots <count> */
-    PROTO_SLOT,            /* <index> <day> <time> */
-    PROTO_BOOKED,          /* <doctor> <port> */
-    PROTO_NOTAVAILABLE,    /* notavailable */
-    PROTO_APPOINTMENT,     /* appointment <index> <day> <time> <doctor> <port> */
+    PROTO_SUCCESS,      /* success */
+    PROTO_FAILURE,      /* failure */
+    PROTO_SLOTS,        /* slots <count> */
+    PROTO_SLOT,         /* <index> <day> <time> */
+    PROTO_BOOKED,       /* <doctor> <port> */
+    PROTO_NOTAVAILABLE, /* notavailable */
+    PROTO_APPOINTMENT,  /* appointment <index> <day> <time> <doctor> <port> */
     PROTO_APPOINTMENT_NONE /* appointment none */,
-    PROTO_CANCELLED,       /* cancelled <index> */
-    PROTO_ERROR,           /* error <reason...> */
-    PROTO_PUSH_RESERVED,   /* * reserved <index> */
-    PROTO_PUSH_RELEASED,   /* * released <index> <day> <time> */
+    PROTO_CANCELLED,     /* cancelled <index> */
+    PROTO_ERROR,         /* error <reason...> */
+    PROTO_PUSH_RESERVED, /* * reserved <index> */
+    PROTO_PUSH_RELEASED, /* * released <index> <day> <time> */
 };
 
 /* A parsed line from the center; only the fields of its kind are set. */

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install the Debian 12 packages hcs needs to build and test, when missing.
+# Install the Debian 12 packages hcs needs to build and test, when missing,
+# plus any package named as an argument (scripts/fuzz.sh adds clang).
 # As root it installs them; otherwise it prints the apt-get line and fails.
 set -euo pipefail
 
-packages=(gcc make cmake pkg-config libevent-dev libcmocka-dev libinih-dev libsqlite3-dev libcrypt-dev valgrind)
+packages=(gcc make cmake pkg-config libevent-dev libcmocka-dev libinih-dev libsqlite3-dev libcrypt-dev valgrind "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

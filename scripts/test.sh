@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build hcs and run every test (ctest: unit tests and system tests): in a
 # normal build; again with every program of the system test under valgrind
-# memcheck; and in a build with AddressSanitizer and UBSan. Any finding
-# (memory error, leak, undefined behaviour) fails the run.
+# memcheck; and in a build with AddressSanitizer and UBSan. Then a short run
+# of every libFuzzer target (scripts/fuzz.sh). Any finding (memory error,
+# leak, undefined behaviour, crash) fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,3 +25,6 @@ cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== fuzz smoke run (build-fuzz/)"
+bash scripts/fuzz.sh

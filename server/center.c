@@ -289,8 +289,7 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
     if (c->users.nhashed > 0 && (c->authpool = authpool_new(base, 0, err, errlen)) == NULL)
         return -1;
     net_local_addr(fd, host, sizeof host, &port);
-    printf("Phase 1: The Health Center Server has port number %u and IP address %s.\n", port,
-           host);
+    printf("Phase 1: The Health Center Server has port number %u and IP address %s.\n", port, host);
     return 0;
 }
 

@@ -30,13 +30,13 @@ struct center {
 
     struct event_base *base;
     struct evconnlistener *listener;
-    struct event *resume_ev; /* re-enables accept after running out of descriptors */
-    struct event *flush_ev;  /* writes pushes once per loop pass */
-    struct event *commit_ev; /* commits the store once per loop pass */
-    struct conns conns;      /* every live connection */
-    struct conns dirty;      /* connections with pushed output to write */
-    struct conns committing; /* connections whose answer waits for the commit */
-    struct store *store;     /* NULL: bookings live in memory only */
+    struct event *resume_ev;   /* re-enables accept after running out of descriptors */
+    struct event *flush_ev;    /* writes pushes once per loop pass */
+    struct event *commit_ev;   /* commits the store once per loop pass */
+    struct conns conns;        /* every live connection */
+    struct conns dirty;        /* connections with pushed output to write */
+    struct conns committing;   /* connections whose answer waits for the commit */
+    struct store *store;       /* NULL: bookings live in memory only */
     struct authpool *authpool; /* checks hashed passwords; NULL when all are clear */
     const char *dummyhash;     /* a hash from users.txt, checked for clear and unknown users */
     size_t nconns;

@@ -19,7 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#define CONN_LINGER_SECS 2 /* how long to discard input after the last reply */
+#define CONN_LINGER_SECS 2  /* how long to discard input after the last reply */
 #define CONN_OUT_HIGH 65536 /* stop handling requests while this much is queued */
 
 static void conn_event_cb(evutil_socket_t, short, void *);
@@ -153,8 +153,7 @@ conn_reply(struct conn *c, const char *s, size_t len)
 }
 
 /* Queue a formatted reply. */
-static void __attribute__((format(printf, 2, 3)))
-conn_replyf(struct conn *c, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) conn_replyf(struct conn *c, const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
@@ -638,8 +637,8 @@ conn_flush(struct conn *c)
         conn_free(c);
         return -1;
     }
-    if (evbuffer_get_length(c->out) > 0 && evbuffer_write(c->out, c->fd) == -1 &&
-        errno != EAGAIN && errno != EINTR) {
+    if (evbuffer_get_length(c->out) > 0 && evbuffer_write(c->out, c->fd) == -1 && errno != EAGAIN &&
+        errno != EINTR) {
         log_debug("%s:%u: write: %s", c->host, c->port, strerror(errno));
         conn_free(c);
         return -1;

@@ -40,7 +40,7 @@ struct conn {
     struct event *ev;
     struct event *timer;
     struct evbuffer *out;
-    char *pend;     /* input not yet processed: a partial line, or a backlog */
+    char *pend; /* input not yet processed: a partial line, or a backlog */
     size_t pendlen;
     int backlog;    /* pend holds complete lines waiting for output to drain */
     size_t stalled; /* bytes the last flush could not write */

@@ -86,9 +86,12 @@ int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},      {"check", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {"config", required_argument, NULL, 'c'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"check", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *path = HCS_DEFAULT_CONFIG;

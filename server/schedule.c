@@ -35,8 +35,7 @@ schedule_hash(uint32_t index)
 
 /* Find or add the doctor of the current row; returns its number or -1. */
 static int64_t
-schedule_add_doctor(struct schedule *s, struct datafile *df, size_t *cap, char *err,
-                    size_t errlen)
+schedule_add_doctor(struct schedule *s, struct datafile *df, size_t *cap, char *err, size_t errlen)
 {
     struct sched_doctor key;
     uint64_t port, h;

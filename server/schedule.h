@@ -55,8 +55,8 @@ struct schedule {
 enum sched_result { SCHED_OK, SCHED_TAKEN, SCHED_UNKNOWN };
 
 int schedule_load(struct schedule *s, const char *path, char *err, size_t errlen);
-int schedule_load_mem(struct schedule *s, const char *name, const void *data, size_t len,
-                      char *err, size_t errlen);
+int schedule_load_mem(struct schedule *s, const char *name, const void *data, size_t len, char *err,
+                      size_t errlen);
 void schedule_free(struct schedule *s);
 /* The slot with this index, or NULL. */
 struct slot *schedule_find(const struct schedule *s, uint32_t index);

@@ -41,8 +41,7 @@ store_sqlite_probe(struct store_sqlite *s, int *version, int *tables, char *err,
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW)
         return store_sqlite_error(s, err, errlen, "not an hcs state file");
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) != SQLITE_OK)
         return store_sqlite_error(s, err, errlen, "not an hcs state file");
     rc = sqlite3_step(st);
     *tables = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
@@ -121,8 +120,8 @@ store_sqlite_open(const char *path, int full_sync, char *err, size_t errlen)
         store_sqlite_error(s, err, errlen, "cannot set WAL mode");
         goto fail;
     }
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO bookings (slot, user) VALUES (?, ?)",
-                           -1, &s->put, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO bookings (slot, user) VALUES (?, ?)", -1,
+                           &s->put, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "DELETE FROM bookings WHERE slot = ?", -1, &s->del, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "BEGIN", -1, &s->begin, NULL) != SQLITE_OK ||
@@ -145,8 +144,8 @@ store_sqlite_load(struct store *base, int (*fn)(void *, const char *, uint32_t),
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db, "SELECT slot, user FROM bookings ORDER BY slot", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT slot, user FROM bookings ORDER BY slot", -1, &st, NULL) !=
+        SQLITE_OK)
         return store_sqlite_error(s, err, errlen, "cannot read bookings");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 slot = sqlite3_column_int64(st, 0);
@@ -154,8 +153,7 @@ store_sqlite_load(struct store *base, int (*fn)(void *, const char *, uint32_t),
 
         if (slot < 1 || slot > UINT32_MAX || user == NULL) {
             sqlite3_finalize(st);
-            snprintf(err, errlen, "%s: corrupt booking row (slot %lld)", s->path,
-                     (long long)slot);
+            snprintf(err, errlen, "%s: corrupt booking row (slot %lld)", s->path, (long long)slot);
             return -1;
         }
         if (fn(arg, (const char *)user, (uint32_t)slot) == -1) {
@@ -241,6 +239,6 @@ store_sqlite_commit(struct store *base, char *err, size_t errlen)
 }
 
 const struct store_ops store_sqlite_ops = {
-    "sqlite",          store_sqlite_open,   store_sqlite_load, store_sqlite_put,
-    store_sqlite_del,  store_sqlite_commit, store_sqlite_close,
+    "sqlite",         store_sqlite_open,   store_sqlite_load,  store_sqlite_put,
+    store_sqlite_del, store_sqlite_commit, store_sqlite_close,
 };

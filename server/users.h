@@ -25,7 +25,7 @@ struct user {
 struct users {
     struct user *v;
     size_t n;
-    size_t nhashed; /* rows whose password is a hash */
+    size_t nhashed;             /* rows whose password is a hash */
     struct users_chunk *chunks; /* the strings, in blocks that never move */
     size_t chunkfree;
     struct htab idx;

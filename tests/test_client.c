@@ -222,8 +222,8 @@ test_slot_option(void **state)
 static void
 test_protocol_errors(void **state)
 {
-    static const char *bad[] = {"slots", "slots -1", "slots 1 ", "hello", "error", "* reserved",
-                                "success", "5 Mon", "doc1 0"};
+    static const char *bad[] = {"slots",      "slots -1", "slots 1 ", "hello", "error",
+                                "* reserved", "success",  "5 Mon",    "doc1 0"};
     struct client c;
     size_t i;
 
@@ -285,9 +285,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_failure),         cmocka_unit_test(test_input),
+        cmocka_unit_test(test_failure),          cmocka_unit_test(test_input),
         cmocka_unit_test(test_pushes_at_prompt), cmocka_unit_test(test_slot_option),
-        cmocka_unit_test(test_protocol_errors), cmocka_unit_test(test_doctor),
+        cmocka_unit_test(test_protocol_errors),  cmocka_unit_test(test_doctor),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,8 +204,7 @@ test_center_state(void **state)
 
     center_fails(t, CENTER_MIN "durability = fsync\n",
                  ":4: durability must be one of: normal full");
-    center_fails(t, CENTER_MIN "durability = Full\n",
-                 ":4: durability must be one of: normal full");
+    center_fails(t, CENTER_MIN "durability = Full\n", ":4: durability must be one of: normal full");
     center_fails(t, CENTER_MIN "state =\n", ":4: state is empty");
 }
 

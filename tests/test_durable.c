@@ -30,9 +30,9 @@ struct world {
 };
 
 /* What the test knows of each user: what it was told it holds. */
-static uint32_t told[NUSERS];     /* slot the center confirmed, 0 for none */
-static uint32_t asked[NUSERS];    /* slot a selection without an answer asked for */
-static int unsure[NUSERS];        /* a selection or cancel went unanswered */
+static uint32_t told[NUSERS];  /* slot the center confirmed, 0 for none */
+static uint32_t asked[NUSERS]; /* slot a selection without an answer asked for */
+static int unsure[NUSERS];     /* a selection or cancel went unanswered */
 
 /* Write users, slots and a center.conf with a state file. */
 static void

@@ -252,7 +252,7 @@ fuzz_event(struct client *c, const char *line, size_t len)
             client_center_closed(c, "Connection reset by peer");
             break;
         case 't':
-            client_center_timeout(c);
+            client_center_timeout(c, 2000);
             break;
         case 'T':
             if (client_doctor_timeout(c))

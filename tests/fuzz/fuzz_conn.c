@@ -326,8 +326,10 @@ fuzz_reconnect(struct center *center, struct fuzz_peer *p)
 
 /*
  * Do what the event loop would: every client that reads takes its replies,
- * input held back behind a full output is handled (as conn_resume does), and
- * a client that let its pushes overflow is closed (as conn_flush does).
+ * input held back behind a full output is handled (as conn_resume does), a
+ * client that does not read leaves all its output stalled (as a flush that
+ * writes nothing), and one that let its pushes overflow is closed (as
+ * conn_flush does).
  */
 static void
 fuzz_pump(struct center *center, struct fuzz_peer *peers)
@@ -346,6 +348,7 @@ fuzz_pump(struct center *center, struct fuzz_peer *peers)
                 fuzz_take(center, p);
             }
         }
+        p->c->stalled = evbuffer_get_length(p->c->out);
         if (p->c->overflow)
             fuzz_reconnect(center, p);
     }
@@ -374,7 +377,7 @@ fuzz_segment(struct center *center, struct fuzz_peer *peers, unsigned op, const 
     fuzz_pump(center, peers);
 }
 
-/* A center with the fixed users and schedule and no sockets (as in test_conn.c). */
+/* A center with the fixed users and schedule, no sockets and no store (as center_init sets up). */
 static struct center *
 fuzz_center_new(void)
 {
@@ -385,7 +388,8 @@ fuzz_center_new(void)
         abort();
     TAILQ_INIT(&c->conns);
     TAILQ_INIT(&c->dirty);
-    c->quiet = 0; /* print the screen lines: they are checked too */
+    TAILQ_INIT(&c->committing); /* stays empty: no store, answers go out at once */
+    c->quiet = 0;               /* print the screen lines: they are checked too */
     c->cfg.max_line = FUZZ_MAX_LINE;
     c->cfg.max_output = FUZZ_MAX_OUTPUT;
     c->cfg.idle_timeout = 300;
