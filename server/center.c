@@ -18,7 +18,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#define CENTER_READ_SIZE 16384 /* bytes read from a socket at once */
+#define CENTER_READ_SIZE 16384   /* bytes read from a socket at once */
+#define CENTER_PUSH_DELAY_US 5000 /* pushes wait at most this long to share a write */
 
 /* One stored booking: mark it in the schedule, or say why it cannot be. */
 static int
@@ -163,7 +164,7 @@ nomem:
     fatalx("out of memory building the list of %zu slots", s->nfree);
 }
 
-/* Write pushed output of every connection that has some, once per loop pass. */
+/* Write the pushes of every connection that has some (see center_push_later). */
 static void
 center_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -177,6 +178,40 @@ center_flush_cb(evutil_socket_t fd, short what, void *arg)
         conn->dirty = 0;
         conn_flush(conn);
     }
+}
+
+/* Queue conn for the next push flush, starting the flush timer if idle. */
+void
+center_push_later(struct center *c, struct conn *conn)
+{
+    static const struct timeval delay = {0, CENTER_PUSH_DELAY_US};
+
+    if (conn->dirty)
+        return;
+    conn->dirty = 1;
+    TAILQ_INSERT_TAIL(&c->dirty, conn, dirty_entry);
+    if (c->flush_ev != NULL && !evtimer_pending(c->flush_ev, NULL))
+        evtimer_add(c->flush_ev, &delay);
+}
+
+/* Format the push line of a change once, whatever the number of watchers. */
+const char *
+center_push_line(struct center *c, enum sched_change change, const struct slot *slot,
+                 size_t *len)
+{
+    int n;
+
+    if (c->pushversion != c->sched.version || c->pushlen == 0) {
+        if (change == SCHED_RESERVED)
+            n = snprintf(c->pushline, sizeof c->pushline, "* reserved %u\n", slot->index);
+        else
+            n = snprintf(c->pushline, sizeof c->pushline, "* released %u %s %s\n", slot->index,
+                         slot->day, slot->time);
+        c->pushlen = n > 0 && (size_t)n < sizeof c->pushline ? (size_t)n : 0;
+        c->pushversion = c->sched.version;
+    }
+    *len = c->pushlen;
+    return c->pushline;
 }
 
 /* Commit the store once for every change of this loop pass, then answer. */
@@ -275,7 +310,7 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
     /* Backlog 0: net_bind has already called listen(). */
     c->listener = evconnlistener_new(base, center_accept_cb, c,
                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-    c->flush_ev = event_new(base, -1, 0, center_flush_cb, c);
+    c->flush_ev = evtimer_new(base, center_flush_cb, c);
     c->commit_ev = event_new(base, -1, 0, center_commit_cb, c);
     c->resume_ev = evtimer_new(base, center_resume_cb, c);
     if (c->listener == NULL || c->flush_ev == NULL || c->commit_ev == NULL ||

@@ -31,7 +31,7 @@ struct center {
     struct event_base *base;
     struct evconnlistener *listener;
     struct event *resume_ev;   /* re-enables accept after running out of descriptors */
-    struct event *flush_ev;    /* writes pushes once per loop pass */
+    struct event *flush_ev;    /* writes pushes, CENTER_PUSH_DELAY_US after the first */
     struct event *commit_ev;   /* commits the store once per loop pass */
     struct conns conns;        /* every live connection */
     struct conns dirty;        /* connections with pushed output to write */
@@ -44,6 +44,10 @@ struct center {
     char *rbuf; /* one read buffer shared by all connections */
     size_t rbufsize;
 
+    char pushline[64]; /* the push line of the last change, for every watcher */
+    size_t pushlen;
+    uint64_t pushversion;
+
     char *list; /* the "slots n" reply, rebuilt when the schedule changes */
     size_t listlen, listcap;
     uint64_t listversion;
@@ -55,6 +59,15 @@ int center_init(struct center *c, struct center_config *cfg, int quiet, char *er
 int center_listen(struct center *c, struct event_base *base, char *err, size_t errlen);
 /* Close every connection and free everything, in reverse order of creation. */
 void center_free(struct center *c);
+/*
+ * Write conn's pushes soon: every push queued within CENTER_PUSH_DELAY_US
+ * goes out in one write per watcher, so a burst of bookings costs each
+ * waiting patient one system call, not one per booking.
+ */
+void center_push_later(struct center *c, struct conn *conn);
+/* The push line for the change just made to slot (formatted once per change). */
+const char *center_push_line(struct center *c, enum sched_change change, const struct slot *slot,
+                             size_t *len);
 /* Hold c's answer until the changes staged in this loop pass are committed. */
 void center_commit_later(struct center *c, struct conn *conn);
 /* The current "slots n" reply and its length. */

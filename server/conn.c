@@ -354,10 +354,11 @@ conn_cmd_available(struct conn *c, const struct proto_fields *pf)
     conn_reply(c, list, len);
     if (c->user->booked == 0)
         schedule_subscribe(&center->sched, &c->sub);
-    center_print(center,
-                 "Phase 2: The Health Center Server sends available time slots to patient with "
-                 "username %s.",
-                 conn_username(c, name, sizeof name));
+    if (!center->quiet)
+        center_print(center,
+                     "Phase 2: The Health Center Server sends available time slots to patient "
+                     "with username %s.",
+                     conn_username(c, name, sizeof name));
 }
 
 /* selection <index>: reserve the slot before replying. */
@@ -588,29 +589,26 @@ conn_feed(struct conn *c, const char *data, size_t len)
     }
 }
 
-/* Append a push line for a schedule change; written at the end of the loop pass. */
+/* Append a push line for a schedule change; written soon after (center_push_later). */
 static void
 conn_push_cb(struct sched_sub *sub, enum sched_change change, const struct slot *slot)
 {
     struct conn *c = sub->arg;
     struct center *center = c->center;
 
-    if (change == SCHED_RESERVED)
-        conn_replyf(c, "* reserved %u\n", slot->index);
-    else
-        conn_replyf(c, "* released %u %s %s\n", slot->index, slot->day, slot->time);
+    const char *line;
+    size_t len;
+
+    line = center_push_line(center, change, slot, &len);
+    conn_reply(c, line, len);
     /* Only what a client leaves unread counts against it: a reader that
      * keeps up may get many pushes in one loop pass. */
     if (c->stalled > center->cfg.max_output) {
         c->overflow = 1;
         schedule_unsubscribe(&center->sched, sub);
     }
-    if (!c->dirty && c->fd != -1) {
-        c->dirty = 1;
-        TAILQ_INSERT_TAIL(&center->dirty, c, dirty_entry);
-        if (center->flush_ev != NULL)
-            event_active(center->flush_ev, EV_TIMEOUT, 0);
-    }
+    if (c->fd != -1)
+        center_push_later(center, c);
 }
 
 /* Process input held back while output was queued. Returns -1 if c is gone. */

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# test_bench.sh: smoke test of hcs-bench against a real hcs started on port 0. Asserts
+# correctness, not speed: race gives exactly min(N, M) winners and no slot twice; session,
+# list and fanout see no errors and every push.
+# usage: test_bench.sh HCS HCS_BENCH
+set -euo pipefail
+HCS=${1:?usage: test_bench.sh HCS HCS_BENCH}
+BENCH=${2:?usage: test_bench.sh HCS HCS_BENCH}
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/test_bench.XXXXXX")
+HPID=""
+passed=0
+failed=0
+
+cleanup() {
+    if [ -n "$HPID" ]; then
+        kill -TERM "$HPID" 2>/dev/null || true
+        wait "$HPID" 2>/dev/null || true
+    fi
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+# The value of key in a RESULT line.
+value() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+
+# check NAME COMMAND...: run a test command; count and print the outcome.
+check() {
+    local name=$1
+    shift
+    if "$@"; then
+        echo "ok: $name"
+        passed=$((passed + 1))
+    else
+        echo "FAILED: $name"
+        failed=$((failed + 1))
+    fi
+}
+
+# bench NAME ARGS...: run hcs-bench (bounded); its RESULT line goes to $RESULT.
+bench() {
+    local name=$1 out rc=0
+    shift
+    out=$(timeout -k 5 120 "$BENCH" "$@" 2>"$DIR/$name.err") || rc=$?
+    RESULT=$(grep '^RESULT' <<<"$out" || true)
+    echo "$name: exit $rc: $RESULT"
+    [ -s "$DIR/$name.err" ] && sed "s/^/$name: /" "$DIR/$name.err"
+    return "$rc"
+}
+
+# 2,000 users, 1,000 slots; the kernel picks the port.
+"$BENCH" --mode gen --dir "$DIR" --users 2000 --slots 1000 >/dev/null
+mkfifo "$DIR/hcs.out"
+"$HCS" -q --config "$DIR/center.conf" >"$DIR/hcs.out" 2>"$DIR/hcs.err" &
+HPID=$!
+exec {fd}<"$DIR/hcs.out"
+if ! read -r -t 30 -u "$fd" line; then
+    echo "FAILED: hcs did not start"
+    cat "$DIR/hcs.err"
+    exit 1
+fi
+exec {fd}<&-
+PORT=${line#*port number }
+PORT=${PORT%% *}
+echo "hcs pid $HPID on port $PORT"
+
+# Race: 500 patients (users 1..500), 100 slots (1..100).
+rc=0
+bench race --mode race -p "$PORT" -c 500 -s 100 -d 30 || rc=$?
+check "race exits 0" [ "$rc" = 0 ]
+check "race: exactly 100 winners" [ "$(value "$RESULT" winners)" = 100 ]
+check "race: all 500 answered" [ "$(value "$RESULT" answered)" = 500 ]
+check "race: no slot twice" [ "$(value "$RESULT" slot_twice)" = 0 ]
+check "race: server agrees" [ "$(value "$RESULT" race)" = ok ]
+
+# Race with more slots than patients: 50 patients (users 501..550), slots 201..300.
+rc=0
+bench race2 --mode race -p "$PORT" -c 50 -s 100 --user-offset 501 --slot-offset 200 -d 30 || rc=$?
+check "race, N < M: exactly 50 winners" [ "$rc:$(value "$RESULT" winners)" = 0:50 ]
+
+# Sessions: 300 (users 1001..1300), 20 at a time; each books a free slot.
+rc=0
+bench session --mode session -p "$PORT" -c 20 -n 300 -d 30 -u 2000 --user-offset 1001 || rc=$?
+check "session exits 0" [ "$rc" = 0 ]
+check "session: 300 sessions, zero errors" \
+    [ "$(value "$RESULT" requests):$(value "$RESULT" errors)" = 300:0 ]
+
+# List: users 1..10 (logged in again; their bookings do not matter to available).
+rc=0
+bench list --mode list -p "$PORT" -c 10 -n 2000 -d 30 -u 2000 || rc=$?
+check "list: 2000 requests, zero errors" [ "$rc:$(value "$RESULT" requests)" = 0:2000 ]
+
+# Fanout: 50 waiting patients (users 1501..1550), booker user 1551, 5 cycles.
+rc=0
+bench fanout --mode fanout -p "$PORT" -c 50 --user-offset 1501 --cycles 5 -d 30 || rc=$?
+check "fanout: every push delivered" [ "$rc:$(value "$RESULT" push_lines)" = 0:500 ]
+
+# The tool refuses a non-loopback target.
+rc=0
+"$BENCH" --mode list -H 192.0.2.1 -p "$PORT" -c 1 -n 1 -d 1 >/dev/null 2>&1 || rc=$?
+check "refuses a non-loopback target" [ "$rc" = 1 ]
+
+kill -TERM "$HPID"
+rc=0
+wait "$HPID" || rc=$?
+HPID=""
+check "hcs stops cleanly" [ "$rc" = 0 ]
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
