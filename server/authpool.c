@@ -10,11 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "log.h"
 #include "util.h"
+
+#define AUTHPOOL_NICE 10 /* workers' nice value: below the event loop */
 
 /*
  * A job moves QUEUED -> RUNNING -> DONE under the pool's mutex. The loop
@@ -131,6 +135,11 @@ authpool_worker(void *arg)
     struct authpool_job *job;
     int ok;
 
+    /* Yield the CPU to the event loop: a burst of logins must not slow the
+     * patients who are booking. On Linux the nice value is per thread, so
+     * this lowers only the worker. */
+    if (setpriority(PRIO_PROCESS, 0, AUTHPOOL_NICE) == -1)
+        log_debug("authpool: cannot lower the workers' priority");
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->stop && TAILQ_EMPTY(&p->queue))
