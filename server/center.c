@@ -45,10 +45,9 @@ center_store_apply(void *arg, const char *name, uint32_t index)
                   c->cfg.state, index, name, user->booked);
         return 0;
     }
-    slot->holder = (uint32_t)(user - c->users.v);
-    c->sched.nfree--;
-    c->sched.version++;
-    user->booked = index;
+    /* No one watches yet, so this tells nobody. */
+    if (schedule_reserve(&c->sched, index, (uint32_t)(user - c->users.v), NULL) == SCHED_OK)
+        user->booked = index;
     return 0;
 }
 
