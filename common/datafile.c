@@ -38,6 +38,23 @@ datafile_open_mem(struct datafile *df, const char *name, const void *data, size_
     return 0;
 }
 
+/* Open a data file from disk or memory, hand it to read, and close it. */
+int
+datafile_load(const char *name, const void *data, size_t len, datafile_read_fn read, void *ctx,
+              char *err, size_t errlen)
+{
+    struct datafile df;
+    int rc;
+
+    rc = data != NULL ? datafile_open_mem(&df, name, data, len, err, errlen)
+                      : datafile_open(&df, name, err, errlen);
+    if (rc == -1)
+        return -1;
+    rc = read(ctx, &df, err, errlen);
+    datafile_close(&df);
+    return rc;
+}
+
 /* Format an error message that names the file and the current line. */
 int
 datafile_error(const struct datafile *df, char *err, size_t errlen, const char *fmt, ...)

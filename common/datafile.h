@@ -27,6 +27,15 @@ int datafile_open(struct datafile *df, const char *path, char *err, size_t errle
 /* Read from memory instead of a file (tests and fuzzers). */
 int datafile_open_mem(struct datafile *df, const char *name, const void *data, size_t len,
                       char *err, size_t errlen);
+/* What a loader does with an open data file: read its rows into ctx. */
+typedef int (*datafile_read_fn)(void *ctx, struct datafile *df, char *err, size_t errlen);
+/*
+ * Open name (a path, or, when data is not NULL, a name for len bytes of
+ * data), call read on it, and close it. Returns what read returned, or -1
+ * when the file cannot be opened.
+ */
+int datafile_load(const char *name, const void *data, size_t len, datafile_read_fn read, void *ctx,
+                  char *err, size_t errlen);
 /* Next non-blank row: 1 a row, 0 end of file, -1 error (in err). */
 int datafile_next(struct datafile *df, char *err, size_t errlen);
 /* Format "name:line: message" for the current row into err. Returns -1. */

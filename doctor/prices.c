@@ -78,8 +78,9 @@ prices_add(struct prices *p, const struct datafile *df, char *err, size_t errlen
 
 /* Read every row of an open data file into an empty table. */
 static int
-prices_read(struct prices *p, struct datafile *df, char *err, size_t errlen)
+prices_read(void *ctx, struct datafile *df, char *err, size_t errlen)
 {
+    struct prices *p = ctx;
     int rc;
 
     if (htab_init(&p->index, 16) == -1) {
@@ -102,15 +103,10 @@ prices_read(struct prices *p, struct datafile *df, char *err, size_t errlen)
 int
 prices_load(struct prices *p, const char *path, char *err, size_t errlen)
 {
-    struct datafile df;
     int rc;
 
     memset(p, 0, sizeof *p);
-    if (datafile_open(&df, path, err, errlen) == -1)
-        return -1;
-    rc = prices_read(p, &df, err, errlen);
-    datafile_close(&df);
-    if (rc == -1)
+    if ((rc = datafile_load(path, NULL, 0, prices_read, p, err, errlen)) == -1)
         prices_free(p);
     return rc;
 }
@@ -120,14 +116,10 @@ int
 prices_load_mem(struct prices *p, const char *name, const void *data, size_t len, char *err,
                 size_t errlen)
 {
-    struct datafile df;
     int rc;
 
     memset(p, 0, sizeof *p);
-    if (datafile_open_mem(&df, name, data, len, err, errlen) == -1)
-        return -1;
-    rc = prices_read(p, &df, err, errlen);
-    datafile_close(&df);
+    rc = datafile_load(name, data != NULL ? data : "", len, prices_read, p, err, errlen);
     if (rc == -1)
         prices_free(p);
     return rc;

@@ -116,8 +116,9 @@ schedule_add(struct schedule *s, struct datafile *df, size_t *cap, size_t *dcap,
 
 /* Read every row of an open data file. An empty schedule is valid. */
 static int
-schedule_read(struct schedule *s, struct datafile *df, char *err, size_t errlen)
+schedule_read(void *ctx, struct datafile *df, char *err, size_t errlen)
 {
+    struct schedule *s = ctx;
     size_t cap = 0, dcap = 0;
     int rc;
 
@@ -137,16 +138,10 @@ schedule_read(struct schedule *s, struct datafile *df, char *err, size_t errlen)
 int
 schedule_load(struct schedule *s, const char *path, char *err, size_t errlen)
 {
-    struct datafile df;
     int rc;
 
     memset(s, 0, sizeof *s);
-    TAILQ_INIT(&s->subs);
-    if (datafile_open(&df, path, err, errlen) == -1)
-        return -1;
-    rc = schedule_read(s, &df, err, errlen);
-    datafile_close(&df);
-    if (rc == -1)
+    if ((rc = datafile_load(path, NULL, 0, schedule_read, s, err, errlen)) == -1)
         schedule_free(s);
     return rc;
 }
@@ -156,15 +151,10 @@ int
 schedule_load_mem(struct schedule *s, const char *name, const void *data, size_t len, char *err,
                   size_t errlen)
 {
-    struct datafile df;
     int rc;
 
     memset(s, 0, sizeof *s);
-    TAILQ_INIT(&s->subs);
-    if (datafile_open_mem(&df, name, data, len, err, errlen) == -1)
-        return -1;
-    rc = schedule_read(s, &df, err, errlen);
-    datafile_close(&df);
+    rc = datafile_load(name, data != NULL ? data : "", len, schedule_read, s, err, errlen);
     if (rc == -1)
         schedule_free(s);
     return rc;

@@ -93,8 +93,9 @@ users_add(struct users *u, struct datafile *df, size_t *cap, char *err, size_t e
 
 /* Read every row of an open data file into the table. */
 static int
-users_read(struct users *u, struct datafile *df, char *err, size_t errlen)
+users_read(void *ctx, struct datafile *df, char *err, size_t errlen)
 {
+    struct users *u = ctx;
     size_t cap = 0;
     int rc;
 
@@ -118,15 +119,10 @@ users_read(struct users *u, struct datafile *df, char *err, size_t errlen)
 int
 users_load(struct users *u, const char *path, char *err, size_t errlen)
 {
-    struct datafile df;
     int rc;
 
     memset(u, 0, sizeof *u);
-    if (datafile_open(&df, path, err, errlen) == -1)
-        return -1;
-    rc = users_read(u, &df, err, errlen);
-    datafile_close(&df);
-    if (rc == -1)
+    if ((rc = datafile_load(path, NULL, 0, users_read, u, err, errlen)) == -1)
         users_free(u);
     return rc;
 }
@@ -136,14 +132,10 @@ int
 users_load_mem(struct users *u, const char *name, const void *data, size_t len, char *err,
                size_t errlen)
 {
-    struct datafile df;
     int rc;
 
     memset(u, 0, sizeof *u);
-    if (datafile_open_mem(&df, name, data, len, err, errlen) == -1)
-        return -1;
-    rc = users_read(u, &df, err, errlen);
-    datafile_close(&df);
+    rc = datafile_load(name, data != NULL ? data : "", len, users_read, u, err, errlen);
     if (rc == -1)
         users_free(u);
     return rc;

@@ -294,11 +294,46 @@ test_open_directory(void **state)
     datafile_close(&df);
 }
 
+/* A datafile_read_fn that counts rows into ctx, failing on a row "bad". */
+static int
+count_rows(void *ctx, struct datafile *df, char *err, size_t errlen)
+{
+    int rc;
+
+    while ((rc = datafile_next(df, err, errlen)) == 1) {
+        if (strcmp(df->field[0], "bad") == 0)
+            return datafile_error(df, err, errlen, "bad row");
+        (*(int *)ctx)++;
+    }
+    return rc;
+}
+
+/* datafile_load opens from memory or disk, passes the file on, and closes it. */
+static void
+test_load(void **state)
+{
+    char err[256];
+    int rows = 0;
+
+    (void)state;
+    assert_int_equal(datafile_load("mem", "a 1\n\nb 2", 8, count_rows, &rows, err, sizeof err), 0);
+    assert_int_equal(rows, 2);
+    rows = 0;
+    assert_int_equal(datafile_load("mem", "", 0, count_rows, &rows, err, sizeof err), 0);
+    assert_int_equal(rows, 0);
+    assert_int_equal(datafile_load("mem", "a\nbad\n", 6, count_rows, &rows, err, sizeof err), -1);
+    assert_string_equal(err, "mem:2: bad row");
+    assert_int_equal(
+        datafile_load("/nonexistent/rows.txt", NULL, 0, count_rows, &rows, err, sizeof err), -1);
+    assert_string_equal(err, "/nonexistent/rows.txt: cannot open: No such file or directory");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_rows),
+        cmocka_unit_test(test_load),
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_missing_final_newline),
         cmocka_unit_test(test_blank_lines),
