@@ -1,6 +1,7 @@
 /* center.c: the health center server: its data, listener and connections. */
 #include "center.h"
 #include "authpool.h"
+#include "committer.h"
 #include "conn.h"
 #include "log.h"
 #include "net.h"
@@ -18,7 +19,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#define CENTER_READ_SIZE 16384   /* bytes read from a socket at once */
+#define CENTER_READ_SIZE 16384    /* bytes read from a socket at once */
 #define CENTER_PUSH_DELAY_US 5000 /* pushes wait at most this long to share a write */
 
 /* One stored booking: mark it in the schedule, or say why it cannot be. */
@@ -71,6 +72,7 @@ center_init(struct center *c, struct center_config *cfg, int quiet, char *err, s
     TAILQ_INIT(&c->conns);
     TAILQ_INIT(&c->dirty);
     TAILQ_INIT(&c->committing);
+    TAILQ_INIT(&c->inflight);
     c->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
     c->quiet = quiet;
@@ -195,8 +197,7 @@ center_push_later(struct center *c, struct conn *conn)
 
 /* Format the push line of a change once, whatever the number of watchers. */
 const char *
-center_push_line(struct center *c, enum sched_change change, const struct slot *slot,
-                 size_t *len)
+center_push_line(struct center *c, enum sched_change change, const struct slot *slot, size_t *len)
 {
     int n;
 
@@ -213,37 +214,56 @@ center_push_line(struct center *c, enum sched_change change, const struct slot *
     return c->pushline;
 }
 
-/* Commit the store once for every change of this loop pass, then answer. */
+/* Send what this loop pass staged to the writer, with its connections. */
 static void
-center_commit_cb(evutil_socket_t fd, short what, void *arg)
+center_commit_send(struct center *c)
 {
-    struct center *c = arg;
     struct conn *conn;
-    char err[512];
 
-    (void)fd;
-    (void)what;
-    /* Nothing may be answered that is not on disk: without the store
-     * there is no safe way on, and a restart rebuilds from what is. */
-    if (store_commit(c->store, err, sizeof err) == -1)
-        fatalx("%s", err);
+    if (c->committer == NULL || !committer_flush(c->committer))
+        return;
     while ((conn = TAILQ_FIRST(&c->committing)) != NULL) {
         TAILQ_REMOVE(&c->committing, conn, commit_entry);
-        conn->committing = 0;
-        conn_committed(conn);
+        TAILQ_INSERT_TAIL(&c->inflight, conn, commit_entry);
+        conn->committing = CONN_INFLIGHT;
     }
 }
 
-/* Hold an answer until the commit at the end of this loop pass. */
-void
-center_commit_later(struct center *c, struct conn *conn)
+/* End of a loop pass that staged changes: one batch for all of them. */
+static void
+center_commit_cb(evutil_socket_t fd, short what, void *arg)
 {
+    (void)fd;
+    (void)what;
+    center_commit_send(arg);
+}
+
+/* The writer committed a batch: answer its patients, send the next one. */
+static void
+center_committed_cb(void *arg)
+{
+    struct center *c = arg;
+    struct conn *conn;
+
+    while ((conn = TAILQ_FIRST(&c->inflight)) != NULL) {
+        TAILQ_REMOVE(&c->inflight, conn, commit_entry);
+        conn->committing = 0;
+        conn_committed(conn);
+    }
+    center_commit_send(c);
+}
+
+/* Stage a change and hold the answer until its batch is committed. */
+void
+center_commit_later(struct center *c, struct conn *conn, int put, const char *user, uint32_t index)
+{
+    if (committer_stage(c->committer, put, user, index) == -1)
+        fatalx("out of memory staging a booking");
     if (!conn->committing) {
-        conn->committing = 1;
+        conn->committing = CONN_STAGED;
         TAILQ_INSERT_TAIL(&c->committing, conn, commit_entry);
     }
-    if (c->commit_ev != NULL)
-        event_active(c->commit_ev, EV_TIMEOUT, 0);
+    event_active(c->commit_ev, EV_TIMEOUT, 0);
 }
 
 /* A new patient: a connection, told "error busy" when the center is full. */
@@ -322,6 +342,9 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
     evconnlistener_set_error_cb(c->listener, center_accept_error_cb);
     if (c->users.nhashed > 0 && (c->authpool = authpool_new(base, 0, err, errlen)) == NULL)
         return -1;
+    if (c->store != NULL &&
+        (c->committer = committer_new(base, c->store, center_committed_cb, c, err, errlen)) == NULL)
+        return -1;
     net_local_addr(fd, host, sizeof host, &port);
     printf("Phase 1: The Health Center Server has port number %u and IP address %s.\n", port, host);
     return 0;
@@ -332,7 +355,6 @@ void
 center_free(struct center *c)
 {
     struct conn *conn;
-    char err[512];
 
     while ((conn = TAILQ_FIRST(&c->conns)) != NULL)
         conn_free(conn);
@@ -346,10 +368,9 @@ center_free(struct center *c)
         event_free(c->flush_ev);
     if (c->listener != NULL)
         evconnlistener_free(c->listener);
-    /* Changes staged in the last pass were never answered: commit them all
-     * the same, since the bookings were made. */
-    if (c->store != NULL && store_commit(c->store, err, sizeof err) == -1)
-        log_warnx("%s", err);
+    /* Changes staged last were never answered: they are written all the
+     * same, since the bookings were made. */
+    committer_free(c->committer);
     store_close(c->store);
     free(c->list);
     free(c->rbuf);

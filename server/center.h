@@ -16,7 +16,9 @@ struct event_base;
 struct event;
 struct evconnlistener;
 struct conn;
+struct committer;
 struct authpool;
+struct committer;
 
 TAILQ_HEAD(conns, conn);
 
@@ -30,15 +32,17 @@ struct center {
 
     struct event_base *base;
     struct evconnlistener *listener;
-    struct event *resume_ev;   /* re-enables accept after running out of descriptors */
-    struct event *flush_ev;    /* writes pushes, CENTER_PUSH_DELAY_US after the first */
-    struct event *commit_ev;   /* commits the store once per loop pass */
-    struct conns conns;        /* every live connection */
-    struct conns dirty;        /* connections with pushed output to write */
-    struct conns committing;   /* connections whose answer waits for the commit */
-    struct store *store;       /* NULL: bookings live in memory only */
-    struct authpool *authpool; /* checks hashed passwords; NULL when all are clear */
-    const char *dummyhash;     /* a hash from users.txt, checked for clear and unknown users */
+    struct event *resume_ev;     /* re-enables accept after running out of descriptors */
+    struct event *flush_ev;      /* writes pushes, CENTER_PUSH_DELAY_US after the first */
+    struct event *commit_ev;     /* commits the store once per loop pass */
+    struct conns conns;          /* every live connection */
+    struct conns dirty;          /* connections with pushed output to write */
+    struct conns committing;     /* connections whose change waits for the next batch */
+    struct conns inflight;       /* connections whose change is in the batch being written */
+    struct committer *committer; /* writes the store on its own thread */
+    struct store *store;         /* NULL: bookings live in memory only */
+    struct authpool *authpool;   /* checks hashed passwords; NULL when all are clear */
+    const char *dummyhash;       /* a hash from users.txt, checked for clear and unknown users */
     size_t nconns;
 
     char *rbuf; /* one read buffer shared by all connections */
@@ -68,8 +72,12 @@ void center_push_later(struct center *c, struct conn *conn);
 /* The push line for the change just made to slot (formatted once per change). */
 const char *center_push_line(struct center *c, enum sched_change change, const struct slot *slot,
                              size_t *len);
-/* Hold c's answer until the changes staged in this loop pass are committed. */
-void center_commit_later(struct center *c, struct conn *conn);
+/*
+ * Stage conn's change (a booking of index by user, or its removal) and hold
+ * its answer until the batch holding it is committed.
+ */
+void center_commit_later(struct center *c, struct conn *conn, int put, const char *user,
+                         uint32_t index);
 /* The current "slots n" reply and its length. */
 const char *center_list(struct center *c, size_t *len);
 /* Print one screen line unless quiet. */

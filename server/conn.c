@@ -129,8 +129,10 @@ conn_free(struct conn *c)
     TAILQ_REMOVE(&center->conns, c, entry);
     if (c->dirty)
         TAILQ_REMOVE(&center->dirty, c, dirty_entry);
-    if (c->committing)
+    if (c->committing == CONN_STAGED)
         TAILQ_REMOVE(&center->committing, c, commit_entry);
+    else if (c->committing == CONN_INFLIGHT)
+        TAILQ_REMOVE(&center->inflight, c, commit_entry);
     center->nconns--;
     if (c->ev != NULL)
         event_free(c->ev);
@@ -223,22 +225,18 @@ static void
 conn_answer_change(struct conn *c, const char *answer, size_t len, uint32_t put, uint32_t del)
 {
     struct center *center = c->center;
-    char err[512];
 
-    if (center->store == NULL) {
+    if (center->committer == NULL) {
         conn_reply(c, answer, len);
         return;
     }
-    if ((put != 0 && store_put(center->store, c->user->name, put, err, sizeof err) == -1) ||
-        (del != 0 && store_del(center->store, del, err, sizeof err) == -1))
-        fatalx("%s", err); /* see center_commit_cb */
     if (len > sizeof c->held)
         len = sizeof c->held;
     memcpy(c->held, answer, len);
     c->heldlen = len;
     conn_set_state(c, CONN_COMMIT);
     conn_set_events(c, 0);
-    center_commit_later(center, c);
+    center_commit_later(center, c, put != 0, c->user->name, put != 0 ? put : del);
 }
 
 /* The store committed: send the held answer and go on (see conn.h). */
@@ -721,7 +719,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (c->state == CONN_COMMIT) {
-        conn_arm_timer(c, 1); /* the commit comes within this loop pass */
+        conn_arm_timer(c, 1); /* the answer waits for the store's writer */
         return;
     }
     if (c->state == CONN_WAIT && c->authjob != NULL) {

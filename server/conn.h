@@ -24,14 +24,17 @@ enum conn_state {
     CONN_LINGER,  /* reply written, our side shut; discard input until EOF */
 };
 
+#define CONN_STAGED 1
+#define CONN_INFLIGHT 2
+
 /* One connection. conn_new and conn_free are the only ways in and out. */
 struct conn {
     TAILQ_ENTRY(conn) entry; /* center.conns */
     TAILQ_ENTRY(conn) dirty_entry;
     int dirty;
     TAILQ_ENTRY(conn) commit_entry;
-    int committing;
-    char held[64]; /* in CONN_COMMIT: the answer to send once committed */
+    int committing; /* 0, or on center.committing (CONN_STAGED) or .inflight */
+    char held[64];  /* in CONN_COMMIT: the answer to send once committed */
     size_t heldlen;
     struct center *center;
     int fd;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authpool.h"
 #include "prices.h"
 #include "schedule.h"
 #include "users.h"
@@ -68,13 +69,17 @@ fuzz_token(const char *s, size_t len, size_t max)
     return len >= 1 && len <= max && strlen(s) == len && util_token_ok(s, len);
 }
 
-/* users.txt: every user can be found and can log in with its password only. */
+/*
+ * users.txt: every user can be found; a user with a clear password can log
+ * in with it only; a hashed row is a hash, and sending the hash itself as
+ * the password never logs in (hash checks are the authpool's).
+ */
 static void
 fuzz_users(const uint8_t *data, size_t size, size_t rows, size_t lines)
 {
     struct users u;
     struct user *out;
-    char err[512], wrong[USERS_MAXNAME + 2];
+    char err[512], wrong[AUTHPOOL_HASH_MAX + 2];
     size_t i;
 
     memset(err, 0, sizeof err);
@@ -90,11 +95,19 @@ fuzz_users(const uint8_t *data, size_t size, size_t rows, size_t lines)
     for (i = 0; i < u.n; i++) {
         const struct user *user = &u.v[i];
         if (!fuzz_token(user->name, user->namelen, USERS_MAXNAME) ||
-            !fuzz_token(user->password, user->passlen, USERS_MAXNAME) || user->booked != 0 ||
-            user->line < 1 || user->line > lines)
+            !fuzz_token(user->password, user->passlen,
+                        user->hashed ? AUTHPOOL_HASH_MAX : USERS_MAXNAME) ||
+            user->booked != 0 || user->line < 1 || user->line > lines ||
+            user->hashed != authpool_is_hash(user->password))
             abort();
         if (users_find(&u, user->name, user->namelen) != user)
             abort();
+        if (user->hashed) {
+            if (users_check(&u, user->name, user->namelen, user->password, user->passlen, &out) ||
+                out != NULL)
+                abort();
+            continue;
+        }
         if (!users_check(&u, user->name, user->namelen, user->password, user->passlen, &out) ||
             out != user)
             abort();
