@@ -173,8 +173,7 @@ config_handler(void *user, const char *section, const char *name, const char *va
 
     if (strcmp(section, ctx->section) != 0)
         return config_fail(ctx, "unknown section [%s] (expected [%s])",
-                           util_escape(safe, sizeof safe, section, strlen(section)),
-                           ctx->section);
+                           util_escape(safe, sizeof safe, section, strlen(section)), ctx->section);
     for (k = ctx->keys; k->name != NULL; k++)
         if (strcmp(k->name, name) == 0)
             break;
