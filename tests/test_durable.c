@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 #include "tcpclient.h"
@@ -252,6 +253,37 @@ test_corrupt_store_refused(void **state)
     assert_int_equal(before.st_mtime, after.st_mtime);
 }
 
+/* A store of another version stops the center with a clear message; the file stays. */
+static void
+test_other_version_refused(void **state)
+{
+    struct world w;
+    struct stat before, after;
+    const char *path;
+    sqlite3 *db;
+
+    (void)state;
+    world_make(&w, NULL);
+    path = h_path(w.dir, "state.db");
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE bookings (slot INTEGER PRIMARY KEY, user TEXT);"
+                                  "INSERT INTO bookings VALUES (3, 'u1');"
+                                  "PRAGMA user_version = 2;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(stat(path, &before), 0);
+    w.hcs = h_start("hcs", NULL, "hcs", "--config", w.conf, NULL);
+    assert_int_equal(h_wait(w.hcs), 1);
+    if (strstr(h_stderr(w.hcs), "state.db: state file of version 2, this hcs reads version 1") ==
+        NULL)
+        h_fail("no clear message about the store's version");
+    assert_int_equal(stat(path, &after), 0);
+    assert_int_equal(before.st_size, after.st_size);
+    assert_int_equal(before.st_mtime, after.st_mtime);
+}
+
 /* A booking of a slot that left availabilities.txt is reported and kept. */
 static void
 test_vanished_slot_reported(void **state)
@@ -312,6 +344,7 @@ main(void)
         cmocka_unit_test_teardown(test_restart_keeps_bookings, teardown),
         cmocka_unit_test_teardown(test_sigkill_rounds, teardown),
         cmocka_unit_test_teardown(test_corrupt_store_refused, teardown),
+        cmocka_unit_test_teardown(test_other_version_refused, teardown),
         cmocka_unit_test_teardown(test_vanished_slot_reported, teardown),
     };
 
