@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -93,7 +94,6 @@ center_init(struct center *c, struct center_config *cfg, int quiet, char *err, s
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    c->listversion = UINT64_MAX;
     /* A partial line of up to max_line (+ "\r") stays in front of each read. */
     c->rbufsize = c->cfg.max_line + 1 + CENTER_READ_SIZE;
     if ((c->rbuf = malloc(c->rbufsize)) == NULL) {
@@ -117,52 +117,104 @@ center_print(const struct center *c, const char *fmt, ...)
     putchar('\n');
 }
 
-/* Append to the cached list, growing it. */
-static int
-center_list_add(struct center *c, const char *s, size_t len)
+/*
+ * The slot lines of one block of the schedule. Replies refer to the block
+ * instead of copying it (evbuffer_add_reference), so a block that changes
+ * while a reply still refers to it is replaced and freed when unreferenced.
+ */
+struct center_block {
+    unsigned refs;    /* replies that refer to data */
+    int stale;        /* replaced: free when refs drops to 0 */
+    uint64_t version; /* schedule.blockver of the block when built */
+    size_t len;
+    char data[];
+};
+
+#define CENTER_BLOCK_LINE 48   /* longest slot line: index, day, time, spaces, "\n" */
+#define CENTER_BLOCK_COPY 4096 /* blocks shorter than this are copied, not referred to */
+
+/* A reply no longer refers to a block. */
+static void
+center_block_unref(const void *data, size_t len, void *arg)
 {
-    if (c->listlen + len > c->listcap) {
-        size_t cap = c->listcap ? c->listcap : 256;
-        char *p;
-        while (cap < c->listlen + len)
-            cap *= 2;
-        if ((p = realloc(c->list, cap)) == NULL)
-            return -1;
-        c->list = p;
-        c->listcap = cap;
-    }
-    memcpy(c->list + c->listlen, s, len);
-    c->listlen += len;
-    return 0;
+    struct center_block *b = arg;
+
+    (void)data;
+    (void)len;
+    if (--b->refs == 0 && b->stale)
+        free(b);
 }
 
-/* The "slots n" reply, rebuilt only after the schedule changed. */
-const char *
-center_list(struct center *c, size_t *len)
+/* Drop the center's hold on a block: free it now, or once no reply refers to it. */
+static void
+center_block_drop(struct center_block *b)
+{
+    if (b == NULL)
+        return;
+    if (b->refs == 0)
+        free(b);
+    else
+        b->stale = 1;
+}
+
+/* Block i, rebuilt if one of its slots changed since it was built. */
+static struct center_block *
+center_block(struct center *c, size_t i)
 {
     struct schedule *s = &c->sched;
-    char line[64];
-    size_t i, n;
+    struct center_block *b = c->blocks[i];
+    size_t k, first = i * SCHEDULE_BLOCK, last = first + SCHEDULE_BLOCK;
 
-    if (c->listversion != s->version) {
-        c->listlen = 0;
-        n = (size_t)snprintf(line, sizeof line, "slots %zu\n", s->nfree);
-        if (center_list_add(c, line, n) == -1)
-            goto nomem;
-        for (i = 0; i < s->n; i++) {
-            const struct slot *slot = &s->slots[i];
-            if (slot->holder != SCHEDULE_FREE)
-                continue;
-            n = proto_fmt_slot(line, sizeof line, slot->index, slot->day, slot->time);
-            if (center_list_add(c, line, n) == -1)
-                goto nomem;
-        }
-        c->listversion = s->version;
+    if (b != NULL && b->version == s->blockver[i])
+        return b;
+    if (last > s->n)
+        last = s->n;
+    if (b == NULL || b->refs > 0) {
+        center_block_drop(b);
+        b = malloc(sizeof *b + (last - first) * CENTER_BLOCK_LINE);
+        if (b == NULL)
+            fatalx("out of memory building the list of %zu slots", s->nfree);
+        b->refs = 0;
+        b->stale = 0;
     }
-    *len = c->listlen;
-    return c->list;
-nomem:
-    fatalx("out of memory building the list of %zu slots", s->nfree);
+    b->len = 0;
+    for (k = first; k < last; k++) {
+        const struct slot *slot = &s->slots[k];
+        if (slot->holder == SCHEDULE_FREE)
+            b->len += proto_fmt_slot(b->data + b->len, CENTER_BLOCK_LINE, slot->index, slot->day,
+                                     slot->time);
+    }
+    b->version = s->blockver[i];
+    c->blocks[i] = b;
+    return b;
+}
+
+/* Append the "slots n" reply: a header, then every block of free slots. */
+void
+center_list(struct center *c, struct evbuffer *out)
+{
+    struct schedule *s = &c->sched;
+    char head[32];
+    size_t i;
+    int n;
+
+    if (c->blocks == NULL && (c->blocks = calloc(s->nblocks + 1, sizeof *c->blocks)) == NULL)
+        fatalx("out of memory building the list of %zu slots", s->nfree);
+    n = snprintf(head, sizeof head, "slots %zu\n", s->nfree);
+    evbuffer_add(out, head, (size_t)n);
+    for (i = 0; i < s->nblocks; i++) {
+        struct center_block *b = center_block(c, i);
+
+        if (b->len < CENTER_BLOCK_COPY) {
+            evbuffer_add(out, b->data, b->len);
+        } else {
+            b->refs++;
+            if (evbuffer_add_reference(out, b->data, b->len, center_block_unref, b) == -1) {
+                b->refs--;
+                evbuffer_add(out, b->data, b->len);
+            }
+        }
+    }
 }
 
 /* Write the pushes of every connection that has some (see center_push_later). */
@@ -355,6 +407,7 @@ void
 center_free(struct center *c)
 {
     struct conn *conn;
+    size_t i;
 
     while ((conn = TAILQ_FIRST(&c->conns)) != NULL)
         conn_free(conn);
@@ -372,7 +425,10 @@ center_free(struct center *c)
      * same, since the bookings were made. */
     committer_free(c->committer);
     store_close(c->store);
-    free(c->list);
+    /* Every reply that referred to a block went with its connection. */
+    for (i = 0; c->blocks != NULL && i < c->sched.nblocks; i++)
+        center_block_drop(c->blocks[i]);
+    free(c->blocks);
     free(c->rbuf);
     throttle_free(&c->throttle);
     schedule_free(&c->sched);

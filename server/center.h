@@ -16,6 +16,8 @@ struct event_base;
 struct event;
 struct evconnlistener;
 struct conn;
+struct center_block;
+struct evbuffer;
 struct committer;
 struct authpool;
 struct committer;
@@ -52,9 +54,9 @@ struct center {
     size_t pushlen;
     uint64_t pushversion;
 
-    char *list; /* the "slots n" reply, rebuilt when the schedule changes */
-    size_t listlen, listcap;
-    uint64_t listversion;
+    /* The slot lines of the "slots n" reply, one block per SCHEDULE_BLOCK
+     * slots, each rebuilt only when one of its slots changed. */
+    struct center_block **blocks;
 };
 
 /* Load the data files named by cfg (taken over by the center). */
@@ -78,8 +80,8 @@ const char *center_push_line(struct center *c, enum sched_change change, const s
  */
 void center_commit_later(struct center *c, struct conn *conn, int put, const char *user,
                          uint32_t index);
-/* The current "slots n" reply and its length. */
-const char *center_list(struct center *c, size_t *len);
+/* Append the "slots n" reply (the free slots now) to out. */
+void center_list(struct center *c, struct evbuffer *out);
 /* Print one screen line unless quiet. */
 void center_print(const struct center *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

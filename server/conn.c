@@ -339,8 +339,6 @@ static void
 conn_cmd_available(struct conn *c, const struct proto_fields *pf)
 {
     struct center *center = c->center;
-    const char *list;
-    size_t len;
     char name[160];
 
     (void)pf;
@@ -348,8 +346,7 @@ conn_cmd_available(struct conn *c, const struct proto_fields *pf)
                  "Phase 2: The Health Center Server, receives a request for available time "
                  "slots from patients with port number %u and IP address %s.",
                  c->port, c->host);
-    list = center_list(center, &len);
-    conn_reply(c, list, len);
+    center_list(center, c->out);
     if (c->user->booked == 0)
         schedule_subscribe(&center->sched, &c->sub);
     if (!center->quiet)

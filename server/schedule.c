@@ -131,7 +131,14 @@ schedule_read(void *ctx, struct datafile *df, char *err, size_t errlen)
     while ((rc = datafile_next(df, err, errlen)) == 1)
         if (schedule_add(s, df, &cap, &dcap, err, errlen) == -1)
             return -1;
-    return rc;
+    if (rc == -1)
+        return -1;
+    s->nblocks = (s->n + SCHEDULE_BLOCK - 1) / SCHEDULE_BLOCK;
+    if ((s->blockver = calloc(s->nblocks + 1, sizeof *s->blockver)) == NULL) {
+        snprintf(err, errlen, "%s: out of memory", df->name);
+        return -1;
+    }
+    return 0;
 }
 
 /* Load availabilities.txt. */
@@ -166,6 +173,7 @@ schedule_free(struct schedule *s)
 {
     free(s->slots);
     free(s->doctors);
+    free(s->blockver);
     htab_free(&s->idx);
     htab_free(&s->doctor_idx);
     memset(s, 0, sizeof *s);
@@ -195,6 +203,7 @@ schedule_notify(struct schedule *s, enum sched_change change, const struct slot 
     struct sched_sub *sub, *next;
 
     s->version++;
+    s->blockver[(size_t)(slot - s->slots) / SCHEDULE_BLOCK] = s->version;
     for (sub = TAILQ_FIRST(&s->subs); sub != NULL; sub = next) {
         next = TAILQ_NEXT(sub, entry);
         sub->cb(sub, change, slot);

@@ -10,6 +10,7 @@
 #include "proto.h"
 
 #define SCHEDULE_FREE UINT32_MAX
+#define SCHEDULE_BLOCK 1024 /* slots per block of the list; see blockver */
 
 /* A doctor named in availabilities.txt: name and UDP port. */
 struct sched_doctor {
@@ -43,7 +44,9 @@ struct schedule {
     struct slot *slots;
     size_t n;
     size_t nfree;
-    uint64_t version; /* bumped on every change */
+    uint64_t version;   /* bumped on every change */
+    uint64_t *blockver; /* per SCHEDULE_BLOCK slots (file order): version of its last change */
+    size_t nblocks;
     struct sched_doctor *doctors;
     size_t ndoctors;
     struct htab idx;

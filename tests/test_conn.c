@@ -42,7 +42,6 @@ setup(void **state)
         schedule_load_mem(&c->sched, "slots", test_slots, strlen(test_slots), err, sizeof err), 0);
     c->rbufsize = TEST_MAX_LINE + 1 + 256;
     c->rbuf = malloc(c->rbufsize);
-    c->listversion = UINT64_MAX;
     *state = c;
     return 0;
 }
@@ -357,6 +356,106 @@ test_slots_zero(void **state)
     assert_string_equal(say(a, "available\n"), "slots 0\n");
 }
 
+/* Everything queued to c, as a new string. */
+static char *
+take_all(struct conn *c)
+{
+    size_t n = evbuffer_get_length(c->out);
+    char *buf = malloc(n + 1);
+
+    assert_non_null(buf);
+    evbuffer_remove(c->out, buf, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The "slots n" reply for slots 1..n of the big schedule, without those in taken. */
+static char *
+expected_list(unsigned n, const unsigned *taken, size_t ntaken)
+{
+    char *buf = malloc((size_t)n * 24 + 32), *p;
+    unsigned i, nfree = n - (unsigned)ntaken;
+    size_t k;
+
+    assert_non_null(buf);
+    p = buf + sprintf(buf, "slots %u\n", nfree);
+    for (i = 1; i <= n; i++) {
+        for (k = 0; k < ntaken && taken[k] != i; k++)
+            ;
+        if (k == ntaken)
+            p += sprintf(p, "%u Mon 10am\n", i);
+    }
+    return buf;
+}
+
+/*
+ * A schedule of several list blocks: the reply is right after changes in
+ * any block, and a reply still queued keeps the list it was given even when
+ * the blocks it refers to change before it is written.
+ */
+static void
+test_big_list(void **state)
+{
+    enum { N = 3000 };
+    struct center *center = *state;
+    struct conn *w, *b;
+    unsigned taken[3] = {5, 1500, 2999};
+    char *text = malloc((size_t)N * 32), *p = text, err[256], *got, *want, *before;
+    unsigned i;
+
+    assert_non_null(text);
+    for (i = 1; i <= N; i++)
+        p += sprintf(p, "%u Mon 10am doc%u %u\n", i, i % 2, 41000 + i % 2);
+    schedule_free(&center->sched);
+    assert_int_equal(
+        schedule_load_mem(&center->sched, "big", text, (size_t)(p - text), err, sizeof err), 0);
+    free(text);
+    w = login(center, "alice", "pw1");
+    b = login(center, "bob", "pw2");
+    conn_feed(w, "available\n", 10);
+    before = take_all(w);
+    want = expected_list(N, NULL, 0);
+    assert_string_equal(before, want);
+    free(want);
+    /* w asks again and does not read yet; then b books in three blocks. */
+    conn_feed(w, "available\n", 10);
+    assert_string_equal(say(b, "selection 5\n"), "doc1 41001\n");
+    /* b's list rebuilds the block w's queued reply refers to. */
+    conn_feed(b, "available\n", 10);
+    got = take_all(b);
+    assert_non_null(strstr(got, "\n4 Mon 10am\n6 Mon 10am\n"));
+    free(got);
+    conn_feed(b, "cancel\n", 7);
+    free(take_all(b));
+    got = take_all(w);
+    /* The queued reply is the list as it was; then the two pushes. */
+    assert_memory_equal(got, before, strlen(before));
+    assert_string_equal(got + strlen(before), "* reserved 5\n* released 5 Mon 10am\n");
+    free(got);
+    free(before);
+    schedule_unsubscribe(&center->sched, &w->sub);
+    for (i = 0; i < 3; i++) {
+        struct conn *x = login(center,
+                               i == 0   ? "alice"
+                               : i == 1 ? "bob"
+                                        : "carol",
+                               i == 0   ? "pw1"
+                               : i == 1 ? "pw2"
+                                        : "pw3");
+        char line[32];
+
+        snprintf(line, sizeof line, "selection %u\n", taken[i]);
+        conn_feed(x, line, strlen(line));
+        free(take_all(x));
+    }
+    conn_feed(w, "available\n", 10);
+    got = take_all(w);
+    want = expected_list(N, taken, 3);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+}
+
 int
 main(void)
 {
@@ -377,6 +476,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pushes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_push_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slots_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_list, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

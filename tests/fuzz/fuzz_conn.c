@@ -406,7 +406,6 @@ fuzz_center_new(void)
     c->rbufsize = FUZZ_MAX_LINE + 1 + FUZZ_READ;
     if ((c->rbuf = malloc(c->rbufsize)) == NULL)
         abort();
-    c->listversion = UINT64_MAX;
     return c;
 fail:
     fprintf(stderr, "fuzz_conn: %s\n", err);
