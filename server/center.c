@@ -194,14 +194,17 @@ void
 center_list(struct center *c, struct evbuffer *out)
 {
     struct schedule *s = &c->sched;
-    char head[32];
     size_t i;
     int n;
 
     if (c->blocks == NULL && (c->blocks = calloc(s->nblocks + 1, sizeof *c->blocks)) == NULL)
         fatalx("out of memory building the list of %zu slots", s->nfree);
-    n = snprintf(head, sizeof head, "slots %zu\n", s->nfree);
-    evbuffer_add(out, head, (size_t)n);
+    if (c->headlen == 0 || c->headfree != s->nfree) {
+        n = snprintf(c->head, sizeof c->head, "slots %zu\n", s->nfree);
+        c->headlen = (size_t)n;
+        c->headfree = s->nfree;
+    }
+    evbuffer_add(out, c->head, c->headlen);
     for (i = 0; i < s->nblocks; i++) {
         struct center_block *b = center_block(c, i);
 

@@ -57,6 +57,8 @@ struct center {
     /* The slot lines of the "slots n" reply, one block per SCHEDULE_BLOCK
      * slots, each rebuilt only when one of its slots changed. */
     struct center_block **blocks;
+    char head[32]; /* "slots n\n" for headfree free slots */
+    size_t headlen, headfree;
 };
 
 /* Load the data files named by cfg (taken over by the center). */
