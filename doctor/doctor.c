@@ -2,6 +2,7 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
+#include "opts.h"
 #include "prices.h"
 #include "util.h"
 
@@ -19,21 +20,8 @@
 
 #include <event2/event.h>
 
-#ifndef HCS_VERSION
-#define HCS_VERSION "unknown"
-#endif
-
 #define DOCTOR_BUFSIZE 512 /* bytes of one request datagram; longer ones get error too-long */
 #define DOCTOR_BURST 64    /* datagrams read per callback before the loop runs again */
-
-/* The command line, with its defaults. */
-struct doctor_opts {
-    unsigned id;            /* --id N; 0: not given */
-    const char *config;     /* --config FILE */
-    const char *config_dir; /* --config-dir DIR; NULL: $HCS_CONFIG_DIR, else "config" */
-    int check;              /* --check */
-    int verbose;            /* -v: log_debug messages */
-};
 
 /* Everything the running doctor owns, freed in reverse order of creation. */
 struct doctor {
@@ -70,91 +58,41 @@ doctor_usage(FILE *fp)
 
 /* Parse the command line into o. Returns 0, 1 to exit with 0, -1 to exit with 1. */
 static int
-doctor_parse_args(int argc, char **argv, struct doctor_opts *o)
+doctor_parse_args(int argc, char **argv, struct opts *o)
 {
-    enum { OPT_ID = 256, OPT_CONFIG, OPT_CONFIG_DIR, OPT_CHECK };
-    static const struct option longopts[] = {
-        {"id", required_argument, NULL, OPT_ID},
-        {"config", required_argument, NULL, OPT_CONFIG},
-        {"config-dir", required_argument, NULL, OPT_CONFIG_DIR},
-        {"check", no_argument, NULL, OPT_CHECK},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    uint64_t v;
-    int ch;
+    static const struct option longopts[] = {OPTS_LONGOPTS, {NULL, 0, NULL, 0}};
+    int ch, rc;
 
     memset(o, 0, sizeof *o);
     while ((ch = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
-        switch (ch) {
-        case OPT_ID:
-            if (util_parse_uint_str(optarg, 1, 1000000, &v) == -1) {
-                log_warnx("--id must be a whole number from 1 to 1000000");
-                return -1;
-            }
-            o->id = (unsigned)v;
-            break;
-        case OPT_CONFIG:
-            o->config = optarg;
-            break;
-        case OPT_CONFIG_DIR:
-            o->config_dir = optarg;
-            break;
-        case OPT_CHECK:
-            o->check = 1;
-            break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'h':
-            doctor_usage(stdout);
-            return 1;
-        case 'V':
-            printf("doctor %s\n", HCS_VERSION);
-            return 1;
-        default:
+        if ((rc = opts_take(o, ch, optarg, "doctor", doctor_usage)) == OPTS_OTHER) {
             doctor_usage(stderr);
             return -1;
         }
+        if (rc != 0)
+            return rc;
     }
-    if (optind != argc) {
-        log_warnx("unexpected argument '%s'", argv[optind]);
-        doctor_usage(stderr);
-        return -1;
-    }
-    if ((o->id == 0) == (o->config == NULL)) {
-        log_warnx("give exactly one of --id N or --config FILE");
-        doctor_usage(stderr);
-        return -1;
-    }
-    return 0;
+    return opts_finish(o, argc, argv, doctor_usage);
 }
 
 /* Load the config file and the price table named in it. Returns 0 or -1. */
 static int
-doctor_load(struct doctor *d, const struct doctor_opts *o)
+doctor_load(struct doctor *d, const struct opts *o)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    char err[768], *path = NULL;
-    const char *file = o->config;
+    char err[768], *file;
     int rc = -1;
 
-    if (file == NULL) {
-        if ((path = config_id_path(util_config_dir(o->config_dir), "doctor", o->id)) == NULL) {
-            log_warnx("out of memory");
-            return -1;
-        }
-        file = path;
+    if ((file = opts_config_path(o, "doctor")) == NULL) {
+        log_warnx("out of memory");
+        return -1;
     }
     if (config_load_doctor(&d->cfg, file, err, sizeof err) == -1) {
         fprintf(stderr, "%s\n", err);
         goto out;
     }
-    if (o->id != 0 && d->cfg.id != o->id)
-        log_warnx("%s: id is %u, not %u as --id says", file, d->cfg.id, o->id);
+    opts_check_id(o, file, d->cfg.id);
     if (prices_load(&d->prices, d->cfg.prices, err, sizeof err) == -1) {
         fprintf(stderr, "%s\n", err);
         goto out;
@@ -165,7 +103,7 @@ doctor_load(struct doctor *d, const struct doctor_opts *o)
     }
     rc = 0;
 out:
-    free(path);
+    free(file);
     return rc;
 }
 
@@ -305,7 +243,7 @@ doctor_free(struct doctor *d)
 int
 main(int argc, char **argv)
 {
-    struct doctor_opts o;
+    struct opts o;
     struct doctor *d;
     int rc, status = 1;
 

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
+#include "opts.h"
 #include "profile.h"
 #include "util.h"
 
@@ -23,23 +24,15 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#ifndef HCS_VERSION
-#define HCS_VERSION "unknown"
-#endif
-
 #define PATIENT_INMAX 256     /* bytes of one typed line kept; the rest is dropped */
 #define PATIENT_READMAX 65536 /* bytes read from the center before its lines are taken */
 #define PATIENT_UDPMAX 512    /* bytes of the doctor's answer */
 
 /* The command line, with its defaults. */
 struct patient_opts {
-    unsigned id;            /* --id N; 0: not given */
-    const char *config;     /* --config FILE */
-    const char *config_dir; /* --config-dir DIR; NULL: $HCS_CONFIG_DIR, else "config" */
-    uint32_t slot;          /* --slot K; 0: ask */
-    enum client_mode mode;  /* --show, --cancel, or book */
-    int check;              /* --check */
-    int verbose;            /* -v */
+    struct opts common;    /* --id, --config, --config-dir, --check, -v */
+    uint32_t slot;         /* --slot K; 0: ask */
+    enum client_mode mode; /* --show, --cancel, or book */
 };
 
 /* Everything the running patient owns, freed in reverse order of creation. */
@@ -91,39 +84,25 @@ patient_usage(FILE *fp)
 static int
 patient_parse_args(int argc, char **argv, struct patient_opts *o)
 {
-    enum { OPT_ID = 256, OPT_CONFIG, OPT_CONFIG_DIR, OPT_SLOT, OPT_SHOW, OPT_CANCEL, OPT_CHECK };
+    enum { OPT_SLOT = OPTS_OWN, OPT_SHOW, OPT_CANCEL };
     static const struct option longopts[] = {
-        {"id", required_argument, NULL, OPT_ID},
-        {"config", required_argument, NULL, OPT_CONFIG},
-        {"config-dir", required_argument, NULL, OPT_CONFIG_DIR},
+        OPTS_LONGOPTS,
         {"slot", required_argument, NULL, OPT_SLOT},
         {"show", no_argument, NULL, OPT_SHOW},
         {"cancel", no_argument, NULL, OPT_CANCEL},
-        {"check", no_argument, NULL, OPT_CHECK},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    int ch, show = 0, cancel = 0;
+    int ch, rc, show = 0, cancel = 0;
     uint64_t v;
 
     memset(o, 0, sizeof *o);
     while ((ch = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+        if ((rc = opts_take(&o->common, ch, optarg, "patient", patient_usage)) != OPTS_OTHER) {
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         switch (ch) {
-        case OPT_ID:
-            if (util_parse_uint_str(optarg, 1, 1000000, &v) == -1) {
-                log_warnx("--id must be a whole number from 1 to 1000000");
-                return -1;
-            }
-            o->id = (unsigned)v;
-            break;
-        case OPT_CONFIG:
-            o->config = optarg;
-            break;
-        case OPT_CONFIG_DIR:
-            o->config_dir = optarg;
-            break;
         case OPT_SLOT:
             if (util_parse_uint_str(optarg, 1, PROTO_MAXINDEX, &v) == -1) {
                 log_warnx("--slot must be a whole number from 1 to %u", PROTO_MAXINDEX);
@@ -137,33 +116,13 @@ patient_parse_args(int argc, char **argv, struct patient_opts *o)
         case OPT_CANCEL:
             cancel = 1;
             break;
-        case OPT_CHECK:
-            o->check = 1;
-            break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'h':
-            patient_usage(stdout);
-            return 1;
-        case 'V':
-            printf("patient %s\n", HCS_VERSION);
-            return 1;
         default:
             patient_usage(stderr);
             return -1;
         }
     }
-    if (optind != argc) {
-        log_warnx("unexpected argument '%s'", argv[optind]);
-        patient_usage(stderr);
+    if (opts_finish(&o->common, argc, argv, patient_usage) == -1)
         return -1;
-    }
-    if ((o->id == 0) == (o->config == NULL)) {
-        log_warnx("give exactly one of --id N or --config FILE");
-        patient_usage(stderr);
-        return -1;
-    }
     if (show + cancel + (o->slot != 0) > 1) {
         log_warnx("--show, --cancel and --slot exclude each other");
         patient_usage(stderr);
@@ -177,23 +136,18 @@ patient_parse_args(int argc, char **argv, struct patient_opts *o)
 static int
 patient_load(struct patient *pt, const struct patient_opts *o)
 {
-    char err[768], *path = NULL;
-    const char *file = o->config;
+    char err[768], *file;
     int rc = -1;
 
-    if (file == NULL) {
-        if ((path = config_id_path(util_config_dir(o->config_dir), "patient", o->id)) == NULL) {
-            log_warnx("out of memory");
-            return -1;
-        }
-        file = path;
+    if ((file = opts_config_path(&o->common, "patient")) == NULL) {
+        log_warnx("out of memory");
+        return -1;
     }
     if (config_load_patient(&pt->cfg, file, err, sizeof err) == -1) {
         fprintf(stderr, "%s\n", err);
         goto out;
     }
-    if (o->id != 0 && pt->cfg.id != o->id)
-        log_warnx("%s: id is %u, not %u as --id says", file, pt->cfg.id, o->id);
+    opts_check_id(&o->common, file, pt->cfg.id);
     if (profile_load_credentials(&pt->prof, pt->cfg.credentials, err, sizeof err) == -1 ||
         profile_load_insurance(&pt->prof, pt->cfg.insurance, err, sizeof err) == -1) {
         fprintf(stderr, "%s\n", err);
@@ -201,7 +155,7 @@ patient_load(struct patient *pt, const struct patient_opts *o)
     }
     rc = 0;
 out:
-    free(path);
+    free(file);
     return rc;
 }
 
@@ -631,7 +585,7 @@ main(int argc, char **argv)
     log_init("patient", 0);
     if ((rc = patient_parse_args(argc, argv, &o)) != 0)
         return rc == 1 ? 0 : 1;
-    log_init("patient", o.verbose ? 1 : 0);
+    log_init("patient", o.common.verbose ? 1 : 0);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         fatal("signal");
     if ((pt = calloc(1, sizeof *pt)) == NULL)
@@ -639,7 +593,7 @@ main(int argc, char **argv)
     pt->udp_fd = -1;
     if (patient_load(pt, &o) == -1)
         goto out;
-    if (o.check) {
+    if (o.common.check) {
         printf("%s: ok (patient %u, username %s, insurance %s)\n", pt->cfg.path, pt->cfg.id,
                pt->prof.user, pt->prof.plan);
         status = 0;
