@@ -30,13 +30,6 @@ log_init(const char *progname, int level)
     event_set_log_callback(log_event_cb);
 }
 
-/* Return the verbosity set by log_init. */
-int
-log_level(void)
-{
-    return log_verbosity;
-}
-
 /* Write one message line, with an optional error string. */
 static void
 log_vwrite(const char *errstr, const char *fmt, va_list ap)

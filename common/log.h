@@ -8,7 +8,6 @@
 
 /* Verbosity: -1 quiet (warnings only), 0 normal, 1 debug. */
 void log_init(const char *progname, int level);
-int log_level(void);
 void log_warn(const char *fmt, ...) HCS_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) HCS_PRINTF(1, 2);
 void log_info(const char *fmt, ...) HCS_PRINTF(1, 2);

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 /* Resolve host:port with getaddrinfo, keeping the first answer. */
 int
 net_resolve(const char *host, unsigned port, int socktype, struct sockaddr_storage *ss,
@@ -146,19 +149,24 @@ net_local_addr(int fd, char *host, size_t hostlen, unsigned *port)
 
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
         return -1;
-    util_addr_str((struct sockaddr *)&ss, host, hostlen, port);
+    net_addr_str((struct sockaddr *)&ss, host, hostlen, port);
     return 0;
 }
 
-/* Format the remote address of fd. */
-int
-net_peer_addr(int fd, char *host, size_t hostlen, unsigned *port)
+/* Print an IPv4 or IPv6 socket address as text and port. */
+void
+net_addr_str(const struct sockaddr *sa, char *host, size_t hostlen, unsigned *port)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
-        return -1;
-    util_addr_str((struct sockaddr *)&ss, host, hostlen, port);
-    return 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)hostlen);
+        *port = ntohs(sin->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)hostlen);
+        *port = ntohs(sin6->sin6_port);
+    } else {
+        snprintf(host, hostlen, "unknown");
+        *port = 0;
+    }
 }

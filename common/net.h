@@ -14,8 +14,9 @@ int net_bind(const char *host, unsigned port, int socktype, int backlog, char *e
 int net_connect_tcp(const char *host, unsigned port, unsigned timeout_ms, char *err, size_t errlen);
 /* Make fd non-blocking. Returns 0 or -1. */
 int net_nonblock(int fd);
-/* The local (getsockname) or remote (getpeername) address of fd, as text. */
+/* The local (getsockname) address of fd, as text. */
 int net_local_addr(int fd, char *host, size_t hostlen, unsigned *port);
-int net_peer_addr(int fd, char *host, size_t hostlen, unsigned *port);
+/* Format the address and port of sa as text into host (at least 64 bytes). */
+void net_addr_str(const struct sockaddr *sa, char *host, size_t hostlen, unsigned *port);
 
 #endif

@@ -1,12 +1,9 @@
 /* util.c: small helpers shared by every program: numbers, secrets, paths, text. */
 #include "util.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 /* Parse a plain decimal number in [min, max] (see util.h). */
 int
@@ -49,6 +46,16 @@ util_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
     for (i = 0; i < alen; i++)
         diff |= (unsigned char)a[i] ^ (unsigned char)(blen ? b[i % blen] : 0);
     return diff == 0;
+}
+
+/* memset through a volatile pointer, so wiping a dead buffer is not optimized away. */
+static void *(*const volatile util_memset)(void *, int, size_t) = memset;
+
+/* Overwrite a secret with zeros. */
+void
+util_wipe(void *p, size_t len)
+{
+    util_memset(p, 0, len);
 }
 
 /* Join path onto the folder of base unless path is absolute. */
@@ -117,24 +124,6 @@ util_token_ok(const char *s, size_t len)
             return 0;
     }
     return 1;
-}
-
-/* Print an IPv4 or IPv6 socket address as text and port. */
-void
-util_addr_str(const struct sockaddr *sa, char *host, size_t hostlen, unsigned *port)
-{
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)hostlen);
-        *port = ntohs(sin->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)hostlen);
-        *port = ntohs(sin6->sin6_port);
-    } else {
-        snprintf(host, hostlen, "unknown");
-        *port = 0;
-    }
 }
 
 /* Choose the folder that holds doctorN.conf and patientN.conf. */

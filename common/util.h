@@ -5,8 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sockaddr;
-
 /*
  * Parse a plain decimal number of len bytes: digits only (no sign, space or
  * junk), no overflow, value within [min, max]. Returns 0 or -1.
@@ -18,6 +16,9 @@ int util_parse_uint_str(const char *s, uint64_t min, uint64_t max, uint64_t *out
 
 /* Compare two secrets in time that depends only on their lengths. 1 if equal. */
 int util_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
+
+/* Overwrite a secret with zeros in a way the compiler may not drop. */
+void util_wipe(void *p, size_t len);
 
 /*
  * Resolve path relative to the folder of base (a config file). Absolute paths
@@ -34,9 +35,6 @@ char *util_escape(char *dst, size_t dstlen, const char *src, size_t len);
 
 /* Whether a token contains only bytes above 0x20 other than DEL. */
 int util_token_ok(const char *s, size_t len);
-
-/* Format the address and port of sa as text into host (at least 64 bytes). */
-void util_addr_str(const struct sockaddr *sa, char *host, size_t hostlen, unsigned *port);
 
 /* Default folder for --id: --config-dir, else $HCS_CONFIG_DIR, else "config". */
 const char *util_config_dir(const char *opt);

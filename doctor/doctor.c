@@ -115,7 +115,7 @@ doctor_reply(struct doctor *d, const struct sockaddr *sa, socklen_t salen,
     char host[64];
     unsigned port;
 
-    util_addr_str(sa, host, sizeof host, &port);
+    net_addr_str(sa, host, sizeof host, &port);
     printf("Phase 3: Doctor %u receives the request from the patient with port number %u "
            "and the insurance plan %s.\n",
            d->cfg.id, port, a->plan);

@@ -11,16 +11,6 @@
 #define CLIENT_SHOWLEN 96 /* escaped untrusted text in a message, NUL included */
 #define CLIENT_PROMPT_TEXT "Please enter the preferred appointment index and press enter: "
 
-/* Overwrite len bytes in a way the compiler may not drop. */
-static void
-client_wipe(void *p, size_t len)
-{
-    volatile unsigned char *v = p;
-
-    while (len-- > 0)
-        *v++ = 0;
-}
-
 /* Append len bytes to b; the old copy is wiped when b moves. Returns 0 or -1. */
 static int
 client_buf_add(struct client *c, struct client_buf *b, const char *s, size_t len)
@@ -40,7 +30,7 @@ client_buf_add(struct client *c, struct client_buf *b, const char *s, size_t len
         }
         if (b->data != NULL) {
             memcpy(data, b->data, b->len);
-            client_wipe(b->data, b->cap);
+            util_wipe(b->data, b->cap);
             free(b->data);
         }
         b->data = data;
@@ -170,7 +160,7 @@ void
 client_free(struct client *c)
 {
     if (c->wire.data != NULL)
-        client_wipe(c->wire.data, c->wire.cap);
+        util_wipe(c->wire.data, c->wire.cap);
     free(c->wire.data);
     free(c->screen.data);
     free(c->slots);

@@ -390,7 +390,7 @@ patient_doctor_start(struct patient *pt)
                     c->port, strerror(errno));
         return -1;
     }
-    util_addr_str((struct sockaddr *)&ss, pt->dochost, sizeof pt->dochost, &docport);
+    net_addr_str((struct sockaddr *)&ss, pt->dochost, sizeof pt->dochost, &docport);
     if ((pt->ev_udp = event_new(pt->base, pt->udp_fd, EV_READ | EV_PERSIST, patient_udp_cb, pt)) ==
             NULL ||
         (pt->ev_retry = evtimer_new(pt->base, patient_retry_cb, pt)) == NULL ||

@@ -1,6 +1,7 @@
 /* profile.c: the patient's own data files: its credentials and its insurance plan. */
 #include "profile.h"
 #include "datafile.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,25 +9,15 @@
 /* Which of the two one-row files is being read. */
 enum profile_kind { PROFILE_CREDENTIALS, PROFILE_INSURANCE };
 
-/* Overwrite len bytes in a way the compiler may not drop (they held a password). */
-static void
-profile_wipe(void *p, size_t len)
-{
-    volatile unsigned char *v = p;
-
-    while (len-- > 0)
-        *v++ = 0;
-}
-
 /* Empty the fields that a failed load of this kind was meant to fill. */
 static int
 profile_fail(struct profile *p, enum profile_kind kind)
 {
     if (kind == PROFILE_CREDENTIALS) {
-        profile_wipe(p->user, sizeof p->user);
-        profile_wipe(p->password, sizeof p->password);
+        util_wipe(p->user, sizeof p->user);
+        util_wipe(p->password, sizeof p->password);
     } else {
-        profile_wipe(p->plan, sizeof p->plan);
+        util_wipe(p->plan, sizeof p->plan);
     }
     return -1;
 }
@@ -80,7 +71,7 @@ profile_read(struct profile *p, enum profile_kind kind, struct datafile *df, cha
                                 first);
     }
     if (df->buf != NULL)
-        profile_wipe(df->buf, df->cap);
+        util_wipe(df->buf, df->cap);
     datafile_close(df);
     return rc == -1 ? profile_fail(p, kind) : 0;
 }
@@ -135,5 +126,5 @@ profile_load_insurance_mem(struct profile *p, const char *name, const void *data
 void
 profile_clear(struct profile *p)
 {
-    profile_wipe(p, sizeof *p);
+    util_wipe(p, sizeof *p);
 }

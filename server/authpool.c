@@ -68,21 +68,11 @@ struct authpool {
     unsigned nthreads; /* started */
 };
 
-/* memset through a volatile pointer, so wiping a dead buffer is not optimized away. */
-static void *(*const volatile authpool_memset)(void *, int, size_t) = memset;
-
-/* Overwrite a secret with zeros. */
-static void
-authpool_wipe(void *p, size_t len)
-{
-    authpool_memset(p, 0, len);
-}
-
 /* Wipe and free a job. */
 static void
 authpool_job_free(struct authpool_job *job)
 {
-    authpool_wipe(job, job->size);
+    util_wipe(job, job->size);
     free(job);
 }
 
@@ -107,7 +97,7 @@ authpool_verify(const struct authpool_job *job, struct crypt_data *cd)
 
     if (out != NULL)
         ok = util_secret_equal(out, strlen(out), job->hash, strlen(job->hash));
-    authpool_wipe(cd, sizeof *cd);
+    util_wipe(cd, sizeof *cd);
     return ok && !job->badpass;
 }
 

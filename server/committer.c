@@ -213,13 +213,6 @@ committer_flush(struct committer *cm)
     return 1;
 }
 
-/* Whether a batch is being written. */
-int
-committer_busy(const struct committer *cm)
-{
-    return cm->busy;
-}
-
 /* Finish writing, stop the thread, and write what was staged last, on this thread. */
 void
 committer_free(struct committer *cm)

@@ -21,8 +21,6 @@ struct committer *committer_new(struct event_base *base, struct store *store,
 int committer_stage(struct committer *cm, int put, const char *user, uint32_t index);
 /* Send the staged changes if no batch is being written. 1 if sent, else 0. */
 int committer_flush(struct committer *cm);
-/* Whether a batch is being written. */
-int committer_busy(const struct committer *cm);
 /* Write what is in flight and staged, stop the thread, free everything. */
 void committer_free(struct committer *cm);
 

@@ -3,6 +3,7 @@
 #include "authpool.h"
 #include "center.h"
 #include "log.h"
+#include "net.h"
 #include "proto.h"
 #include "throttle.h"
 #include "users.h"
@@ -90,7 +91,7 @@ conn_new(struct center *center, int fd, const struct sockaddr *sa)
     if ((c->out = evbuffer_new()) == NULL)
         goto fail;
     if (sa != NULL)
-        util_addr_str(sa, c->host, sizeof c->host, &c->port);
+        net_addr_str(sa, c->host, sizeof c->host, &c->port);
     else
         snprintf(c->host, sizeof c->host, "none");
     c->created = c->lastline = conn_now(c);

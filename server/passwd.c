@@ -38,16 +38,6 @@ struct passwd_rows {
 /* The signal that interrupted a password prompt, or 0. */
 static volatile sig_atomic_t passwd_signo;
 
-/* memset through a volatile pointer, so wiping a dead buffer is not optimized away. */
-static void *(*const volatile passwd_memset)(void *, int, size_t) = memset;
-
-/* Overwrite a secret with zeros. */
-static void
-passwd_wipe(void *p, size_t len)
-{
-    passwd_memset(p, 0, len);
-}
-
 /* Check the rules for a new password (see passwd.h). */
 int
 passwd_check(const char *password, size_t len, char *err, size_t errlen)
@@ -97,7 +87,7 @@ passwd_hash(const char *password, char *out, size_t outlen, char *err, size_t er
         memcpy(out, h, strlen(h) + 1);
         rc = 0;
     }
-    passwd_wipe(cd, sizeof *cd);
+    util_wipe(cd, sizeof *cd);
     free(cd);
     return rc;
 }
@@ -248,7 +238,7 @@ passwd_read(const char *user, char *buf, char *err, size_t errlen)
         snprintf(err, errlen, "the passwords do not match");
         len = -1;
     }
-    passwd_wipe(again, sizeof again);
+    util_wipe(again, sizeof again);
     close(tty);
     return len < 0 ? -1 : len;
 }
@@ -278,7 +268,7 @@ passwd_one(const char *user)
     } else {
         rc = 0;
     }
-    passwd_wipe(pw, sizeof pw);
+    util_wipe(pw, sizeof pw);
     return rc;
 }
 
@@ -298,7 +288,7 @@ passwd_rows_free(struct passwd_rows *rows)
     size_t i;
 
     for (i = 0; i < rows->n; i++) {
-        passwd_wipe(rows->v[i].secret, rows->v[i].secretlen);
+        util_wipe(rows->v[i].secret, rows->v[i].secretlen);
         free(rows->v[i].secret);
         free(rows->v[i].name);
     }
@@ -349,13 +339,13 @@ passwd_row_add(struct passwd_rows *rows, struct datafile *df, char *err, size_t 
     if (row->name == NULL || row->secret == NULL || rows->n >= UINT32_MAX ||
         htab_insert(&rows->idx, h, (uint32_t)rows->n) == -1) {
         if (row->secret != NULL)
-            passwd_wipe(row->secret, row->secretlen);
+            util_wipe(row->secret, row->secretlen);
         free(row->secret);
         free(row->name);
         return datafile_error(df, err, errlen, "out of memory");
     }
     rows->n++;
-    passwd_wipe(df->field[1], df->len[1]);
+    util_wipe(df->field[1], df->len[1]);
     return 0;
 }
 
@@ -394,7 +384,7 @@ passwd_rows_read(struct passwd_rows *rows, const char *path, struct stat *st, ch
         rc = -1;
     }
     if (df.buf != NULL)
-        passwd_wipe(df.buf, df.cap);
+        util_wipe(df.buf, df.cap);
     datafile_close(&df);
     return rc;
 }
@@ -524,7 +514,7 @@ passwd_upgrade(const char *path, char *err, size_t errlen, unsigned *hashed, uns
             snprintf(err, errlen, "%s: out of memory", path);
             goto out;
         }
-        passwd_wipe(row->secret, row->secretlen);
+        util_wipe(row->secret, row->secretlen);
         free(row->secret);
         row->secret = copy;
         row->secretlen = strlen(copy);

@@ -281,38 +281,17 @@ test_token_ok(void **state)
     assert_int_equal(util_token_ok("ab cd", 2), 1);
 }
 
-/* IPv4 and IPv6 addresses print as text with their port. */
+/* util_wipe zeroes exactly the bytes it is given. */
 static void
-test_addr_str(void **state)
+test_wipe(void **state)
 {
-    struct sockaddr_in sin;
-    struct sockaddr_in6 sin6;
-    struct sockaddr_storage ss;
-    char host[64];
-    unsigned port = 1;
+    char buf[8] = "secret!";
 
     (void)state;
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(21000);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    util_addr_str((struct sockaddr *)&sin, host, sizeof host, &port);
-    assert_string_equal(host, "127.0.0.1");
-    assert_int_equal(port, 21000);
-
-    memset(&sin6, 0, sizeof sin6);
-    sin6.sin6_family = AF_INET6;
-    sin6.sin6_port = htons(65535);
-    sin6.sin6_addr = in6addr_loopback;
-    util_addr_str((struct sockaddr *)&sin6, host, sizeof host, &port);
-    assert_string_equal(host, "::1");
-    assert_int_equal(port, 65535);
-
-    memset(&ss, 0, sizeof ss);
-    ss.ss_family = AF_UNIX;
-    util_addr_str((struct sockaddr *)&ss, host, sizeof host, &port);
-    assert_string_equal(host, "unknown");
-    assert_int_equal(port, 0);
+    util_wipe(buf + 1, 5);
+    assert_int_equal(buf[0], 's');
+    assert_memory_equal(buf + 1, "\0\0\0\0\0", 5);
+    assert_int_equal(buf[6], '!');
 }
 
 /* --config-dir wins, then a non-empty $HCS_CONFIG_DIR, then "config". */
@@ -346,7 +325,7 @@ main(void)
         cmocka_unit_test(test_escape_zero_size),
         cmocka_unit_test(test_escape_long),
         cmocka_unit_test(test_token_ok),
-        cmocka_unit_test(test_addr_str),
+        cmocka_unit_test(test_wipe),
         cmocka_unit_test(test_config_dir),
     };
 
