@@ -107,7 +107,7 @@ client_set_state(struct client *c, enum client_state state)
 
 /* Finish the session with an exit status. */
 static void
-client_finish(struct client *c, int status)
+client_finish(struct client *c, enum patient_exit status)
 {
     c->status = status;
     client_set_state(c, CLIENT_DONE);
@@ -130,7 +130,7 @@ client_phase(const struct client *c)
 
 /* End the session with status and a diagnostic for stderr. */
 void
-client_fail(struct client *c, int status, const char *fmt, ...)
+client_fail(struct client *c, enum patient_exit status, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -151,6 +151,7 @@ client_init(struct client *c, const struct client_params *p)
 {
     memset(c, 0, sizeof *c);
     c->p = *p;
+    slotlist_init(&c->list);
     client_set_state(c, CLIENT_START);
     return 0;
 }
@@ -163,140 +164,42 @@ client_free(struct client *c)
         util_wipe(c->wire.data, c->wire.cap);
     free(c->wire.data);
     free(c->screen.data);
-    free(c->slots);
-    free(c->sorted);
+    slotlist_free(&c->list);
     memset(c, 0, sizeof *c);
 }
 
-/* Position of index in the sorted array, or where it would go; *found tells which. */
-static size_t
-client_bsearch(const struct client *c, uint32_t index, int *found)
+/* End the session because the list could not take one more slot (rc from slotlist.h). */
+static void
+client_list_failed(struct client *c, enum slotlist_result rc)
 {
-    size_t lo = 0, hi = c->nslots;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->sorted[mid] < index)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (rc == SLOTLIST_FULL) {
+        client_fail(c, PATIENT_EXIT_CENTER, "the list of slots grew beyond %d", SLOTLIST_MAX);
+        return;
     }
-    *found = lo < c->nslots && c->sorted[lo] == index;
-    return lo;
-}
-
-/* Whether index is in the current list. */
-int
-client_has_slot(const struct client *c, uint32_t index)
-{
-    int found;
-
-    client_bsearch(c, index, &found);
-    return found;
-}
-
-/* Make room for one more slot. Returns 0, or -1 after failing the session. */
-static int
-client_grow(struct client *c)
-{
-    struct client_slot *slots;
-    uint32_t *sorted;
-    size_t cap;
-
-    if (c->nslots < c->cap)
-        return 0;
-    if (c->nslots >= CLIENT_MAXSLOTS) {
-        client_fail(c, 5, "the list of slots grew beyond %d", CLIENT_MAXSLOTS);
-        return -1;
-    }
-    cap = c->cap == 0 ? 16 : c->cap * 2;
-    if (cap > CLIENT_MAXSLOTS)
-        cap = CLIENT_MAXSLOTS;
-    if ((slots = realloc(c->slots, cap * sizeof *slots)) != NULL)
-        c->slots = slots;
-    if ((sorted = realloc(c->sorted, cap * sizeof *sorted)) != NULL)
-        c->sorted = sorted;
-    if (slots == NULL || sorted == NULL) {
-        c->nomem = 1;
-        client_fail(c, 1, "out of memory");
-        return -1;
-    }
-    c->cap = cap;
-    return 0;
-}
-
-/* Compare two indices for qsort. */
-static int
-client_cmp_index(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Remove index from both arrays. Returns 1 if it was there. */
-static int
-client_remove(struct client *c, uint32_t index)
-{
-    size_t pos, i;
-    int found;
-
-    pos = client_bsearch(c, index, &found);
-    if (!found)
-        return 0;
-    memmove(&c->sorted[pos], &c->sorted[pos + 1], (c->nslots - pos - 1) * sizeof *c->sorted);
-    for (i = 0; i < c->nslots && c->slots[i].index != index; i++)
-        continue;
-    memmove(&c->slots[i], &c->slots[i + 1], (c->nslots - i - 1) * sizeof *c->slots);
-    c->nslots--;
-    return 1;
-}
-
-/*
- * Add a released slot: before the first shown slot with a higher index.
- * Returns 1 if added, 0 if already there, -1 after failing the session.
- */
-static int
-client_insert(struct client *c, const struct proto_reply *r)
-{
-    size_t pos, i;
-    int found;
-
-    pos = client_bsearch(c, r->index, &found);
-    if (found)
-        return 0;
-    if (client_grow(c) == -1)
-        return -1;
-    memmove(&c->sorted[pos + 1], &c->sorted[pos], (c->nslots - pos) * sizeof *c->sorted);
-    c->sorted[pos] = r->index;
-    for (i = 0; i < c->nslots && c->slots[i].index < r->index; i++)
-        continue;
-    memmove(&c->slots[i + 1], &c->slots[i], (c->nslots - i) * sizeof *c->slots);
-    c->slots[i].index = r->index;
-    memcpy(c->slots[i].day, r->day, sizeof r->day);
-    memcpy(c->slots[i].time, r->time, sizeof r->time);
-    c->nslots++;
-    return 1;
+    c->nomem = 1;
+    client_fail(c, PATIENT_EXIT_CONFIG, "out of memory");
 }
 
 /* Print the list header, the list and the prompt, and wait for the person. */
 static void
 client_show_list(struct client *c)
 {
+    char row[SLOTLIST_ROWLEN];
     size_t i;
 
     client_print(c, "Phase 2: The following appointments are available for Patient %u:\n", c->p.id);
-    for (i = 0; i < c->nslots; i++)
-        client_print(c, "%" PRIu32 " %s %s\n", c->slots[i].index, c->slots[i].day,
-                     c->slots[i].time);
+    for (i = 0; i < c->list.nslots; i++) {
+        slotlist_row(&c->list, i, row);
+        client_print(c, "%s", row);
+    }
 }
 
-/* Say that no slot is left, and end with status 3. */
+/* Say that no slot is left, and end: no appointment made. */
 static void
 client_none_left(struct client *c)
 {
     client_print(c, "Phase 2: No appointments are available for Patient %u. Exiting...\n", c->p.id);
-    client_finish(c, 3);
+    client_finish(c, PATIENT_EXIT_NOBOOKING);
 }
 
 /* Ask for the index: the prompt stays open on its line. */
@@ -311,7 +214,7 @@ client_prompt(struct client *c)
 static void
 client_reprompt(struct client *c)
 {
-    if (c->nslots == 0) {
+    if (c->list.nslots == 0) {
         client_none_left(c);
         return;
     }
@@ -332,16 +235,13 @@ client_select(struct client *c, uint32_t index)
 static void
 client_list_done(struct client *c)
 {
-    size_t i;
+    uint32_t dup;
 
-    if (c->nslots > 1) /* with none, sorted may be NULL, which qsort must not get */
-        qsort(c->sorted, c->nslots, sizeof *c->sorted, client_cmp_index);
-    for (i = 1; i < c->nslots; i++)
-        if (c->sorted[i] == c->sorted[i - 1]) {
-            client_fail(c, 5, "the center listed slot %" PRIu32 " twice", c->sorted[i]);
-            return;
-        }
-    if (c->nslots == 0) {
+    if (slotlist_finish(&c->list, &dup) == -1) {
+        client_fail(c, PATIENT_EXIT_CENTER, "the center listed slot %" PRIu32 " twice", dup);
+        return;
+    }
+    if (c->list.nslots == 0) {
         client_none_left(c);
         return;
     }
@@ -351,12 +251,12 @@ client_list_done(struct client *c)
         return;
     }
     client_print(c, "%s%" PRIu32 "\n", CLIENT_PROMPT_TEXT, c->p.slot);
-    if (!client_has_slot(c, c->p.slot)) {
+    if (!slotlist_has(&c->list, c->p.slot)) {
         client_print(c,
                      "Phase 2: Appointment %" PRIu32 " is not in the list of available "
                      "appointments for Patient %u. Exiting...\n",
                      c->p.slot, c->p.id);
-        client_finish(c, 3);
+        client_finish(c, PATIENT_EXIT_NOBOOKING);
         return;
     }
     client_select(c, c->p.slot);
@@ -366,27 +266,34 @@ client_list_done(struct client *c)
 static void
 client_push(struct client *c, const struct proto_reply *r)
 {
-    int changed;
+    enum slotlist_result rc;
 
     if (c->state == CLIENT_LIST)
         return; /* sent before the list, which already holds the change */
     if (c->state != CLIENT_PROMPT && c->state != CLIENT_SELECT) {
-        client_fail(c, 5, "the center pushed a schedule change at the wrong time");
+        client_fail(c, PATIENT_EXIT_CENTER,
+                    "the center pushed a schedule change at the wrong time");
         return;
     }
-    if (r->kind == PROTO_PUSH_RESERVED)
-        changed = client_remove(c, r->index);
-    else if ((changed = client_insert(c, r)) == -1)
+    if ((rc = slotlist_apply(&c->list, r)) < 0) {
+        client_list_failed(c, rc);
         return;
-    if (!changed || c->state != CLIENT_PROMPT)
+    }
+    if (rc == SLOTLIST_SAME || c->state != CLIENT_PROMPT)
         return; /* while a selection is out, the list is shown again if it is refused */
     client_fresh_line(c);
-    if (r->kind == PROTO_PUSH_RESERVED)
+    switch (r->kind) {
+    case PROTO_PUSH_RESERVED:
         client_print(c, "Phase 2: Appointment %" PRIu32 " was just taken by another patient.\n",
                      r->index);
-    else
+        break;
+    case PROTO_PUSH_RELEASED:
         client_print(c, "Phase 2: Appointment %" PRIu32 " %s %s has just become available.\n",
                      r->index, r->day, r->time);
+        break;
+    default:
+        break;
+    }
     client_reprompt(c);
 }
 
@@ -398,13 +305,14 @@ client_error(struct client *c, const struct proto_reply *r)
     uint64_t v;
 
     if (strcmp(r->reason, "busy") == 0) {
-        client_fail(c, 5, "the center is busy (too many patients at once); try again later");
+        client_fail(c, PATIENT_EXIT_CENTER,
+                    "the center is busy (too many patients at once); try again later");
     } else if (strcmp(r->reason, "idle-timeout") == 0) {
-        client_fail(c, 5,
+        client_fail(c, PATIENT_EXIT_CENTER,
                     "the center ended the session: no input for too long "
                     "(error idle-timeout)");
     } else if (strcmp(r->reason, "auth-timeout") == 0) {
-        client_fail(c, 5,
+        client_fail(c, PATIENT_EXIT_CENTER,
                     "the center ended the session: authentication took too long "
                     "(error auth-timeout)");
     } else if (c->state == CLIENT_SELECT && strncmp(r->reason, "already-booked ", 15) == 0 &&
@@ -413,13 +321,13 @@ client_error(struct client *c, const struct proto_reply *r)
                      "Phase 2: Patient %u already holds appointment %" PRIu64
                      "; cancel it first with: patient --id %u --cancel\n",
                      c->p.id, v, c->p.id);
-        client_finish(c, 3);
+        client_finish(c, PATIENT_EXIT_NOBOOKING);
     } else if (c->state == CLIENT_QUERY && c->p.mode == CLIENT_CANCEL &&
                strcmp(r->reason, "no-appointment") == 0) {
         client_print(c, "Patient %u has no appointment to cancel.\n", c->p.id);
-        client_finish(c, 3);
+        client_finish(c, PATIENT_EXIT_NOBOOKING);
     } else {
-        client_fail(c, 5, "the center answered: error %s",
+        client_fail(c, PATIENT_EXIT_CENTER, "the center answered: error %s",
                     util_escape(esc, sizeof esc, r->reason, strlen(r->reason)));
     }
 }
@@ -433,7 +341,7 @@ client_on_auth(struct client *c, const struct proto_reply *r)
     client_print(c, "Phase 1: Patient %u authentication result: %s.\n", c->p.id,
                  r->kind == PROTO_SUCCESS ? "success" : "failure");
     if (r->kind == PROTO_FAILURE) {
-        client_finish(c, 2);
+        client_finish(c, PATIENT_EXIT_AUTH);
         return 0;
     }
     client_print(c, "Phase 1: End of Phase 1 for Patient %u.\n", c->p.id);
@@ -467,7 +375,7 @@ client_on_query(struct client *c, const struct proto_reply *r)
         client_print(c, "Patient %u cancelled appointment %" PRIu32 ".\n", c->p.id, r->index);
     else
         return -1;
-    client_finish(c, 0);
+    client_finish(c, PATIENT_EXIT_OK);
     return 0;
 }
 
@@ -478,23 +386,23 @@ client_on_list(struct client *c, const struct proto_reply *r)
     if (c->state == CLIENT_LIST) {
         if (r->kind != PROTO_SLOTS)
             return -1;
-        if (r->count > CLIENT_MAXSLOTS) {
-            client_fail(c, 5, "the center announced %" PRIu32 " slots (at most %d)", r->count,
-                        CLIENT_MAXSLOTS);
+        if (r->count > SLOTLIST_MAX) {
+            client_fail(c, PATIENT_EXIT_CENTER,
+                        "the center announced %" PRIu32 " slots (at most %d)", r->count,
+                        SLOTLIST_MAX);
             return 0;
         }
         c->rows = r->count;
         client_set_state(c, CLIENT_ROWS);
     } else {
+        enum slotlist_result rc;
+
         if (r->kind != PROTO_SLOT)
             return -1;
-        if (client_grow(c) == -1)
+        if ((rc = slotlist_append(&c->list, r)) < 0) {
+            client_list_failed(c, rc);
             return 0;
-        c->slots[c->nslots].index = r->index;
-        memcpy(c->slots[c->nslots].day, r->day, sizeof r->day);
-        memcpy(c->slots[c->nslots].time, r->time, sizeof r->time);
-        c->sorted[c->nslots] = r->index;
-        c->nslots++;
+        }
         c->rows--;
     }
     if (c->rows == 0)
@@ -523,12 +431,12 @@ client_on_select(struct client *c, const struct proto_reply *r)
                      "Phase 2: The requested appointment from Patient %u is not available. "
                      "Exiting...\n",
                      c->p.id);
-        client_finish(c, 3);
+        client_finish(c, PATIENT_EXIT_NOBOOKING);
         return 0;
     }
     client_print(c, "Phase 2: The requested appointment from Patient %u is not available.\n",
                  c->p.id);
-    client_remove(c, c->selected);
+    slotlist_remove(&c->list, c->selected);
     client_reprompt(c);
     return 0;
 }
@@ -560,7 +468,7 @@ client_center_line(struct client *c, const char *line, size_t len)
     if (c->state == CLIENT_DONE || c->state == CLIENT_DOCTOR)
         return;
     if (proto_parse_reply(line, len, &r) == -1) {
-        client_fail(c, 5, "the center sent an unreadable line: '%s'",
+        client_fail(c, PATIENT_EXIT_CENTER, "the center sent an unreadable line: '%s'",
                     util_escape(esc, sizeof esc, line, len));
         return;
     }
@@ -568,7 +476,7 @@ client_center_line(struct client *c, const char *line, size_t len)
         client_error(c, &r);
         return;
     }
-    if (r.kind == PROTO_PUSH_RESERVED || r.kind == PROTO_PUSH_RELEASED) {
+    if (slotlist_is_push(&r)) {
         client_push(c, &r);
         return;
     }
@@ -590,10 +498,10 @@ client_center_line(struct client *c, const char *line, size_t len)
         break;
     }
     if (rc == -1)
-        client_fail(c, 5, "unexpected line from the center: '%s'",
+        client_fail(c, PATIENT_EXIT_CENTER, "unexpected line from the center: '%s'",
                     util_escape(esc, sizeof esc, line, len));
     else if (c->nomem)
-        client_fail(c, 1, "out of memory");
+        client_fail(c, PATIENT_EXIT_CONFIG, "out of memory");
 }
 
 /* An over-long line or a NUL byte from the center. */
@@ -601,7 +509,7 @@ void
 client_center_garbage(struct client *c, const char *what)
 {
     if (c->state != CLIENT_DONE && c->state != CLIENT_DOCTOR)
-        client_fail(c, 5, "the center sent %s", what);
+        client_fail(c, PATIENT_EXIT_CENTER, "the center sent %s", what);
 }
 
 /* The center's connection ended. */
@@ -611,9 +519,9 @@ client_center_closed(struct client *c, const char *why)
     if (c->state == CLIENT_DONE || c->state == CLIENT_DOCTOR)
         return;
     if (why == NULL)
-        client_fail(c, 5, "the center closed the connection");
+        client_fail(c, PATIENT_EXIT_CENTER, "the center closed the connection");
     else
-        client_fail(c, 5, "the connection to the center failed: %s", why);
+        client_fail(c, PATIENT_EXIT_CENTER, "the connection to the center failed: %s", why);
 }
 
 /* The center did not answer in time. */
@@ -621,7 +529,7 @@ void
 client_center_timeout(struct client *c, unsigned ms)
 {
     if (client_waits_center(c))
-        client_fail(c, 5, "the center did not answer within %u ms", ms);
+        client_fail(c, PATIENT_EXIT_CENTER, "the center did not answer within %u ms", ms);
 }
 
 /* Whether a reply from the center is awaited. */
@@ -658,14 +566,14 @@ client_input_line(struct client *c, const char *line, size_t len)
     if (len == 0) {
         client_prompt(c);
     } else if (util_parse_uint(line, len, 1, PROTO_MAXINDEX, &v) == 0 &&
-               client_has_slot(c, (uint32_t)v)) {
+               slotlist_has(&c->list, (uint32_t)v)) {
         client_select(c, (uint32_t)v);
     } else {
         client_print(c, "Phase 2: %s is not one of the available appointment indices.\n", esc);
         client_prompt(c);
     }
     if (c->nomem)
-        client_fail(c, 1, "out of memory");
+        client_fail(c, PATIENT_EXIT_CONFIG, "out of memory");
 }
 
 /* The input ended at the prompt. */
@@ -677,7 +585,7 @@ client_input_eof(struct client *c)
     client_fresh_line(c);
     client_print(c, "Phase 2: No appointment index was entered for Patient %u. Exiting...\n",
                  c->p.id);
-    client_finish(c, 3);
+    client_finish(c, PATIENT_EXIT_NOBOOKING);
 }
 
 /* Whether the person is being asked. */
@@ -722,7 +630,7 @@ client_doctor_timeout(struct client *c)
                  "Phase 3: The doctor at port %u did not answer Patient %u after %u tries. "
                  "Exiting...\n",
                  c->port, c->p.id, c->tries);
-    client_finish(c, 4);
+    client_finish(c, PATIENT_EXIT_NOPRICE);
     return 0;
 }
 
@@ -747,24 +655,24 @@ client_doctor_reply(struct client *c, const char *data, size_t len, int truncate
                      "with port number %u and name %s.\n",
                      c->p.id, cost, c->port, c->doctor);
         client_print(c, "Phase 3: End of Phase 3 for Patient %u.\n", c->p.id);
-        client_finish(c, 0);
+        client_finish(c, PATIENT_EXIT_OK);
     } else if (!truncated && len == sizeof unknown - 1 && memcmp(data, unknown, len) == 0) {
         client_print(c,
                      "Phase 3: Doctor %s does not know insurance plan %s; no estimate for "
                      "Patient %u. Exiting...\n",
                      c->doctor, c->p.plan, c->p.id);
-        client_finish(c, 4);
+        client_finish(c, PATIENT_EXIT_NOPRICE);
     } else if (!truncated && len > 6 && memcmp(data, "error ", 6) == 0) {
         client_print(c,
                      "Phase 3: Doctor %s answered '%s' to Patient %u; no estimate. "
                      "Exiting...\n",
                      c->doctor, esc, c->p.id);
-        client_finish(c, 4);
+        client_finish(c, PATIENT_EXIT_NOPRICE);
     } else {
         client_print(c,
                      "Phase 3: Doctor %s sent an unreadable answer '%s%s' to Patient %u. "
                      "Exiting...\n",
                      c->doctor, esc, truncated ? "..." : "", c->p.id);
-        client_finish(c, 4);
+        client_finish(c, PATIENT_EXIT_NOPRICE);
     }
 }

@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 #include "proto.h"
+#include "slotlist.h"
 
-#define CLIENT_MAXLINE 1024     /* bytes in one line from the center, line ending excluded */
-#define CLIENT_MAXSLOTS 1000000 /* slots the patient keeps in its list */
-#define CLIENT_DIAGLEN 256      /* a failure explained for stderr, NUL included */
+#define CLIENT_MAXLINE 1024 /* bytes in one line from the center, line ending excluded */
+#define CLIENT_DIAGLEN 256  /* a failure explained for stderr, NUL included */
 
 /*
  * How the shell uses this module: it feeds every line from the center to
@@ -18,11 +18,21 @@
  * c->screen to stdout and c->wire to the center (then empties both), and
  * looks at c->state: CLIENT_DOCTOR means close TCP and start phase 3,
  * CLIENT_DONE means exit with c->status, printing c->diag on stderr if set.
- *
- * The list is kept in the center's order (availabilities.txt). A slot given
- * back by a "* released" push goes before the first shown slot with a higher
- * index, which is ascending order whenever the center's list is ascending.
+ * The free slots shown to the person are c->list (slotlist.h).
  */
+
+/* The exit statuses of the patient program, as the README's table gives them. */
+enum patient_exit {
+    PATIENT_EXIT_OK = 0,        /* booked and priced (or --show / --cancel answered) */
+    PATIENT_EXIT_CONFIG = 1,    /* usage, configuration or data-file error */
+    PATIENT_EXIT_AUTH = 2,      /* authentication failed */
+    PATIENT_EXIT_NOBOOKING = 3, /* no appointment made: slot taken or not listed, no slot left,
+                                   input ended at the prompt, already booked, nothing to cancel */
+    PATIENT_EXIT_NOPRICE = 4,   /* the doctor gave no price: no answer after the retries, or an
+                                   error such as an unknown insurance plan */
+    PATIENT_EXIT_CENTER = 5,    /* the center could not be reached, timed out the session, or
+                                   broke the protocol */
+};
 
 /* What the person asked for on the command line. */
 enum client_mode {
@@ -56,13 +66,6 @@ struct client_params {
     unsigned retries; /* resends of the doctor request after the first try */
 };
 
-/* One free slot as the center listed it. */
-struct client_slot {
-    uint32_t index;
-    char day[PROTO_DAYLEN];
-    char time[PROTO_DAYLEN];
-};
-
 /* Bytes waiting to be written by the shell. */
 struct client_buf {
     char *data;
@@ -74,14 +77,11 @@ struct client_buf {
 struct client {
     struct client_params p;
     enum client_state state;
-    int status;                /* exit status once CLIENT_DONE */
-    char diag[CLIENT_DIAGLEN]; /* "phase N: what went wrong" for stderr, or "" */
-    struct client_buf screen;  /* text for stdout */
-    struct client_buf wire;    /* lines for the center, each ending in "\n" */
-    struct client_slot *slots; /* the list in the center's order */
-    uint32_t *sorted;          /* the same indices in ascending order, for lookups */
-    size_t nslots;
-    size_t cap;
+    enum patient_exit status;   /* exit status once CLIENT_DONE */
+    char diag[CLIENT_DIAGLEN];  /* "phase N: what went wrong" for stderr, or "" */
+    struct client_buf screen;   /* text for stdout */
+    struct client_buf wire;     /* lines for the center, each ending in "\n" */
+    struct slotlist list;       /* the free slots, in the center's order */
     uint32_t rows;              /* slot lines still to come in CLIENT_ROWS */
     uint32_t selected;          /* index sent with selection */
     char doctor[PROTO_NAMELEN]; /* after booking: the doctor's name and port */
@@ -126,10 +126,7 @@ int client_doctor_timeout(struct client *c);
 void client_doctor_reply(struct client *c, const char *data, size_t len, int truncated);
 
 /* End the session with status and a "phase N: ..." line for stderr (N from the state). */
-void client_fail(struct client *c, int status, const char *fmt, ...)
+void client_fail(struct client *c, enum patient_exit status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* Whether index is in the current list. */
-int client_has_slot(const struct client *c, uint32_t index);
 
 #endif

@@ -379,15 +379,15 @@ patient_doctor_start(struct patient *pt)
     unsigned port, docport;
 
     if (patient_doctor_resolve(pt, &ss, &sslen, err, sizeof err) == -1) {
-        client_fail(c, 4, "%s", err);
+        client_fail(c, PATIENT_EXIT_NOPRICE, "%s", err);
         return -1;
     }
     if ((pt->udp_fd = socket(ss.ss_family, SOCK_DGRAM, 0)) == -1 ||
         fcntl(pt->udp_fd, F_SETFD, FD_CLOEXEC) == -1 || net_nonblock(pt->udp_fd) == -1 ||
         connect(pt->udp_fd, (struct sockaddr *)&ss, sslen) == -1 ||
         net_local_addr(pt->udp_fd, host, sizeof host, &port) == -1) {
-        client_fail(c, 4, "cannot set up the UDP socket to %s port %u: %s", pt->cfg.doctor_host,
-                    c->port, strerror(errno));
+        client_fail(c, PATIENT_EXIT_NOPRICE, "cannot set up the UDP socket to %s port %u: %s",
+                    pt->cfg.doctor_host, c->port, strerror(errno));
         return -1;
     }
     net_addr_str((struct sockaddr *)&ss, pt->dochost, sizeof pt->dochost, &docport);
@@ -395,7 +395,7 @@ patient_doctor_start(struct patient *pt)
             NULL ||
         (pt->ev_retry = evtimer_new(pt->base, patient_retry_cb, pt)) == NULL ||
         event_add(pt->ev_udp, NULL) == -1) {
-        client_fail(c, 1, "cannot set up events");
+        client_fail(c, PATIENT_EXIT_CONFIG, "cannot set up events");
         return -1;
     }
     client_doctor_ready(c, host, port);
@@ -409,7 +409,7 @@ patient_stdin_set(struct patient *pt, int on)
 {
     if (on && !pt->stdin_added) {
         if (event_add(pt->ev_stdin, NULL) == -1) {
-            client_fail(&pt->client, 3, "cannot wait for the standard input");
+            client_fail(&pt->client, PATIENT_EXIT_NOBOOKING, "cannot wait for the standard input");
             return;
         }
         pt->stdin_added = 1;
@@ -438,7 +438,7 @@ patient_sync(struct patient *pt, int rearm)
         }
         if (c->wire.len > 0) {
             if (pt->bev != NULL && bufferevent_write(pt->bev, c->wire.data, c->wire.len) == -1)
-                client_fail(c, 5, "cannot queue a request to the center");
+                client_fail(c, PATIENT_EXIT_CENTER, "cannot queue a request to the center");
             memset(c->wire.data, 0, c->wire.len);
             c->wire.len = 0;
             rearm = 1;
@@ -512,7 +512,7 @@ patient_start(struct patient *pt, const struct patient_opts *o)
     }
     if ((fd = net_connect_tcp(pt->cfg.center_host, pt->cfg.center_port, pt->cfg.timeout_ms, err,
                               sizeof err)) == -1) {
-        client_fail(&pt->client, 5, "%s", err);
+        client_fail(&pt->client, PATIENT_EXIT_CENTER, "%s", err);
         return 0;
     }
     if ((pt->bev = bufferevent_socket_new(pt->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
@@ -528,7 +528,8 @@ patient_start(struct patient *pt, const struct patient_opts *o)
     }
     if (getpeername(fd, (struct sockaddr *)&peer, &peerlen) == -1 ||
         net_local_addr(fd, host, sizeof host, &port) == -1) {
-        client_fail(&pt->client, 5, "cannot read the connection's addresses: %s", strerror(errno));
+        client_fail(&pt->client, PATIENT_EXIT_CENTER, "cannot read the connection's addresses: %s",
+                    strerror(errno));
         return 0;
     }
     pt->center_family = peer.ss_family;
@@ -578,13 +579,14 @@ main(int argc, char **argv)
 {
     struct patient_opts o;
     struct patient *pt;
-    int rc, status = 1;
+    enum patient_exit status = PATIENT_EXIT_CONFIG;
+    int rc;
 
     patient_std_fds();
     setvbuf(stdout, NULL, _IOLBF, 0);
     log_init("patient", 0);
     if ((rc = patient_parse_args(argc, argv, &o)) != 0)
-        return rc == 1 ? 0 : 1;
+        return rc == 1 ? PATIENT_EXIT_OK : PATIENT_EXIT_CONFIG;
     log_init("patient", o.common.verbose ? 1 : 0);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         fatal("signal");
@@ -596,15 +598,15 @@ main(int argc, char **argv)
     if (o.common.check) {
         printf("%s: ok (patient %u, username %s, insurance %s)\n", pt->cfg.path, pt->cfg.id,
                pt->prof.user, pt->prof.plan);
-        status = 0;
+        status = PATIENT_EXIT_OK;
         goto out;
     }
     if (patient_start(pt, &o) == -1)
         goto out;
     if (pt->client.state != CLIENT_DONE && event_base_dispatch(pt->base) == -1)
-        client_fail(&pt->client, 5, "the event loop failed");
+        client_fail(&pt->client, PATIENT_EXIT_CENTER, "the event loop failed");
     if (pt->client.state != CLIENT_DONE)
-        client_fail(&pt->client, 5, "the session ended without an answer");
+        client_fail(&pt->client, PATIENT_EXIT_CENTER, "the session ended without an answer");
     fflush(stdout);
     if (pt->client.screen.len > 0)
         fwrite(pt->client.screen.data, 1, pt->client.screen.len, stdout);

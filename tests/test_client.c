@@ -79,6 +79,19 @@ to_prompt(struct client *c, int echo)
                         "Please enter the preferred appointment index and press enter: ");
 }
 
+/* The exit statuses are the README's numbers. */
+static void
+test_exit_statuses(void **state)
+{
+    (void)state;
+    assert_int_equal(PATIENT_EXIT_OK, 0);
+    assert_int_equal(PATIENT_EXIT_CONFIG, 1);
+    assert_int_equal(PATIENT_EXIT_AUTH, 2);
+    assert_int_equal(PATIENT_EXIT_NOBOOKING, 3);
+    assert_int_equal(PATIENT_EXIT_NOPRICE, 4);
+    assert_int_equal(PATIENT_EXIT_CENTER, 5);
+}
+
 static void
 test_failure(void **state)
 {
@@ -88,7 +101,7 @@ test_failure(void **state)
     start(&c, CLIENT_BOOK, 0, 1);
     line(&c, "failure");
     assert_int_equal(c.state, CLIENT_DONE);
-    assert_int_equal(c.status, 2);
+    assert_int_equal(c.status, PATIENT_EXIT_AUTH);
     assert_string_equal(screen(&c), "Phase 1: Patient 7 authentication result: failure.\n");
     client_free(&c);
 }
@@ -131,7 +144,7 @@ test_input(void **state)
     assert_int_equal(client_doctor_timeout(&c), 1);
     client_doctor_sent(&c, "127.0.0.1");
     client_doctor_reply(&c, "30\n", 3, 0);
-    assert_int_equal(c.status, 0);
+    assert_int_equal(c.status, PATIENT_EXIT_OK);
     assert_string_equal(screen(&c),
                         "Phase 2: The requested appointment is available and reserved to Patient "
                         "7. The assigned doctor port number is 41000.\n"
@@ -181,7 +194,7 @@ test_pushes_at_prompt(void **state)
     screen(&c);
     line(&c, "* reserved 9");
     assert_int_equal(c.state, CLIENT_DONE);
-    assert_int_equal(c.status, 3);
+    assert_int_equal(c.status, PATIENT_EXIT_NOBOOKING);
     assert_string_equal(screen(&c),
                         "\nPhase 2: Appointment 9 was just taken by another patient.\n"
                         "Phase 2: No appointments are available for Patient 7. Exiting...\n");
@@ -203,7 +216,7 @@ test_slot_option(void **state)
     assert_string_equal(wire(&c), "available\nselection 9\n");
     assert_non_null(strstr(screen(&c), "press enter: 9\n"));
     line(&c, "notavailable");
-    assert_int_equal(c.status, 3);
+    assert_int_equal(c.status, PATIENT_EXIT_NOBOOKING);
     assert_string_equal(
         screen(&c),
         "Phase 2: The requested appointment from Patient 7 is not available. Exiting...\n");
@@ -213,7 +226,7 @@ test_slot_option(void **state)
     line(&c, "success");
     line(&c, "slots 1");
     line(&c, "5 Mon 01pm");
-    assert_int_equal(c.status, 3);
+    assert_int_equal(c.status, PATIENT_EXIT_NOBOOKING);
     assert_non_null(strstr(screen(&c), "press enter: 4\nPhase 2: Appointment 4 is not in the list "
                                        "of available appointments for Patient 7. Exiting...\n"));
     client_free(&c);
@@ -233,19 +246,19 @@ test_protocol_errors(void **state)
         line(&c, "success");
         line(&c, bad[i]);
         assert_int_equal(c.state, CLIENT_DONE);
-        assert_int_equal(c.status, 5);
+        assert_int_equal(c.status, PATIENT_EXIT_CENTER);
         assert_memory_equal(c.diag, "phase 2: ", 9);
         client_free(&c);
     }
     start(&c, CLIENT_BOOK, 0, 1);
     line(&c, "error busy");
-    assert_int_equal(c.status, 5);
+    assert_int_equal(c.status, PATIENT_EXIT_CENTER);
     assert_string_equal(c.diag,
                         "phase 1: the center is busy (too many patients at once); try again later");
     client_free(&c);
     to_prompt(&c, 1);
     client_center_closed(&c, NULL);
-    assert_int_equal(c.status, 5);
+    assert_int_equal(c.status, PATIENT_EXIT_CENTER);
     assert_string_equal(c.diag, "phase 2: the center closed the connection");
     assert_string_equal(screen(&c), "\n");
     client_free(&c);
@@ -253,7 +266,7 @@ test_protocol_errors(void **state)
     client_center_timeout(&c, 100); /* not waiting on the center at the prompt */
     assert_int_equal(c.state, CLIENT_PROMPT);
     client_input_eof(&c);
-    assert_int_equal(c.status, 3);
+    assert_int_equal(c.status, PATIENT_EXIT_NOBOOKING);
     client_free(&c);
 }
 
@@ -275,7 +288,7 @@ test_doctor(void **state)
     assert_int_equal(client_doctor_timeout(&c), 1);
     client_doctor_sent(&c, "::1");
     assert_int_equal(client_doctor_timeout(&c), 0);
-    assert_int_equal(c.status, 4);
+    assert_int_equal(c.status, PATIENT_EXIT_NOPRICE);
     assert_non_null(strstr(screen(&c), "Phase 3: The doctor at port 42000 did not answer Patient "
                                        "7 after 3 tries. Exiting...\n"));
     client_free(&c);
@@ -285,9 +298,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_failure),          cmocka_unit_test(test_input),
-        cmocka_unit_test(test_pushes_at_prompt), cmocka_unit_test(test_slot_option),
-        cmocka_unit_test(test_protocol_errors),  cmocka_unit_test(test_doctor),
+        cmocka_unit_test(test_exit_statuses), cmocka_unit_test(test_failure),
+        cmocka_unit_test(test_input),         cmocka_unit_test(test_pushes_at_prompt),
+        cmocka_unit_test(test_slot_option),   cmocka_unit_test(test_protocol_errors),
+        cmocka_unit_test(test_doctor),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,9 @@
 /*
- * fuzz_client.c: the patient's session (patient/client.c) driven by lines,
- * as patient.c drives it, with every line the center, the person and the
- * doctor could send. After each event the screen, the wire and the session
- * are checked, then emptied as the shell empties them.
+ * fuzz_client.c: the patient's session (patient/client.c, with its list of
+ * slots in patient/slotlist.c) driven by lines, as patient.c drives it, with
+ * every line the center, the person and the doctor could send. After each
+ * event the screen, the wire, the session and its list are checked, then
+ * emptied as the shell empties them.
  *
  * Input: lines ("\n"); the first byte of each says where it comes from:
  *   '#'  only as the first line: options, any of "show", "cancel", "echo", "slot=N"
@@ -65,23 +66,23 @@ fuzz_cmp(const void *a, const void *b)
 
 /* The list the person sees: sorted index without repeats, and the same indices in order. */
 static void
-fuzz_check_list(const struct client *c)
+fuzz_check_list(const struct slotlist *l)
 {
     uint32_t *copy;
     size_t i;
 
-    if (c->nslots > c->cap || c->cap > CLIENT_MAXSLOTS)
+    if (l->nslots > l->cap || l->cap > SLOTLIST_MAX)
         abort();
-    if (c->nslots == 0)
+    if (l->nslots == 0)
         return;
-    if ((copy = malloc(c->nslots * sizeof *copy)) == NULL)
+    if ((copy = malloc(l->nslots * sizeof *copy)) == NULL)
         abort();
-    for (i = 0; i < c->nslots; i++)
-        copy[i] = c->slots[i].index;
-    qsort(copy, c->nslots, sizeof *copy, fuzz_cmp);
-    for (i = 0; i < c->nslots; i++)
-        if (copy[i] != c->sorted[i] || (i > 0 && c->sorted[i] <= c->sorted[i - 1]) ||
-            c->sorted[i] == 0)
+    for (i = 0; i < l->nslots; i++)
+        copy[i] = l->slots[i].index;
+    qsort(copy, l->nslots, sizeof *copy, fuzz_cmp);
+    for (i = 0; i < l->nslots; i++)
+        if (copy[i] != l->sorted[i] || (i > 0 && l->sorted[i] <= l->sorted[i - 1]) ||
+            l->sorted[i] == 0 || !slotlist_has(l, l->sorted[i]))
             abort();
     free(copy);
 }
@@ -113,7 +114,7 @@ fuzz_check_wire(const struct client *c, unsigned *nauth)
                 v != c->selected)
                 abort();
             /* Only a slot the list shows is asked for. */
-            if (c->state == CLIENT_SELECT && !client_has_slot(c, (uint32_t)v))
+            if (c->state == CLIENT_SELECT && !slotlist_has(&c->list, (uint32_t)v))
                 abort();
             continue;
         }
@@ -149,18 +150,19 @@ fuzz_check(struct client *c, int was_done, int echoed, unsigned *nauth)
         abort();
     switch (c->state) {
     case CLIENT_DONE:
-        if (c->status < 0 || c->status > 5 || (c->status == 5 && dl == 0))
+        if ((unsigned)c->status > PATIENT_EXIT_CENTER ||
+            (c->status == PATIENT_EXIT_CENTER && dl == 0))
             abort();
         break;
     case CLIENT_PROMPT:
-        if (c->nslots == 0)
+        if (c->list.nslots == 0)
             abort();
         /* fall through */
     case CLIENT_SELECT:
-        fuzz_check_list(c);
+        fuzz_check_list(&c->list);
         break;
     case CLIENT_ROWS:
-        if (c->rows == 0 || c->nslots > c->cap)
+        if (c->rows == 0 || c->list.nslots > c->list.cap)
             abort();
         break;
     case CLIENT_DOCTOR:
