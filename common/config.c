@@ -69,6 +69,7 @@ static const struct config_key config_center_keys[] = {
     CFG_UINT(center_config, idle_timeout, 1, 86400),
     CFG_UINT(center_config, auth_timeout, 1, 86400),
     CFG_UINT(center_config, max_output, 4096, 1u << 30),
+    CFG_CHOICE(center_config, store, "memory sqlite"),
     CFG_OPTPATH(center_config, state),
     CFG_CHOICE(center_config, durability, "normal full"),
     {NULL, CONFIG_STR, 0, 0, 0, NULL},
@@ -212,15 +213,19 @@ config_handler(void *user, const char *section, const char *name, const char *va
     return 1;
 }
 
-/* Parse path into dst with the given section and keys. */
+/* Parse path (or text, when not NULL) into dst with the given section and keys. */
 static int
-config_parse(const char *path, const char *section, const struct config_key *keys, void *dst,
-             char *err, size_t errlen)
+config_parse(const char *path, const char *text, const char *section, const struct config_key *keys,
+             void *dst, char *err, size_t errlen)
 {
     struct config_ctx ctx = {path, section, keys, dst, NULL, 0, 0, 0, "", 0};
     int line;
 
-    if ((ctx.fp = fopen(path, "r")) == NULL) {
+    if (text != NULL)
+        ctx.fp = fmemopen((void *)text, strlen(text), "r");
+    else
+        ctx.fp = fopen(path, "r");
+    if (ctx.fp == NULL) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
@@ -261,11 +266,13 @@ config_default(char **sp, const char *value)
     return 0;
 }
 
-/* Load center.conf. */
-int
-config_load_center(struct center_config *c, const char *path, char *err, size_t errlen)
+/* Load center.conf from path, or from text when it is not NULL. */
+static int
+config_load_center_from(struct center_config *c, const char *path, const char *text, char *err,
+                        size_t errlen)
 {
     memset(c, 0, sizeof *c);
+    c->store = CONFIG_STORE_UNSET;
     c->port = 21000;
     c->max_clients = 10000;
     c->max_line = 512;
@@ -273,14 +280,39 @@ config_load_center(struct center_config *c, const char *path, char *err, size_t 
     c->auth_timeout = 30;
     c->max_output = 1u << 20;
     if ((c->path = strdup(path)) == NULL ||
-        config_parse(path, "center", config_center_keys, c, err, errlen) == -1)
+        config_parse(path, text, "center", config_center_keys, c, err, errlen) == -1)
         return -1;
     if (config_default(&c->listen, "127.0.0.1") == -1)
         return -1;
     if (config_require(path, "center", "users", c->users, err, errlen) == -1 ||
         config_require(path, "center", "availabilities", c->availabilities, err, errlen) == -1)
         return -1;
+    if (c->store == CONFIG_STORE_UNSET)
+        c->store = c->state != NULL ? CONFIG_STORE_SQLITE : CONFIG_STORE_MEMORY;
+    if (c->store == CONFIG_STORE_SQLITE && c->state == NULL) {
+        snprintf(err, errlen, "%s: store = sqlite needs a state file (state = <file>)", path);
+        return -1;
+    }
+    if (c->store == CONFIG_STORE_MEMORY && c->state != NULL) {
+        snprintf(err, errlen, "%s: state names a file, but store = memory keeps none", path);
+        return -1;
+    }
     return 0;
+}
+
+/* Load center.conf. */
+int
+config_load_center(struct center_config *c, const char *path, char *err, size_t errlen)
+{
+    return config_load_center_from(c, path, NULL, err, errlen);
+}
+
+/* Load a center configuration from text. */
+int
+config_load_center_text(struct center_config *c, const char *name, const char *text, char *err,
+                        size_t errlen)
+{
+    return config_load_center_from(c, name, text, err, errlen);
 }
 
 /* Load doctorN.conf. */
@@ -289,7 +321,7 @@ config_load_doctor(struct doctor_config *c, const char *path, char *err, size_t 
 {
     memset(c, 0, sizeof *c);
     if ((c->path = strdup(path)) == NULL ||
-        config_parse(path, "doctor", config_doctor_keys, c, err, errlen) == -1)
+        config_parse(path, NULL, "doctor", config_doctor_keys, c, err, errlen) == -1)
         return -1;
     if (config_default(&c->listen, "127.0.0.1") == -1)
         return -1;
@@ -312,7 +344,7 @@ config_load_patient(struct patient_config *c, const char *path, char *err, size_
     c->timeout_ms = 2000;
     c->udp_retries = 3;
     if ((c->path = strdup(path)) == NULL ||
-        config_parse(path, "patient", config_patient_keys, c, err, errlen) == -1)
+        config_parse(path, NULL, "patient", config_patient_keys, c, err, errlen) == -1)
         return -1;
     if (config_default(&c->center_host, "localhost") == -1 ||
         config_default(&c->doctor_host, c->center_host) == -1)

@@ -16,9 +16,14 @@ struct center_config {
     unsigned idle_timeout; /* seconds without a complete line */
     unsigned auth_timeout; /* seconds to authenticate */
     unsigned max_output;   /* bytes queued to one client */
-    char *state;           /* the bookings store, or NULL ("none": in memory only) */
+    unsigned store;        /* CONFIG_STORE_*: the backend that keeps the bookings */
+    char *state;           /* store = sqlite: its file (NULL: "none") */
     unsigned durability;   /* CONFIG_DURABILITY_* */
 };
+
+#define CONFIG_STORE_MEMORY 0 /* bookings in memory only: lost when hcs stops */
+#define CONFIG_STORE_SQLITE 1 /* bookings in the SQLite file named by state */
+#define CONFIG_STORE_UNSET 99 /* not in the file: sqlite if state names a file, else memory */
 
 #define CONFIG_DURABILITY_NORMAL 0 /* survives a crash of the process */
 #define CONFIG_DURABILITY_FULL 1   /* survives a power cut: commits are synced */
@@ -51,6 +56,9 @@ struct patient_config {
  * config_free_* afterwards either way: a failed load may hold some strings.
  */
 int config_load_center(struct center_config *c, const char *path, char *err, size_t errlen);
+/* The same from text in memory; name stands for the file in messages and paths. */
+int config_load_center_text(struct center_config *c, const char *name, const char *text, char *err,
+                            size_t errlen);
 int config_load_doctor(struct doctor_config *c, const char *path, char *err, size_t errlen);
 int config_load_patient(struct patient_config *c, const char *path, char *err, size_t errlen);
 void config_free_center(struct center_config *c);

@@ -196,3 +196,39 @@ proto_fmt_booked(char *buf, size_t size, const char *doctor, unsigned port)
 
     return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
 }
+
+/* Format the push line of a slot just taken. */
+size_t
+proto_fmt_reserved(char *buf, size_t size, uint32_t index)
+{
+    int n = snprintf(buf, size, "* reserved %u\n", index);
+
+    return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
+/* Format the push line of a slot given back. */
+size_t
+proto_fmt_released(char *buf, size_t size, uint32_t index, const char *day, const char *time)
+{
+    int n = snprintf(buf, size, "* released %u %s %s\n", index, day, time);
+
+    return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
+#define PROTO_ERROR_INFO(name, reason, closes)                                                     \
+    {reason, "error " reason "\n", sizeof("error " reason "\n") - 1, closes},
+const struct proto_error_info proto_errors[PROTO_NERRORS] = {PROTO_ERRORS(PROTO_ERROR_INFO)};
+#undef PROTO_ERROR_INFO
+
+/* Find an error by its reason, which ends at len or at a space. */
+int
+proto_error_find(const char *s, size_t len)
+{
+    const char *sp = memchr(s, ' ', len);
+    size_t i, n = sp != NULL ? (size_t)(sp - s) : len;
+
+    for (i = 0; i < PROTO_NERRORS; i++)
+        if (strlen(proto_errors[i].reason) == n && memcmp(proto_errors[i].reason, s, n) == 0)
+            return (int)i;
+    return -1;
+}

@@ -65,8 +65,55 @@ struct proto_reply {
 /* Classify and parse one line from the center (without its line ending). */
 int proto_parse_reply(const char *line, size_t len, struct proto_reply *r);
 
+/*
+ * The reasons of the center's "error <reason>" lines, as the README's
+ * error table lists them: name, reason, and whether the center closes the
+ * connection after the line.
+ */
+#define PROTO_ERRORS(X)                                                                            \
+    X(EMPTY_LINE, "empty-line", 0)                                                                 \
+    X(BAD_SPACING, "bad-spacing", 0)                                                               \
+    X(UNKNOWN_COMMAND, "unknown-command", 0)                                                       \
+    X(WRONG_ARGUMENTS, "wrong-arguments", 0)                                                       \
+    X(BAD_INDEX, "bad-index", 0)                                                                   \
+    X(NOT_AUTHENTICATED, "not-authenticated", 0)                                                   \
+    X(ALREADY_AUTHENTICATED, "already-authenticated", 0)                                           \
+    X(ALREADY_BOOKED, "already-booked", 0)                                                         \
+    X(NO_APPOINTMENT, "no-appointment", 0)                                                         \
+    X(UNAVAILABLE, "unavailable", 0)                                                               \
+    X(LINE_TOO_LONG, "line-too-long", 1)                                                           \
+    X(BAD_LINE, "bad-line", 1)                                                                     \
+    X(IDLE_TIMEOUT, "idle-timeout", 1)                                                             \
+    X(AUTH_TIMEOUT, "auth-timeout", 1)                                                             \
+    X(BUSY, "busy", 1)                                                                             \
+    X(OUT_OF_MEMORY, "out-of-memory", 1)
+
+#define PROTO_ERROR_ENUM(name, reason, closes) PROTO_ERR_##name,
+enum proto_error { PROTO_ERRORS(PROTO_ERROR_ENUM) PROTO_NERRORS };
+#undef PROTO_ERROR_ENUM
+
+/* One error reason and its whole line, "error <reason>\n", counted by the compiler. */
+struct proto_error_info {
+    const char *reason;
+    const char *line;
+    size_t linelen;
+    int closes;
+};
+
+extern const struct proto_error_info proto_errors[PROTO_NERRORS];
+
+/* The error whose reason is the first len bytes of s (up to a space), or -1. */
+int proto_error_find(const char *s, size_t len);
+
+/* A string literal and its length, for replies whose length the compiler counts. */
+#define PROTO_LIT(s) ("" s), (sizeof(s) - 1)
+
 /* Formatters for the center's replies; each returns the length written. */
 size_t proto_fmt_slot(char *buf, size_t size, uint32_t index, const char *day, const char *time);
 size_t proto_fmt_booked(char *buf, size_t size, const char *doctor, unsigned port);
+/* The push lines: "* reserved <index>" and "* released <index> <day> <time>". */
+size_t proto_fmt_reserved(char *buf, size_t size, uint32_t index);
+size_t proto_fmt_released(char *buf, size_t size, uint32_t index, const char *day,
+                          const char *time);
 
 #endif

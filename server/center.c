@@ -1,11 +1,13 @@
-/* center.c: the health center server: its data, listener and connections. */
+/* center.c: the health center server: its data, listener, connections and bookings. */
 #include "center.h"
 #include "authpool.h"
+#include "command.h"
 #include "committer.h"
 #include "conn.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -48,38 +51,51 @@ center_store_apply(void *arg, const char *name, uint32_t index)
         return 0;
     }
     /* No one watches yet, so this tells nobody. */
-    if (schedule_reserve(&c->sched, index, (uint32_t)(user - c->users.v), NULL) == SCHED_OK)
-        user->booked = index;
+    center_book(c, user, index, NULL);
     return 0;
 }
 
-/* Open the store named by state and rebuild the bookings from it. */
+/* Open the store cfg names and rebuild the bookings from it. */
 static int
 center_store_open(struct center *c, char *err, size_t errlen)
 {
-    c->store = store_open(c->cfg.state, c->cfg.durability == CONFIG_DURABILITY_FULL, err, errlen);
-    if (c->store == NULL)
+    struct store_params params;
+
+    memset(&params, 0, sizeof params);
+    params.kind = c->cfg.store == CONFIG_STORE_SQLITE ? STORE_SQLITE : STORE_MEMORY;
+    params.path = c->cfg.state;
+    params.full_sync = c->cfg.durability == CONFIG_DURABILITY_FULL;
+    if ((c->store = store_open(&params, err, errlen)) == NULL)
         return -1;
     return store_load(c->store, center_store_apply, c, err, errlen);
 }
 
-/* Load users and schedule; the center takes over cfg's strings. */
-int
-center_init(struct center *c, struct center_config *cfg, int quiet, char *err, size_t errlen)
+/*
+ * Load users and schedule (from the files cfg names, or from the texts
+ * when they are not NULL) and open the store; the center takes over cfg.
+ */
+static int
+center_setup(struct center *c, struct center_config *cfg, const char *users, const char *slots,
+             int quiet, char *err, size_t errlen)
 {
     size_t i;
+    int rc;
 
     memset(c, 0, sizeof *c);
     TAILQ_INIT(&c->conns);
+    TAILQ_INIT(&c->lost);
     TAILQ_INIT(&c->dirty);
-    TAILQ_INIT(&c->committing);
-    TAILQ_INIT(&c->inflight);
     c->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
     c->quiet = quiet;
-    if (users_load(&c->users, c->cfg.users, err, errlen) == -1)
+    rc = users != NULL ? users_load_mem(&c->users, c->cfg.users, users, strlen(users), err, errlen)
+                       : users_load(&c->users, c->cfg.users, err, errlen);
+    if (rc == -1)
         return -1;
-    if (schedule_load(&c->sched, c->cfg.availabilities, err, errlen) == -1)
+    rc = slots != NULL ? schedule_load_mem(&c->sched, c->cfg.availabilities, slots, strlen(slots),
+                                           err, errlen)
+                       : schedule_load(&c->sched, c->cfg.availabilities, err, errlen);
+    if (rc == -1)
         return -1;
     for (i = 0; i < c->users.n && c->dummyhash == NULL; i++)
         if (c->users.v[i].hashed)
@@ -88,7 +104,7 @@ center_init(struct center *c, struct center_config *cfg, int quiet, char *err, s
         log_warnx("%s: %zu of %zu passwords are stored in clear; hash them with: "
                   "hcs passwd --upgrade %s",
                   c->cfg.users, c->users.n - c->users.nhashed, c->users.n, c->cfg.users);
-    if (c->cfg.state != NULL && center_store_open(c, err, errlen) == -1)
+    if (center_store_open(c, err, errlen) == -1)
         return -1;
     if (throttle_init(&c->throttle, 4096) == -1) {
         snprintf(err, errlen, "out of memory");
@@ -101,6 +117,31 @@ center_init(struct center *c, struct center_config *cfg, int quiet, char *err, s
         return -1;
     }
     return 0;
+}
+
+/* Load the files cfg names; the center takes over cfg's strings. */
+int
+center_init(struct center *c, struct center_config *cfg, int quiet, char *err, size_t errlen)
+{
+    return center_setup(c, cfg, NULL, NULL, quiet, err, errlen);
+}
+
+/* Set a center up from texts (tests, fuzzers). */
+int
+center_init_text(struct center *c, const char *conf, const char *users, const char *slots,
+                 int quiet, char *err, size_t errlen)
+{
+    struct center_config cfg;
+
+    if (config_load_center_text(&cfg, "center.conf", conf, err, errlen) == -1) {
+        config_free_center(&cfg);
+        memset(c, 0, sizeof *c);
+        TAILQ_INIT(&c->conns);
+        TAILQ_INIT(&c->lost);
+        TAILQ_INIT(&c->dirty);
+        return -1;
+    }
+    return center_setup(c, &cfg, users, slots, quiet, err, errlen);
 }
 
 /* Print one screen line unless quiet. */
@@ -254,34 +295,136 @@ center_push_later(struct center *c, struct conn *conn)
 const char *
 center_push_line(struct center *c, enum sched_change change, const struct slot *slot, size_t *len)
 {
-    int n;
-
+    c->stats.pushes++;
     if (c->pushversion != c->sched.version || c->pushlen == 0) {
         if (change == SCHED_RESERVED)
-            n = snprintf(c->pushline, sizeof c->pushline, "* reserved %u\n", slot->index);
+            c->pushlen = proto_fmt_reserved(c->pushline, sizeof c->pushline, slot->index);
         else
-            n = snprintf(c->pushline, sizeof c->pushline, "* released %u %s %s\n", slot->index,
-                         slot->day, slot->time);
-        c->pushlen = n > 0 && (size_t)n < sizeof c->pushline ? (size_t)n : 0;
+            c->pushlen = proto_fmt_released(c->pushline, sizeof c->pushline, slot->index, slot->day,
+                                            slot->time);
         c->pushversion = c->sched.version;
     }
     *len = c->pushlen;
     return c->pushline;
 }
 
-/* Send what this loop pass staged to the writer, with its connections. */
-static void
-center_commit_send(struct center *c)
+/* A new connection joins the center. */
+void
+center_conn_add(struct center *c, struct conn *conn)
+{
+    TAILQ_INSERT_TAIL(&c->conns, conn, entry);
+    c->nconns++;
+}
+
+/* A connection was closed: take it off every list; free it at the end of the pass. */
+void
+center_conn_lost(struct center *c, struct conn *conn)
+{
+    TAILQ_REMOVE(&c->conns, conn, entry);
+    c->nconns--;
+    if (conn->dirty) {
+        TAILQ_REMOVE(&c->dirty, conn, dirty_entry);
+        conn->dirty = 0;
+    }
+    TAILQ_INSERT_TAIL(&c->lost, conn, entry);
+    if (c->reap_ev != NULL)
+        event_active(c->reap_ev, EV_TIMEOUT, 0);
+}
+
+/* Free every closed connection. */
+void
+center_reap(struct center *c)
 {
     struct conn *conn;
 
-    if (c->committer == NULL || !committer_flush(c->committer))
-        return;
-    while ((conn = TAILQ_FIRST(&c->committing)) != NULL) {
-        TAILQ_REMOVE(&c->committing, conn, commit_entry);
-        TAILQ_INSERT_TAIL(&c->inflight, conn, commit_entry);
-        conn->committing = CONN_INFLIGHT;
+    while ((conn = TAILQ_FIRST(&c->lost)) != NULL) {
+        TAILQ_REMOVE(&c->lost, conn, entry);
+        conn_free(conn);
     }
+}
+
+/* End of a loop pass that closed connections. */
+static void
+center_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    center_reap(arg);
+}
+
+/* Book a slot for a user: the slot's holder and the user's booking together. */
+enum sched_result
+center_book(struct center *c, struct user *user, uint32_t index, struct sched_sub *self)
+{
+    enum sched_result r = schedule_reserve(&c->sched, index, (uint32_t)(user - c->users.v), self);
+
+    if (r == SCHED_OK)
+        user->booked = index;
+    return r;
+}
+
+/* Give a user's slot back. */
+void
+center_unbook(struct center *c, struct user *user)
+{
+    uint32_t index = user->booked;
+
+    user->booked = 0;
+    if (index != 0)
+        schedule_release(&c->sched, index);
+}
+
+/* Whether the store takes changes now. */
+int
+center_store_available(const struct center *c)
+{
+    return c->committer == NULL || committer_available(c->committer);
+}
+
+/* Microseconds of a monotonic clock. */
+static int64_t
+center_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Count a batch written in us microseconds. */
+static void
+center_count_commit(struct center *c, size_t n, int64_t us)
+{
+    static const int64_t bounds[CENTER_COMMIT_BUCKETS - 1] = {1000,  2000,   5000,   10000,
+                                                              50000, 100000, 1000000};
+    size_t b = 0;
+
+    while (b < CENTER_COMMIT_BUCKETS - 1 && us > bounds[b])
+        b++;
+    c->stats.commit_hist[b]++;
+    c->stats.commits++;
+    c->stats.commit_ops += n;
+    c->stats.commit_us += (uint64_t)(us > 0 ? us : 0);
+}
+
+/* The store refused a booking the center had made: undo it in memory. */
+static void
+center_refused(struct center *c, const char *name, uint32_t index)
+{
+    struct user *user = users_find(&c->users, name, strlen(name));
+
+    c->stats.refused++;
+    log_warnx("the store keeps another booking of slot %u; refused it to %s", index, name);
+    if (user != NULL && user->booked == index)
+        center_unbook(c, user);
+}
+
+/* Hand the changes of this loop pass to the committer, unless it is writing. */
+static void
+center_commit_send(struct center *c)
+{
+    if (committer_flush(c->committer))
+        c->commit_start_us = center_now_us();
 }
 
 /* End of a loop pass that staged changes: one batch for all of them. */
@@ -293,32 +436,61 @@ center_commit_cb(evutil_socket_t fd, short what, void *arg)
     center_commit_send(arg);
 }
 
-/* The writer committed a batch: answer its patients, send the next one. */
+/* The committer wrote a batch: undo what it refused, answer its patients, send the next. */
 static void
-center_committed_cb(void *arg)
+center_committed_cb(void *arg, enum store_status status, const char *err, struct store_op *ops,
+                    size_t n)
 {
     struct center *c = arg;
-    struct conn *conn;
+    size_t i;
 
-    while ((conn = TAILQ_FIRST(&c->inflight)) != NULL) {
-        TAILQ_REMOVE(&c->inflight, conn, commit_entry);
+    /* Nothing may be answered that is not stored: there is no safe way on,
+     * and a restart rebuilds the schedule from what is. */
+    if (status != STORE_OK)
+        fatalx("%s", err != NULL ? err : "cannot write the store");
+    center_count_commit(c, n, center_now_us() - c->commit_start_us);
+    for (i = 0; i < n; i++) {
+        struct conn *conn = ops[i].arg;
+
+        if (ops[i].put && ops[i].refused)
+            center_refused(c, ops[i].user, ops[i].index);
+        if (conn == NULL)
+            continue; /* its patient is gone; the change stands */
         conn->committing = 0;
-        conn_committed(conn);
+        command_committed(conn, ops[i].put && ops[i].refused);
     }
     center_commit_send(c);
 }
 
-/* Stage a change and hold the answer until its batch is committed. */
-void
-center_commit_later(struct center *c, struct conn *conn, int put, const char *user, uint32_t index)
+/* Make a change durable: on the spot for a store that does not block, else in the next batch. */
+enum center_commit
+center_commit(struct center *c, struct conn *conn, int put, struct user *user, uint32_t index)
 {
-    if (committer_stage(c->committer, put, user, index) == -1)
-        fatalx("out of memory staging a booking");
-    if (!conn->committing) {
-        conn->committing = CONN_STAGED;
-        TAILQ_INSERT_TAIL(&c->committing, conn, commit_entry);
+    struct store_op op;
+    char err[256];
+
+    if (put)
+        c->stats.bookings++;
+    else
+        c->stats.cancels++;
+    if (c->committer != NULL) {
+        if (committer_stage(c->committer, put, user->name, index, conn) == -1)
+            fatalx("out of memory staging a booking");
+        conn->committing = 1;
+        event_active(c->commit_ev, EV_TIMEOUT, 0);
+        return CENTER_HELD;
     }
-    event_active(c->commit_ev, EV_TIMEOUT, 0);
+    memset(&op, 0, sizeof op);
+    op.put = put;
+    op.index = index;
+    op.user = user->name;
+    if (store_write(c->store, &op, 1, err, sizeof err) != STORE_OK)
+        fatalx("%s", err);
+    if (op.put && op.refused) {
+        center_refused(c, op.user, op.index);
+        return CENTER_REFUSED;
+    }
+    return CENTER_WRITTEN;
 }
 
 /* A new patient: a connection, told "error busy" when the center is full. */
@@ -333,15 +505,18 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
     (void)l;
     (void)salen;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if ((conn = conn_new(c, fd, sa)) == NULL) {
+    c->stats.connections++;
+    if ((conn = conn_new(c, fd, sa, &transport_tcp_ops)) == NULL) {
         log_warnx("out of memory for a new connection");
         close(fd);
         return;
     }
     /* Over the limit it still gets a connection, closing at once, so the
      * refusal is written and lingered over like any other last line. */
-    if (full)
-        conn_refuse(conn, "busy");
+    if (full) {
+        c->stats.busy++;
+        conn_refuse(conn, PROTO_ERR_BUSY);
+    }
 }
 
 /* Accept again after a pause for lack of descriptors. */
@@ -387,8 +562,9 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
     c->flush_ev = evtimer_new(base, center_flush_cb, c);
     c->commit_ev = event_new(base, -1, 0, center_commit_cb, c);
     c->resume_ev = evtimer_new(base, center_resume_cb, c);
+    c->reap_ev = event_new(base, -1, 0, center_reap_cb, c);
     if (c->listener == NULL || c->flush_ev == NULL || c->commit_ev == NULL ||
-        c->resume_ev == NULL) {
+        c->resume_ev == NULL || c->reap_ev == NULL) {
         if (c->listener == NULL)
             close(fd);
         snprintf(err, errlen, "cannot set up the listener");
@@ -397,7 +573,7 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
     evconnlistener_set_error_cb(c->listener, center_accept_error_cb);
     if (c->users.nhashed > 0 && (c->authpool = authpool_new(base, 0, err, errlen)) == NULL)
         return -1;
-    if (c->store != NULL &&
+    if (store_blocking(c->store) &&
         (c->committer = committer_new(base, c->store, center_committed_cb, c, err, errlen)) == NULL)
         return -1;
     net_local_addr(fd, host, sizeof host, &port);
@@ -413,9 +589,12 @@ center_free(struct center *c)
     size_t i;
 
     while ((conn = TAILQ_FIRST(&c->conns)) != NULL)
-        conn_free(conn);
+        conn_close(conn);
+    center_reap(c);
     if (c->authpool != NULL)
         authpool_free(c->authpool);
+    if (c->reap_ev != NULL)
+        event_free(c->reap_ev);
     if (c->resume_ev != NULL)
         event_free(c->resume_ev);
     if (c->commit_ev != NULL)
@@ -438,4 +617,28 @@ center_free(struct center *c)
     users_free(&c->users);
     config_free_center(&c->cfg);
     memset(c, 0, sizeof *c);
+}
+
+/* Print the counters, one "name value" line each. */
+void
+center_print_stats(const struct center *c, FILE *fp)
+{
+    static const char *const buckets[CENTER_COMMIT_BUCKETS] = {"1ms",  "2ms",   "5ms", "10ms",
+                                                               "50ms", "100ms", "1s",  "inf"};
+    const struct center_stats *st = &c->stats;
+    size_t i;
+
+    fprintf(fp,
+            "connections %llu\nlogins_ok %llu\nlogins_failed %llu\nlogins_throttled %llu\n"
+            "busy %llu\nbookings %llu\ncancels %llu\nrefused %llu\nunavailable %llu\n"
+            "overflows %llu\npushes %llu\ncommits %llu\ncommit_ops %llu\ncommit_us %llu\n",
+            (unsigned long long)st->connections, (unsigned long long)st->logins_ok,
+            (unsigned long long)st->logins_failed, (unsigned long long)st->logins_throttled,
+            (unsigned long long)st->busy, (unsigned long long)st->bookings,
+            (unsigned long long)st->cancels, (unsigned long long)st->refused,
+            (unsigned long long)st->unavailable, (unsigned long long)st->overflows,
+            (unsigned long long)st->pushes, (unsigned long long)st->commits,
+            (unsigned long long)st->commit_ops, (unsigned long long)st->commit_us);
+    for (i = 0; i < CENTER_COMMIT_BUCKETS; i++)
+        fprintf(fp, "commit_le_%s %llu\n", buckets[i], (unsigned long long)st->commit_hist[i]);
 }

@@ -1,9 +1,10 @@
-/* center.h: the health center server: its data, listener and connections. */
+/* center.h: the health center server: its data, listener, connections and bookings. */
 #ifndef HCS_CENTER_H
 #define HCS_CENTER_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/queue.h>
 
 #include "config.h"
@@ -20,9 +21,29 @@ struct center_block;
 struct evbuffer;
 struct committer;
 struct authpool;
-struct committer;
 
 TAILQ_HEAD(conns, conn);
+
+#define CENTER_COMMIT_BUCKETS 8 /* commit latency: up to 1, 2, 5, 10, 50, 100, 1000 ms, more */
+
+/* What the center counts (printed at a -v shutdown). */
+struct center_stats {
+    uint64_t connections;      /* accepted */
+    uint64_t logins_ok;        /* answered success */
+    uint64_t logins_failed;    /* answered failure */
+    uint64_t logins_throttled; /* answers delayed by the throttle */
+    uint64_t busy;             /* refused: over max_clients, or password checks backed up */
+    uint64_t bookings;         /* selections that booked a slot */
+    uint64_t cancels;          /* bookings given back */
+    uint64_t refused;          /* changes the store refused */
+    uint64_t unavailable;      /* changes refused while the store was unavailable */
+    uint64_t overflows;        /* clients dropped for not reading their pushes */
+    uint64_t pushes;           /* push lines queued to waiting patients */
+    uint64_t commits;          /* batches the store wrote */
+    uint64_t commit_ops;       /* changes in those batches */
+    uint64_t commit_us;        /* time from handing a batch over to its answer, summed */
+    uint64_t commit_hist[CENTER_COMMIT_BUCKETS];
+};
 
 /* Everything the server owns. Created once by center_init. */
 struct center {
@@ -31,18 +52,20 @@ struct center {
     struct users users;
     struct schedule sched;
     struct throttle throttle; /* failed logins by address */
+    struct center_stats stats;
 
     struct event_base *base;
     struct evconnlistener *listener;
     struct event *resume_ev;     /* re-enables accept after running out of descriptors */
     struct event *flush_ev;      /* writes pushes, CENTER_PUSH_DELAY_US after the first */
-    struct event *commit_ev;     /* commits the store once per loop pass */
+    struct event *commit_ev;     /* hands the changes of a loop pass to the committer */
+    struct event *reap_ev;       /* frees the connections closed during a loop pass */
     struct conns conns;          /* every live connection */
+    struct conns lost;           /* closed connections, freed by center_reap */
     struct conns dirty;          /* connections with pushed output to write */
-    struct conns committing;     /* connections whose change waits for the next batch */
-    struct conns inflight;       /* connections whose change is in the batch being written */
-    struct committer *committer; /* writes the store on its own thread */
-    struct store *store;         /* NULL: bookings live in memory only */
+    struct store *store;         /* where bookings are kept */
+    struct committer *committer; /* writes a blocking store on its own thread; else NULL */
+    int64_t commit_start_us;     /* when the batch being written was handed over */
     struct authpool *authpool;   /* checks hashed passwords; NULL when all are clear */
     const char *dummyhash;       /* a hash from users.txt, checked for clear and unknown users */
     size_t nconns;
@@ -61,12 +84,29 @@ struct center {
     size_t headlen, headfree;
 };
 
-/* Load the data files named by cfg (taken over by the center). */
+/* Load the data files named by cfg (taken over by the center) and open the store. */
 int center_init(struct center *c, struct center_config *cfg, int quiet, char *err, size_t errlen);
+/*
+ * The same from texts (tests, fuzzers): conf is a center.conf, users and
+ * slots the contents of its two data files.
+ */
+int center_init_text(struct center *c, const char *conf, const char *users, const char *slots,
+                     int quiet, char *err, size_t errlen);
 /* Bind the listening socket and start accepting on base. */
 int center_listen(struct center *c, struct event_base *base, char *err, size_t errlen);
 /* Close every connection and free everything, in reverse order of creation. */
 void center_free(struct center *c);
+/* Print the counters, one "name value" line each. */
+void center_print_stats(const struct center *c, FILE *fp);
+
+/* Connections (conn.c calls these; every list of connections lives here). */
+
+/* A new connection joins the center. */
+void center_conn_add(struct center *c, struct conn *conn);
+/* A connection was closed: off every list, freed at the end of the loop pass. */
+void center_conn_lost(struct center *c, struct conn *conn);
+/* Free every closed connection (run once per loop pass; tests call it directly). */
+void center_reap(struct center *c);
 /*
  * Write conn's pushes soon: every push queued within CENTER_PUSH_DELAY_US
  * goes out in one write per watcher, so a burst of bookings costs each
@@ -76,16 +116,34 @@ void center_push_later(struct center *c, struct conn *conn);
 /* The push line for the change just made to slot (formatted once per change). */
 const char *center_push_line(struct center *c, enum sched_change change, const struct slot *slot,
                              size_t *len);
-/*
- * Stage conn's change (a booking of index by user, or its removal) and hold
- * its answer until the batch holding it is committed.
- */
-void center_commit_later(struct center *c, struct conn *conn, int put, const char *user,
-                         uint32_t index);
 /* Append the "slots n" reply (the free slots now) to out. */
 void center_list(struct center *c, struct evbuffer *out);
 /* Print one screen line unless quiet. */
 void center_print(const struct center *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Bookings: the slot and its user's booking change together, here only. */
+
+/* Book slot index for user; on success self (if watching) stops watching. */
+enum sched_result center_book(struct center *c, struct user *user, uint32_t index,
+                              struct sched_sub *self);
+/* Give user's booked slot back to the schedule. */
+void center_unbook(struct center *c, struct user *user);
+/* Whether the store takes changes now (not while it retries a failed batch). */
+int center_store_available(const struct center *c);
+
+/* What became of a change handed to the store. */
+enum center_commit {
+    CENTER_WRITTEN, /* written at once: answer now */
+    CENTER_HELD,    /* being written: command_committed answers conn later */
+    CENTER_REFUSED, /* the store keeps another booking of the slot: undone, answer notavailable */
+};
+
+/*
+ * Make a change just made (put: user booked index; else user gave index
+ * back) durable, on behalf of conn.
+ */
+enum center_commit center_commit(struct center *c, struct conn *conn, int put, struct user *user,
+                                 uint32_t index);
 
 #endif

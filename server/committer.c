@@ -1,85 +1,67 @@
-/* committer.c: a thread that writes the bookings store, so the event loop never waits on disk. */
+/* committer.c: writes the bookings store in batches, so the event loop never waits on it. */
 #include "committer.h"
 #include "log.h"
-#include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
-/* One staged change. */
-struct committer_op {
-    int put;
-    uint32_t index;
-    const char *user;
-};
+#define COMMITTER_RETRY_FIRST_MS 50 /* first pause after a transient failure ... */
+#define COMMITTER_RETRY_MAX_MS 2000 /* ... doubling up to this */
 
 /* A list of changes written in one transaction. */
 struct committer_batch {
-    struct committer_op *ops;
+    struct store_op *ops;
     size_t n, cap;
 };
 
 struct committer {
     struct store *store;
-    void (*done)(void *);
+    committer_done_fn *done;
     void *arg;
     struct committer_batch staged; /* loop only */
-    struct committer_batch flight; /* handed to the thread */
-    int busy;                      /* loop only: flight is being written */
+    struct committer_batch flight; /* being written */
+    int busy;                      /* loop only: flight is being written or waits to be again */
+    unsigned retry_ms;             /* loop only: pause before the next attempt, 0 when none */
+    struct event *retry_ev;
 
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int work;   /* under mu: flight waits for the thread */
-    int stop;   /* under mu: the thread should end */
-    int result; /* under mu: 0 or -1 for the last batch */
-    char err[512];
-
-    int wake[2]; /* the thread writes a byte when a batch is done */
-    struct event *ev;
+    int work;                 /* under mu: flight waits for the thread */
+    int stop;                 /* under mu: the thread should end */
+    enum store_status result; /* under mu: of the last batch */
+    char err[512];            /* under mu */
+    int wake[2];              /* the thread writes a byte when a batch is done */
+    struct event *wake_ev;
 };
 
 /* Add an op to a batch. */
 static int
-committer_add(struct committer_batch *b, int put, const char *user, uint32_t index)
+committer_add(struct committer_batch *b, int put, const char *user, uint32_t index, void *arg)
 {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
-        struct committer_op *ops = realloc(b->ops, cap * sizeof *ops);
+        struct store_op *ops = realloc(b->ops, cap * sizeof *ops);
         if (ops == NULL)
             return -1;
         b->ops = ops;
         b->cap = cap;
     }
+    memset(&b->ops[b->n], 0, sizeof b->ops[b->n]);
     b->ops[b->n].put = put;
     b->ops[b->n].user = user;
     b->ops[b->n].index = index;
+    b->ops[b->n].arg = arg;
     b->n++;
     return 0;
-}
-
-/* Apply a batch to the store and commit it (on the thread). */
-static int
-committer_write(struct committer *cm, const struct committer_batch *b, char *err, size_t errlen)
-{
-    size_t i;
-
-    for (i = 0; i < b->n; i++) {
-        const struct committer_op *op = &b->ops[i];
-        int rc = op->put ? store_put(cm->store, op->user, op->index, err, errlen)
-                         : store_del(cm->store, op->index, err, errlen);
-        if (rc == -1)
-            return -1;
-    }
-    return store_commit(cm->store, err, errlen);
 }
 
 /* The thread: write each batch it is given, then wake the loop. */
@@ -88,7 +70,7 @@ committer_thread(void *arg)
 {
     struct committer *cm = arg;
     char err[512], byte = 1;
-    int rc;
+    enum store_status rc;
 
     pthread_mutex_lock(&cm->mu);
     for (;;) {
@@ -98,7 +80,7 @@ committer_thread(void *arg)
             break;
         pthread_mutex_unlock(&cm->mu);
         err[0] = '\0';
-        rc = committer_write(cm, &cm->flight, err, sizeof err);
+        rc = store_write(cm->store, cm->flight.ops, cm->flight.n, err, sizeof err);
         pthread_mutex_lock(&cm->mu);
         cm->result = rc;
         memcpy(cm->err, err, sizeof err);
@@ -110,34 +92,79 @@ committer_thread(void *arg)
     return NULL;
 }
 
-/* A batch is written: tell the center (on the loop). */
+/* Hand the batch in flight to the thread. */
+static void
+committer_start(struct committer *cm)
+{
+    pthread_mutex_lock(&cm->mu);
+    cm->work = 1;
+    pthread_cond_signal(&cm->cv);
+    pthread_mutex_unlock(&cm->mu);
+}
+
+/* The batch in flight is written, or failed: answer, or try again later (on the loop). */
+static void
+committer_finished(struct committer *cm, enum store_status status, const char *err)
+{
+    struct timeval tv;
+    size_t n;
+
+    if (status == STORE_TRANSIENT) {
+        if (cm->retry_ms == 0) {
+            log_warnx("%s; changes wait, and new ones are refused, until it is written", err);
+            cm->retry_ms = COMMITTER_RETRY_FIRST_MS;
+        } else if ((cm->retry_ms *= 2) > COMMITTER_RETRY_MAX_MS) {
+            cm->retry_ms = COMMITTER_RETRY_MAX_MS;
+        }
+        tv.tv_sec = cm->retry_ms / 1000;
+        tv.tv_usec = (cm->retry_ms % 1000) * 1000;
+        evtimer_add(cm->retry_ev, &tv);
+        return;
+    }
+    if (cm->retry_ms != 0 && status == STORE_OK)
+        log_info("store available again");
+    cm->retry_ms = 0;
+    cm->busy = 0;
+    n = cm->flight.n;
+    cm->flight.n = 0;
+    /* done may stage and flush the next batch once it has gone through these ops. */
+    cm->done(cm->arg, status, err, cm->flight.ops, n);
+}
+
+/* The pause after a transient failure is over: write the same batch again. */
+static void
+committer_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    committer_start(arg);
+}
+
+/* The thread wrote a batch (its byte arrived). */
 static void
 committer_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct committer *cm = arg;
-    char buf[64];
-    int result;
+    char buf[64], err[512];
+    enum store_status result;
+    int work;
 
     (void)what;
     while (read(fd, buf, sizeof buf) > 0)
         ;
     pthread_mutex_lock(&cm->mu);
-    result = cm->work ? 1 : cm->result;
+    work = cm->work;
+    result = cm->result;
+    memcpy(err, cm->err, sizeof err);
     pthread_mutex_unlock(&cm->mu);
-    if (result == 1 || !cm->busy)
+    if (work || !cm->busy)
         return;
-    /* Nothing may be answered that is not on disk: there is no safe way on,
-     * and a restart rebuilds the schedule from what is. */
-    if (result == -1)
-        fatalx("%s", cm->err);
-    cm->busy = 0;
-    cm->flight.n = 0;
-    cm->done(cm->arg);
+    committer_finished(cm, result, err);
 }
 
 /* Start the thread. */
 struct committer *
-committer_new(struct event_base *base, struct store *store, void (*done)(void *arg), void *arg,
+committer_new(struct event_base *base, struct store *store, committer_done_fn *done, void *arg,
               char *err, size_t errlen)
 {
     struct committer *cm = calloc(1, sizeof *cm);
@@ -152,12 +179,13 @@ committer_new(struct event_base *base, struct store *store, void (*done)(void *a
     cm->done = done;
     cm->arg = arg;
     cm->wake[0] = cm->wake[1] = -1;
-    if (pipe(cm->wake) == -1 || fcntl(cm->wake[0], F_SETFL, O_NONBLOCK) == -1 ||
+    if ((cm->retry_ev = evtimer_new(base, committer_retry_cb, cm)) == NULL ||
+        pipe(cm->wake) == -1 || fcntl(cm->wake[0], F_SETFL, O_NONBLOCK) == -1 ||
         fcntl(cm->wake[0], F_SETFD, FD_CLOEXEC) == -1 ||
         fcntl(cm->wake[1], F_SETFD, FD_CLOEXEC) == -1 ||
-        (cm->ev = event_new(base, cm->wake[0], EV_READ | EV_PERSIST, committer_wake_cb, cm)) ==
+        (cm->wake_ev = event_new(base, cm->wake[0], EV_READ | EV_PERSIST, committer_wake_cb, cm)) ==
             NULL ||
-        event_add(cm->ev, NULL) == -1) {
+        event_add(cm->wake_ev, NULL) == -1) {
         snprintf(err, errlen, "cannot set up the store's writer: %s", strerror(errno));
         goto fail;
     }
@@ -176,8 +204,10 @@ committer_new(struct event_base *base, struct store *store, void (*done)(void *a
     }
     return cm;
 fail:
-    if (cm->ev != NULL)
-        event_free(cm->ev);
+    if (cm->wake_ev != NULL)
+        event_free(cm->wake_ev);
+    if (cm->retry_ev != NULL)
+        event_free(cm->retry_ev);
     if (cm->wake[0] != -1)
         close(cm->wake[0]);
     if (cm->wake[1] != -1)
@@ -188,12 +218,12 @@ fail:
 
 /* Stage one change. */
 int
-committer_stage(struct committer *cm, int put, const char *user, uint32_t index)
+committer_stage(struct committer *cm, int put, const char *user, uint32_t index, void *arg)
 {
-    return committer_add(&cm->staged, put, user, index);
+    return committer_add(&cm->staged, put, user, index, arg);
 }
 
-/* Hand the staged changes to the thread, unless it is writing. */
+/* Hand the staged changes over, unless a batch is being written. */
 int
 committer_flush(struct committer *cm)
 {
@@ -206,31 +236,72 @@ committer_flush(struct committer *cm)
     cm->staged = tmp;
     cm->staged.n = 0;
     cm->busy = 1;
-    pthread_mutex_lock(&cm->mu);
-    cm->work = 1;
-    pthread_cond_signal(&cm->cv);
-    pthread_mutex_unlock(&cm->mu);
+    committer_start(cm);
     return 1;
+}
+
+/* Whether the store takes changes now. */
+int
+committer_available(const struct committer *cm)
+{
+    return cm->retry_ms == 0;
+}
+
+/* Clear arg from every op that carries it. */
+static void
+committer_forget_in(struct committer_batch *b, void *arg)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++)
+        if (b->ops[i].arg == arg)
+            b->ops[i].arg = NULL;
+}
+
+/* The owner of arg is gone: its ops are still written, but nobody is told. */
+void
+committer_forget(struct committer *cm, void *arg)
+{
+    if (cm == NULL)
+        return;
+    committer_forget_in(&cm->staged, arg);
+    committer_forget_in(&cm->flight, arg);
+}
+
+/* Write one batch at shutdown, on this thread. */
+static void
+committer_write_now(struct committer *cm, struct committer_batch *b)
+{
+    char err[512] = "";
+
+    if (b->n > 0 && store_write(cm->store, b->ops, b->n, err, sizeof err) != STORE_OK)
+        log_warnx("%s", err);
+    b->n = 0;
 }
 
 /* Finish writing, stop the thread, and write what was staged last, on this thread. */
 void
 committer_free(struct committer *cm)
 {
-    char err[512];
+    int again;
 
     if (cm == NULL)
         return;
+    /* The thread finishes the batch it was given before it stops. */
     pthread_mutex_lock(&cm->mu);
     cm->stop = 1;
     pthread_cond_signal(&cm->cv);
     pthread_mutex_unlock(&cm->mu);
     pthread_join(cm->thread, NULL);
     /* The bookings were made; their patients were not told yet, but the
-     * changes are kept. */
-    if (cm->staged.n > 0 && committer_write(cm, &cm->staged, err, sizeof err) == -1)
-        log_warnx("%s", err);
-    event_free(cm->ev);
+     * changes are kept: a batch that failed and waits to be written again,
+     * then the staged one. */
+    again = cm->busy && cm->result != STORE_OK;
+    if (again)
+        committer_write_now(cm, &cm->flight);
+    committer_write_now(cm, &cm->staged);
+    event_free(cm->wake_ev);
+    event_free(cm->retry_ev);
     close(cm->wake[0]);
     close(cm->wake[1]);
     pthread_cond_destroy(&cm->cv);

@@ -1,4 +1,4 @@
-/* conn.h: one patient connection: its state machine, line reader and replies. */
+/* conn.h: one patient connection: socket I/O, line framing, back-pressure, timers, states. */
 #ifndef HCS_CONN_H
 #define HCS_CONN_H
 
@@ -7,36 +7,42 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "proto.h"
 #include "schedule.h"
 
 struct center;
 struct authpool_job;
 struct evbuffer;
 struct event;
+struct transport_ops;
 struct user;
 
+/*
+ * The states. Lines are read and handled in NEW and READY; in AUTH,
+ * THROTTLED and COMMIT the connection waits for one answer (input that
+ * comes meanwhile is kept and handled after it); CLOSING and LINGER end it.
+ */
 enum conn_state {
-    CONN_NEW,     /* connected, not authenticated */
-    CONN_WAIT,    /* login answer held back: a password check, or the throttle */
-    CONN_READY,   /* authenticated */
-    CONN_COMMIT,  /* a booking or cancellation waits for the store's commit */
-    CONN_CLOSING, /* last reply queued; close once it is written */
-    CONN_LINGER,  /* reply written, our side shut; discard input until EOF */
+    CONN_NEW,       /* connected, not authenticated */
+    CONN_AUTH,      /* a password check runs on the authpool */
+    CONN_THROTTLED, /* the login's answer waits out the throttle's delay */
+    CONN_READY,     /* authenticated */
+    CONN_COMMIT,    /* a booking or cancellation waits for the store */
+    CONN_CLOSING,   /* last reply queued; close once it is written */
+    CONN_LINGER,    /* reply written, our side shut; discard input until EOF */
 };
 
-#define CONN_STAGED 1
-#define CONN_INFLIGHT 2
-
-/* One connection. conn_new and conn_free are the only ways in and out. */
+/* One connection. conn_new and conn_close are the only ways in and out. */
 struct conn {
-    TAILQ_ENTRY(conn) entry; /* center.conns */
-    TAILQ_ENTRY(conn) dirty_entry;
+    TAILQ_ENTRY(conn) entry;       /* center.conns, or center.lost once closed */
+    TAILQ_ENTRY(conn) dirty_entry; /* center.dirty: pushes to write */
     int dirty;
-    TAILQ_ENTRY(conn) commit_entry;
-    int committing; /* 0, or on center.committing (CONN_STAGED) or .inflight */
+    int lost;       /* closed: freed by the center at the end of the loop pass */
+    int committing; /* its change is staged or being written by the store */
     char held[64];  /* in CONN_COMMIT: the answer to send once committed */
     size_t heldlen;
     struct center *center;
+    const struct transport_ops *xprt; /* NULL: no socket (tests, fuzzers) */
     int fd;
     enum conn_state state;
     short evflags; /* what ev waits for now */
@@ -49,10 +55,10 @@ struct conn {
     size_t stalled; /* bytes the last flush could not write */
     int overflow;   /* pushes came while over max_output was stalled: drop */
     struct user *user;
-    struct user *login;           /* in CONN_WAIT: the user named (or whose login succeeded) */
-    int loginclear;               /* in CONN_WAIT: login's clear password matched */
-    char *loginname;              /* in CONN_WAIT: the name tried, escaped for the screen */
-    struct authpool_job *authjob; /* in CONN_WAIT: the password check under way */
+    struct user *login;           /* in AUTH/THROTTLED: the user named (or whose login succeeded) */
+    int loginclear;               /* in AUTH: login's clear password matched */
+    char *loginname;              /* in AUTH/THROTTLED: the name tried, escaped for the screen */
+    struct authpool_job *authjob; /* in AUTH: the password check under way */
     struct sched_sub sub;
     int64_t created; /* seconds, libevent's cached clock */
     int64_t lastline;
@@ -60,8 +66,19 @@ struct conn {
     unsigned port;
 };
 
-/* Create a connection for an accepted socket (fd -1: no socket, for fuzzers). */
-struct conn *conn_new(struct center *center, int fd, const struct sockaddr *sa);
+/*
+ * Create a connection for an accepted socket moving bytes through xprt
+ * (fd -1 and xprt NULL: no socket, for tests and fuzzers).
+ */
+struct conn *conn_new(struct center *center, int fd, const struct sockaddr *sa,
+                      const struct transport_ops *xprt);
+/*
+ * Close a connection: its socket, events and subscriptions go at once, the
+ * struct at the end of the loop pass (center_reap), so a caller up the
+ * stack may still look at c->lost. A change it made stays.
+ */
+void conn_close(struct conn *c);
+/* Free a closed connection (the center's reaper and teardown only). */
 void conn_free(struct conn *c);
 /*
  * Feed received bytes (with any pending partial line already in front).
@@ -74,11 +91,26 @@ void conn_process(struct conn *c, char *data, size_t len);
  * pending partial line in the shared read buffer, in chunks that fit.
  */
 void conn_feed(struct conn *c, const char *data, size_t len);
-/* The store committed: send the held answer and go on. */
-void conn_committed(struct conn *c);
+/* Write queued output, then read what was held back; a write error closes c. */
+void conn_flush(struct conn *c);
 /* Send "error <reason>" and close once it is written (e.g. busy). */
-void conn_refuse(struct conn *c, const char *reason);
-/* Write queued output; frees c on a write error. Returns -1 if c is gone. */
-int conn_flush(struct conn *c);
+void conn_refuse(struct conn *c, enum proto_error e);
+
+/* For the commands (command.c): replies, waits and the end of a connection. */
+
+/* Queue a reply. */
+void conn_reply(struct conn *c, const char *s, size_t len);
+/* Queue a formatted reply. */
+void conn_replyf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Queue an error line; an error that closes also starts closing. */
+void conn_error(struct conn *c, enum proto_error e);
+/* Queue a last reply and close once it is written. */
+void conn_close_after(struct conn *c, const char *s, size_t len);
+/* Wait in AUTH, THROTTLED (for secs) or COMMIT: stop reading until conn_done_waiting. */
+void conn_wait(struct conn *c, enum conn_state state, unsigned secs);
+/* The wait is over: go on in state (NEW or READY) with the answer queued; write it. */
+void conn_done_waiting(struct conn *c, enum conn_state state);
+/* Seconds on libevent's cached clock (no system call). */
+int64_t conn_now(const struct conn *c);
 
 #endif

@@ -168,6 +168,8 @@ main(int argc, char **argv)
     }
     event_base_dispatch(base);
 
+    if (verbose)
+        center_print_stats(&center, stderr);
     event_free(sigterm);
     event_free(sigint);
     center_free(&center);

@@ -1,11 +1,23 @@
 /* store.c: where bookings outlive the process: the backend-neutral calls. */
 #include "store.h"
 
-/* Open the store; every path is a SQLite file for now. */
+#include <stdio.h>
+
+/* The backends, by enum store_kind. */
+static const struct store_ops *const store_backends[] = {
+    [STORE_MEMORY] = &store_memory_ops,
+    [STORE_SQLITE] = &store_sqlite_ops,
+};
+
+/* Open the store of the backend params name. */
 struct store *
-store_open(const char *path, int full_sync, char *err, size_t errlen)
+store_open(const struct store_params *params, char *err, size_t errlen)
 {
-    return store_sqlite_ops.open(path, full_sync, err, errlen);
+    if ((size_t)params->kind >= sizeof store_backends / sizeof store_backends[0]) {
+        snprintf(err, errlen, "unknown store backend %d", (int)params->kind);
+        return NULL;
+    }
+    return store_backends[params->kind]->open(params, err, errlen);
 }
 
 /* Call fn for every stored booking. */
@@ -16,28 +28,28 @@ store_load(struct store *s, int (*fn)(void *, const char *, uint32_t), void *arg
     return s->ops->load(s, fn, arg, err, errlen);
 }
 
-/* Stage a booking. */
-int
-store_put(struct store *s, const char *user, uint32_t index, char *err, size_t errlen)
+/* The backend's name. */
+const char *
+store_name(const struct store *s)
 {
-    return s->ops->put(s, user, index, err, errlen);
+    return s->ops->name;
 }
 
-/* Stage a cancellation. */
+/* Whether write blocks. */
 int
-store_del(struct store *s, uint32_t index, char *err, size_t errlen)
+store_blocking(const struct store *s)
 {
-    return s->ops->del(s, index, err, errlen);
+    return s->ops->blocking;
 }
 
-/* Commit what was staged. */
-int
-store_commit(struct store *s, char *err, size_t errlen)
+/* Write a batch in one transaction. */
+enum store_status
+store_write(struct store *s, struct store_op *ops, size_t n, char *err, size_t errlen)
 {
-    return s->ops->commit(s, err, errlen);
+    return s->ops->write(s, ops, n, err, errlen);
 }
 
-/* Close the store (staged, uncommitted changes are dropped). */
+/* Close the store. */
 void
 store_close(struct store *s)
 {

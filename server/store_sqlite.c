@@ -14,8 +14,7 @@ struct store_sqlite {
     struct store base;
     sqlite3 *db;
     char *path;
-    sqlite3_stmt *put, *del, *begin, *commit;
-    int intx; /* a transaction is open */
+    sqlite3_stmt *put, *del, *begin, *commit, *rollback;
 };
 
 /* Format an error naming the file and SQLite's message. Returns -1. */
@@ -76,8 +75,7 @@ store_sqlite_close(struct store *base)
     sqlite3_finalize(s->del);
     sqlite3_finalize(s->begin);
     sqlite3_finalize(s->commit);
-    if (s->intx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(s->rollback);
     sqlite3_close(s->db);
     free(s->path);
     free(s);
@@ -85,11 +83,17 @@ store_sqlite_close(struct store *base)
 
 /* Open or create the file; refuse one that is not ours, never overwrite it. */
 static struct store *
-store_sqlite_open(const char *path, int full_sync, char *err, size_t errlen)
+store_sqlite_open(const struct store_params *params, char *err, size_t errlen)
 {
     struct store_sqlite *s = calloc(1, sizeof *s);
+    const char *path = params->path;
     int version, tables;
 
+    if (path == NULL) {
+        free(s);
+        snprintf(err, errlen, "store = sqlite needs a state file");
+        return NULL;
+    }
     if (s == NULL || (s->path = strdup(path)) == NULL) {
         free(s);
         snprintf(err, errlen, "%s: out of memory", path);
@@ -115,17 +119,22 @@ store_sqlite_open(const char *path, int full_sync, char *err, size_t errlen)
         goto fail;
     }
     if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
-                     NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(
+            s->db, params->full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+            NULL, NULL, NULL) != SQLITE_OK) {
         store_sqlite_error(s, err, errlen, "cannot set WAL mode");
         goto fail;
     }
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO bookings (slot, user) VALUES (?, ?)", -1,
-                           &s->put, NULL) != SQLITE_OK ||
+    /* A slot already booked is refused, never replaced. */
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO bookings (slot, user) VALUES (?, ?) "
+                           "ON CONFLICT (slot) DO NOTHING",
+                           -1, &s->put, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "DELETE FROM bookings WHERE slot = ?", -1, &s->del, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "BEGIN", -1, &s->begin, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "ROLLBACK", -1, &s->rollback, NULL) != SQLITE_OK) {
         store_sqlite_error(s, err, errlen, "not an hcs state file");
         goto fail;
     }
@@ -167,78 +176,69 @@ store_sqlite_load(struct store *base, int (*fn)(void *, const char *, uint32_t),
     return 0;
 }
 
-/* Open a transaction for the changes of this loop pass if none is open. */
+/* Run a prepared statement once; SQLite's result code. */
 static int
-store_sqlite_begin(struct store_sqlite *s, char *err, size_t errlen)
-{
-    int rc;
-
-    if (s->intx)
-        return 0;
-    rc = sqlite3_step(s->begin);
-    sqlite3_reset(s->begin);
-    if (rc != SQLITE_DONE)
-        return store_sqlite_error(s, err, errlen, "cannot begin");
-    s->intx = 1;
-    return 0;
-}
-
-/* Run a prepared change statement once. */
-static int
-store_sqlite_step(struct store_sqlite *s, sqlite3_stmt *st, char *err, size_t errlen)
+store_sqlite_step(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
 
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE)
-        return store_sqlite_error(s, err, errlen, "cannot write");
-    return 0;
+    return rc;
 }
 
-/* Stage a booking. */
-static int
-store_sqlite_put(struct store *base, const char *user, uint32_t index, char *err, size_t errlen)
+/*
+ * A failed step: another process holding the file's lock is transient
+ * (nothing of the batch stays written; the same batch is tried again);
+ * anything else (disk full, I/O error, corruption) is fatal.
+ */
+static enum store_status
+store_sqlite_failed(struct store_sqlite *s, int rc, int intx, char *err, size_t errlen,
+                    const char *what)
 {
-    struct store_sqlite *s = (struct store_sqlite *)base;
+    int code = rc & 0xff;
 
-    if (store_sqlite_begin(s, err, errlen) == -1)
-        return -1;
-    sqlite3_bind_int64(s->put, 1, index);
-    sqlite3_bind_text(s->put, 2, user, -1, SQLITE_STATIC);
-    return store_sqlite_step(s, s->put, err, errlen);
+    store_sqlite_error(s, err, errlen, what);
+    if (intx && sqlite3_get_autocommit(s->db) == 0)
+        store_sqlite_step(s->rollback);
+    return code == SQLITE_BUSY || code == SQLITE_LOCKED ? STORE_TRANSIENT : STORE_FATAL;
 }
 
-/* Stage a cancellation. */
-static int
-store_sqlite_del(struct store *base, uint32_t index, char *err, size_t errlen)
+/* Write a batch in one transaction (on the committer's thread). */
+static enum store_status
+store_sqlite_write(struct store *base, struct store_op *ops, size_t n, char *err, size_t errlen)
 {
     struct store_sqlite *s = (struct store_sqlite *)base;
-
-    if (store_sqlite_begin(s, err, errlen) == -1)
-        return -1;
-    sqlite3_bind_int64(s->del, 1, index);
-    return store_sqlite_step(s, s->del, err, errlen);
-}
-
-/* Commit the open transaction, if any. */
-static int
-store_sqlite_commit(struct store *base, char *err, size_t errlen)
-{
-    struct store_sqlite *s = (struct store_sqlite *)base;
+    size_t i;
     int rc;
 
-    if (!s->intx)
-        return 0;
-    rc = sqlite3_step(s->commit);
-    sqlite3_reset(s->commit);
-    if (rc != SQLITE_DONE)
-        return store_sqlite_error(s, err, errlen, "cannot commit");
-    s->intx = 0;
-    return 0;
+    if ((rc = store_sqlite_step(s->begin)) != SQLITE_DONE)
+        return store_sqlite_failed(s, rc, 0, err, errlen, "cannot begin");
+    for (i = 0; i < n; i++) {
+        struct store_op *op = &ops[i];
+
+        if (op->put) {
+            sqlite3_bind_int64(s->put, 1, op->index);
+            sqlite3_bind_text(s->put, 2, op->user, -1, SQLITE_STATIC);
+            rc = store_sqlite_step(s->put);
+        } else {
+            sqlite3_bind_int64(s->del, 1, op->index);
+            rc = store_sqlite_step(s->del);
+        }
+        if (rc != SQLITE_DONE)
+            return store_sqlite_failed(s, rc, 1, err, errlen, "cannot write");
+        op->refused = op->put && sqlite3_changes(s->db) == 0;
+    }
+    if ((rc = store_sqlite_step(s->commit)) != SQLITE_DONE)
+        return store_sqlite_failed(s, rc, 1, err, errlen, "cannot commit");
+    return STORE_OK;
 }
 
 const struct store_ops store_sqlite_ops = {
-    "sqlite",         store_sqlite_open,   store_sqlite_load,  store_sqlite_put,
-    store_sqlite_del, store_sqlite_commit, store_sqlite_close,
+    .name = "sqlite",
+    .open = store_sqlite_open,
+    .load = store_sqlite_load,
+    .write = store_sqlite_write,
+    .close = store_sqlite_close,
+    .blocking = 1,
 };

@@ -20,7 +20,14 @@ static const char test_slots[] = "10 Mon 09am docA 41001\n"
                                  "2 Tue 10am docB 41002\n"
                                  "11 Wed 11am docA 41001\n";
 
-/* A center with the test data and no sockets. */
+static const char test_conf[] = "[center]\n"
+                                "users = users.txt\n"
+                                "availabilities = availabilities.txt\n"
+                                "max_line = 64\n"
+                                "max_output = 4096\n"
+                                "max_clients = 100\n";
+
+/* A center with the test data, the memory store and no sockets. */
 static int
 setup(void **state)
 {
@@ -28,20 +35,10 @@ setup(void **state)
     char err[256];
 
     assert_non_null(c);
-    TAILQ_INIT(&c->conns);
-    TAILQ_INIT(&c->dirty);
-    c->quiet = 1;
-    c->cfg.max_line = TEST_MAX_LINE;
-    c->cfg.max_output = 4096;
-    c->cfg.idle_timeout = 300;
-    c->cfg.auth_timeout = 30;
-    c->cfg.max_clients = 100;
-    assert_int_equal(
-        users_load_mem(&c->users, "users", test_users, strlen(test_users), err, sizeof err), 0);
-    assert_int_equal(
-        schedule_load_mem(&c->sched, "slots", test_slots, strlen(test_slots), err, sizeof err), 0);
-    c->rbufsize = TEST_MAX_LINE + 1 + 256;
-    c->rbuf = malloc(c->rbufsize);
+    if (center_init_text(c, test_conf, test_users, test_slots, 1, err, sizeof err) == -1)
+        fail_msg("center_init_text: %s", err);
+    assert_int_equal(c->cfg.max_line, TEST_MAX_LINE);
+    assert_string_equal(store_name(c->store), "memory");
     *state = c;
     return 0;
 }
@@ -82,7 +79,7 @@ say(struct conn *c, const char *s)
 static struct conn *
 login(struct center *center, const char *user, const char *pw)
 {
-    struct conn *c = conn_new(center, -1, NULL);
+    struct conn *c = conn_new(center, -1, NULL, NULL);
     char line[128];
 
     assert_non_null(c);
@@ -282,7 +279,8 @@ test_booking_survives_disconnect(void **state)
     struct conn *a = login(center, "alice", "pw1");
 
     assert_string_equal(say(a, "selection 10\n"), "docA 41001\n");
-    conn_free(a);
+    conn_close(a);
+    center_reap(center);
     a = login(center, "alice", "pw1");
     assert_string_equal(say(a, "appointment\n"), "appointment 10 Mon 09am docA 41001\n");
 }
@@ -456,6 +454,62 @@ test_big_list(void **state)
     free(want);
 }
 
+/*
+ * A store that already holds a booking of a slot the schedule shows free
+ * (another instance took it) refuses the selection: the patient is told
+ * notavailable, the slot stays free in memory and the user holds nothing.
+ */
+static void
+test_store_refuses(void **state)
+{
+    struct center *center = *state;
+    struct conn *a = login(center, "alice", "pw1");
+    struct conn *w = login(center, "bob", "pw2");
+    struct store_op op = {1, 2, "someone-else", 0, NULL};
+    char err[128];
+
+    assert_int_equal(store_write(center->store, &op, 1, err, sizeof err), STORE_OK);
+    assert_false(op.refused);
+    say(w, "available\n");
+    assert_string_equal(say(a, "selection 2\n"), "notavailable\n");
+    assert_int_equal(center->users.v[0].booked, 0);
+    assert_int_equal(schedule_find(&center->sched, 2)->holder, SCHEDULE_FREE);
+    /* The watcher saw the slot go and come back; it is still listed. */
+    assert_string_equal(take(w), "* reserved 2\n* released 2 Tue 10am\n");
+    assert_int_equal(center->stats.refused, 1);
+    assert_string_equal(say(a, "selection 10\n"), "docA 41001\n");
+}
+
+/* The counters follow what happened. */
+static void
+test_stats(void **state)
+{
+    struct center *center = *state;
+    struct conn *a = login(center, "alice", "pw1");
+    struct conn *w = login(center, "bob", "pw2");
+    struct conn *f = login(center, NULL, NULL);
+    char *text;
+    size_t len;
+    FILE *fp;
+
+    say(w, "available\n");
+    say(a, "selection 2\n");
+    say(a, "cancel\n");
+    say(f, "authenticate carol nope\n");
+    assert_int_equal(center->stats.logins_ok, 2);
+    assert_int_equal(center->stats.logins_failed, 1);
+    assert_int_equal(center->stats.bookings, 1);
+    assert_int_equal(center->stats.cancels, 1);
+    assert_int_equal(center->stats.pushes, 2);
+    fp = open_memstream(&text, &len);
+    assert_non_null(fp);
+    center_print_stats(center, fp);
+    fclose(fp);
+    assert_non_null(strstr(text, "logins_ok 2\n"));
+    assert_non_null(strstr(text, "bookings 1\n"));
+    free(text);
+}
+
 int
 main(void)
 {
@@ -477,6 +531,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_push_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slots_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,12 +53,13 @@ static const char fuzz_slots[] = "1 Mon 09am docA 41001\n"
 
 static const size_t fuzz_chunks[8] = {0, 1, 2, 3, 7, 16, 64, 300};
 
-/* Error reasons the center may send; the closing ones end the connection. */
-static const char *const fuzz_reasons[] = {
-    "unknown-command",   "wrong-arguments",       "bad-index",      "bad-spacing",
-    "not-authenticated", "already-authenticated", "no-appointment", "empty-line",
+/* The errors the center may send here (no timeouts, no busy, no store trouble). */
+static const enum proto_error fuzz_errors[] = {
+    PROTO_ERR_UNKNOWN_COMMAND, PROTO_ERR_WRONG_ARGUMENTS,   PROTO_ERR_BAD_INDEX,
+    PROTO_ERR_BAD_SPACING,     PROTO_ERR_NOT_AUTHENTICATED, PROTO_ERR_ALREADY_AUTHENTICATED,
+    PROTO_ERR_NO_APPOINTMENT,  PROTO_ERR_EMPTY_LINE,        PROTO_ERR_LINE_TOO_LONG,
+    PROTO_ERR_BAD_LINE,        PROTO_ERR_OUT_OF_MEMORY,
 };
-static const char *const fuzz_closing[] = {"line-too-long", "bad-line", "out-of-memory"};
 
 /* One fake client: its connection and what it has been told so far. */
 struct fuzz_peer {
@@ -100,25 +101,28 @@ fuzz_contains(const char *s, size_t n, const char *w)
     return 0;
 }
 
-/* Whether word w (NUL-terminated) is one of the n words in list. */
+/* The error of a reason the center may send here, or -1. */
 static int
-fuzz_in(const char *w, const char *const *list, size_t n)
+fuzz_error(const char *reason)
 {
+    int e = proto_error_find(reason, strlen(reason));
     size_t i;
 
-    for (i = 0; i < n; i++)
-        if (strcmp(w, list[i]) == 0)
-            return 1;
-    return 0;
+    for (i = 0; e != -1 && i < sizeof fuzz_errors / sizeof fuzz_errors[0]; i++)
+        if (fuzz_errors[i] == (enum proto_error)e && strcmp(proto_errors[e].reason, reason) == 0)
+            return e;
+    return -1;
 }
 
 /* Whether a parsed reply is the last thing the center says before closing. */
 static int
 fuzz_is_closing(const struct proto_reply *r)
 {
-    return r->kind == PROTO_FAILURE ||
-           (r->kind == PROTO_ERROR &&
-            fuzz_in(r->reason, fuzz_closing, sizeof fuzz_closing / sizeof fuzz_closing[0]));
+    int e;
+
+    if (r->kind == PROTO_FAILURE)
+        return 1;
+    return r->kind == PROTO_ERROR && (e = fuzz_error(r->reason)) != -1 && proto_errors[e].closes;
 }
 
 /* The slot with this index, which must exist and match day and time. */
@@ -188,8 +192,7 @@ fuzz_check_line(struct center *center, struct fuzz_peer *p, const char *line, si
     case PROTO_ERROR:
         if (strncmp(r->reason, "already-booked ", 15) == 0)
             fuzz_slot(center, (uint32_t)strtoul(r->reason + 15, NULL, 10), NULL, NULL);
-        else if (!fuzz_in(r->reason, fuzz_reasons, sizeof fuzz_reasons / sizeof fuzz_reasons[0]) &&
-                 !fuzz_in(r->reason, fuzz_closing, sizeof fuzz_closing / sizeof fuzz_closing[0]))
+        else if (fuzz_error(r->reason) == -1)
             abort();
         break;
     case PROTO_SUCCESS:
@@ -318,9 +321,10 @@ static void
 fuzz_reconnect(struct center *center, struct fuzz_peer *p)
 {
     fuzz_take(center, p);
-    conn_free(p->c);
+    conn_close(p->c);
+    center_reap(center);
     memset(p, 0, sizeof *p);
-    if ((p->c = conn_new(center, -1, NULL)) == NULL)
+    if ((p->c = conn_new(center, -1, NULL, NULL)) == NULL)
         abort();
 }
 
@@ -377,39 +381,34 @@ fuzz_segment(struct center *center, struct fuzz_peer *peers, unsigned op, const 
     fuzz_pump(center, peers);
 }
 
-/* A center with the fixed users and schedule, no sockets and no store (as center_init sets up). */
+/* A center with the fixed users and schedule, the memory store and no sockets. */
 static struct center *
 fuzz_center_new(void)
 {
+    static const char conf[] = "[center]\n"
+                               "users = users\n"
+                               "availabilities = slots\n"
+                               "max_line = 64\n"
+                               "max_output = 8192\n"
+                               "max_clients = 100\n";
     struct center *c = calloc(1, sizeof *c);
     char err[256];
 
     if (c == NULL)
         abort();
-    TAILQ_INIT(&c->conns);
-    TAILQ_INIT(&c->dirty);
-    TAILQ_INIT(&c->committing); /* stays empty: no store, answers go out at once */
-    c->quiet = 0;               /* print the screen lines: they are checked too */
-    c->cfg.max_line = FUZZ_MAX_LINE;
-    c->cfg.max_output = FUZZ_MAX_OUTPUT;
-    c->cfg.idle_timeout = 300;
-    c->cfg.auth_timeout = 30;
-    c->cfg.max_clients = 100;
-    if (users_load_mem(&c->users, "users", fuzz_users, strlen(fuzz_users), err, sizeof err) != 0)
-        goto fail;
-    if (schedule_load_mem(&c->sched, "slots", fuzz_slots, strlen(fuzz_slots), err, sizeof err) != 0)
-        goto fail;
-    if (throttle_init(&c->throttle, 16) == -1) {
-        snprintf(err, sizeof err, "out of memory");
-        goto fail;
+    /* Not quiet: the screen lines are checked too. */
+    if (center_init_text(c, conf, fuzz_users, fuzz_slots, 0, err, sizeof err) == -1) {
+        fprintf(stderr, "fuzz_conn: %s\n", err);
+        abort();
     }
+    if (c->cfg.max_line != FUZZ_MAX_LINE || c->cfg.max_output != FUZZ_MAX_OUTPUT)
+        abort();
+    /* A small shared read buffer: partial lines cross it often. */
+    free(c->rbuf);
     c->rbufsize = FUZZ_MAX_LINE + 1 + FUZZ_READ;
     if ((c->rbuf = malloc(c->rbufsize)) == NULL)
         abort();
     return c;
-fail:
-    fprintf(stderr, "fuzz_conn: %s\n", err);
-    abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -429,7 +428,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     center = fuzz_center_new();
     memset(peers, 0, sizeof peers);
     for (i = 0; i < FUZZ_NCONN; i++)
-        if ((peers[i].c = conn_new(center, -1, NULL)) == NULL)
+        if ((peers[i].c = conn_new(center, -1, NULL, NULL)) == NULL)
             abort();
     for (i = 0; size > 0;) {
         sep = memchr(data + i, FUZZ_SEP, size - i);

@@ -1,0 +1,16 @@
+/* command.h: the patient's commands: the table, the five commands and the login path. */
+#ifndef HCS_COMMAND_H
+#define HCS_COMMAND_H
+
+#include <stddef.h>
+
+struct conn;
+
+/* Handle one complete line (checked for length and bytes by conn.c). */
+void command_dispatch(struct conn *c, const char *line, size_t len);
+/* The store wrote c's change (refused: it kept another booking of the slot): answer it. */
+void command_committed(struct conn *c, int refused);
+/* The throttle's delay of c's login answer is over: send it. */
+void command_login_delayed(struct conn *c);
+
+#endif
