@@ -401,6 +401,16 @@ h_tmpdir(void)
     return t;
 }
 
+/* n bytes of zeroed memory kept until h_cleanup. */
+void *
+h_alloc(size_t n)
+{
+    char *p = h_xrealloc(NULL, n > 0 ? n : 1);
+
+    memset(p, 0, n);
+    return h_keep(p);
+}
+
 /* A formatted string kept until h_cleanup. */
 const char *
 h_str(const char *fmt, ...)
@@ -850,4 +860,21 @@ h_port(const char *line)
             return (unsigned)v;
     }
     return 0;
+}
+
+/* The next line must be prefix, a port number, then suffix; return the port. */
+unsigned
+h_expect_port_at(const char *file, int line, struct hproc *p, const char *prefix,
+                 const char *suffix)
+{
+    const char *got = h_expect_prefix_at(file, line, p, prefix);
+    const char *s = got + strlen(prefix);
+    unsigned long v = 0;
+    int digits = 0;
+
+    for (; *s >= '0' && *s <= '9' && digits < 6; s++, digits++)
+        v = v * 10 + (unsigned long)(*s - '0');
+    if (digits == 0 || digits > 5 || v == 0 || v > 65535 || strcmp(s, suffix) != 0)
+        h_fail_at(file, line, "%s: \"%s\" is not \"%s<port>%s\"", p->name, got, prefix, suffix);
+    return (unsigned)v;
 }

@@ -42,6 +42,8 @@ void h_cleanup(void);
 
 /* A new empty folder under $TMPDIR (or /tmp), removed by h_cleanup. */
 const char *h_tmpdir(void);
+/* n bytes of zeroed memory (kept until h_cleanup). */
+void *h_alloc(size_t n);
 /* A formatted string (kept until h_cleanup). */
 const char *h_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "dir/name" (kept until h_cleanup). */
@@ -119,6 +121,15 @@ const char *h_stderr(struct hproc *p);
  * ("... has port number 34567 and IP address 127.0.0.1."). 0 if none.
  */
 unsigned h_port(const char *line);
+
+/*
+ * The next line must be prefix, a port number (1 to 65535), then suffix; return the port.
+ * Everything but the port is compared exactly.
+ */
+#define h_expect_port(p, prefix, suffix)                                                           \
+    h_expect_port_at(__FILE__, __LINE__, (p), (prefix), (suffix))
+unsigned h_expect_port_at(const char *file, int line, struct hproc *p, const char *prefix,
+                          const char *suffix);
 
 /* Fail the test with a message, the place, and what every process printed. */
 #define h_fail(...) h_fail_at(__FILE__, __LINE__, __VA_ARGS__)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "fixture.h"
 #include "harness.h"
 #include "tcpclient.h"
 
@@ -22,66 +23,41 @@
 #define ROUNDS 12
 #define PER_ROUND 40 /* patients booking at once in a round */
 
-/* The data folder of one test and the running center. */
-struct world {
-    const char *dir;
-    const char *conf;
-    struct hproc *hcs;
-    unsigned port;
-};
-
 /* What the test knows of each user: what it was told it holds. */
 static uint32_t told[NUSERS];  /* slot the center confirmed, 0 for none */
 static uint32_t asked[NUSERS]; /* slot a selection without an answer asked for */
 static int unsure[NUSERS];     /* a selection or cancel went unanswered */
 
-/* Write users, slots and a center.conf with a state file. */
-static void
-world_make(struct world *w, const char *extra)
+/* The doctor names of the slots. */
+static const char *const doctors[] = {"doc0", "doc1", "doc2"};
+
+/* Write users, slots and a center.conf with a state file (and the extra lines); hcs is
+ * started by fixture_start. The test knows of no booking yet. */
+static struct fixture *
+durable_setup(void **state, const char *extra)
 {
-    FILE *fp;
+    static struct fixture_user users[NUSERS];
+    static struct fixture_slot slots[NSLOTS];
+    struct fixture_opts o = {
+        .users = users,
+        .nusers = NUSERS,
+        .slots = slots,
+        .nslots = NSLOTS,
+        .config = h_str("state = state.db\n%s", extra != NULL ? extra : ""),
+        .flag = "-q",
+        .files_only = 1,
+    };
     int i;
 
-    memset(w, 0, sizeof *w);
-    w->dir = h_tmpdir();
-    fp = fopen(h_path(w->dir, "users.txt"), "w");
-    assert_non_null(fp);
     for (i = 0; i < NUSERS; i++)
-        fprintf(fp, "u%d pw%d\n", i, i);
-    fclose(fp);
-    chmod(h_path(w->dir, "users.txt"), 0600);
-    fp = fopen(h_path(w->dir, "availabilities.txt"), "w");
-    assert_non_null(fp);
+        users[i] = (struct fixture_user){h_str("u%d", i), h_str("pw%d", i)};
     for (i = 1; i <= NSLOTS; i++)
-        fprintf(fp, "%d Mon 10am doc%d %d\n", i, i % 3, 41000 + i % 3);
-    fclose(fp);
-    w->conf = h_file(w->dir, "center.conf",
-                     "[center]\nport = 0\nusers = users.txt\navailabilities = availabilities.txt\n"
-                     "state = state.db\n%s",
-                     extra != NULL ? extra : "");
+        slots[i - 1] = (struct fixture_slot){(unsigned)i, "Mon", "10am", doctors[i % 3],
+                                             (unsigned)(41000 + i % 3)};
     memset(told, 0, sizeof told);
     memset(asked, 0, sizeof asked);
     memset(unsure, 0, sizeof unsure);
-}
-
-/* Start hcs on the folder's config and read its port. */
-static void
-world_start(struct world *w)
-{
-    w->hcs = h_start("hcs", NULL, "hcs", "-q", "--config", w->conf, NULL);
-    w->port = h_port(h_expect_prefix(w->hcs, "Phase 1: The Health Center Server has port number "));
-    assert_int_not_equal(w->port, 0);
-}
-
-/* A logged-in connection for user i. */
-static struct tconn *
-login(struct world *w, int i)
-{
-    struct tconn *c = tc_connect(w->port);
-
-    tc_sendf(c, "authenticate u%d pw%d\n", i, i);
-    tc_expect(c, "success");
-    return c;
+    return fixture_setup(state, &o);
 }
 
 /*
@@ -90,7 +66,7 @@ login(struct world *w, int i)
  * nothing else may appear; and no slot is held twice.
  */
 static void
-world_verify(struct world *w)
+world_verify(struct fixture *f)
 {
     static int holder[NSLOTS + 1];
     const char *line;
@@ -103,7 +79,7 @@ world_verify(struct world *w)
 
         if (told[i] == 0 && !unsure[i])
             continue;
-        c = login(w, i);
+        c = fixture_login(f, h_str("u%d", i), h_str("pw%d", i));
         tc_sendf(c, "appointment\n");
         line = tc_line(c, h_timeout_ms);
         if (line == NULL)
@@ -133,38 +109,37 @@ world_verify(struct world *w)
 static void
 test_restart_keeps_bookings(void **state)
 {
-    struct world w;
+    struct fixture *f;
     struct tconn *c;
     int i;
 
-    (void)state;
-    world_make(&w, NULL);
-    world_start(&w);
+    f = durable_setup(state, NULL);
+    fixture_start(f);
     for (i = 0; i < 5; i++) {
-        c = login(&w, i);
+        c = fixture_login(f, h_str("u%d", i), h_str("pw%d", i));
         tc_sendf(c, "selection %d\n", 10 + i);
         tc_expectf(c, "doc%d %d", (10 + i) % 3, 41000 + (10 + i) % 3);
         told[i] = (uint32_t)(10 + i);
         tc_close(c);
     }
-    c = login(&w, 2);
+    c = fixture_login(f, "u2", "pw2");
     tc_sendf(c, "cancel\n");
     tc_expect(c, "cancelled 12");
     told[2] = 0;
     tc_close(c);
-    assert_int_equal(h_stop(w.hcs), 0);
+    fixture_stop(f);
 
-    world_start(&w);
+    fixture_start(f);
     unsure[2] = 1; /* look at u2 too: it must hold nothing */
     asked[2] = 0;
-    world_verify(&w);
-    c = login(&w, 7);
+    world_verify(f);
+    c = fixture_login(f, "u7", "pw7");
     tc_sendf(c, "selection 11\n");
     tc_expect(c, "notavailable");
     tc_sendf(c, "selection 12\n");
     tc_expect(c, "doc0 41000");
     tc_close(c);
-    assert_int_equal(h_stop(w.hcs), 0);
+    fixture_stop(f);
 }
 
 /* Kill hcs with SIGKILL at random moments while patients book and cancel. */
@@ -174,22 +149,21 @@ test_sigkill_rounds(void **state)
     struct tconn *c[PER_ROUND];
     int who[PER_ROUND];
     unsigned seed = (unsigned)h_now_ms();
-    struct world w;
+    struct fixture *f;
     int r, i, answered;
 
-    (void)state;
     srand(seed);
     print_message("seed %u\n", seed);
-    world_make(&w, NULL);
+    f = durable_setup(state, NULL);
     for (r = 0; r < ROUNDS; r++) {
         int stop_after = rand() % (PER_ROUND + 1);
 
-        world_start(&w);
-        world_verify(&w);
+        fixture_start(f);
+        world_verify(f);
         /* Log everyone in first, then fire all requests at once. */
         for (i = 0; i < PER_ROUND; i++) {
             who[i] = (r * PER_ROUND + i * 7) % NUSERS;
-            c[i] = login(&w, who[i]);
+            c[i] = fixture_login(f, h_str("u%d", who[i]), h_str("pw%d", who[i]));
         }
         for (i = 0; i < PER_ROUND; i++) {
             int u = who[i];
@@ -222,31 +196,30 @@ test_sigkill_rounds(void **state)
             }
             unsure[u] = 0;
         }
-        kill(w.hcs->pid, SIGKILL);
-        assert_int_equal(h_wait(w.hcs), 128 + SIGKILL);
+        kill(f->hcs->pid, SIGKILL);
+        assert_int_equal(h_wait(f->hcs), 128 + SIGKILL);
         for (i = 0; i < PER_ROUND; i++)
             tc_close(c[i]);
     }
-    world_start(&w);
-    world_verify(&w);
-    assert_int_equal(h_stop(w.hcs), 0);
+    fixture_start(f);
+    world_verify(f);
+    fixture_stop(f);
 }
 
 /* A file that is not a state store stops the center; the file is left alone. */
 static void
 test_corrupt_store_refused(void **state)
 {
-    struct world w;
+    struct fixture *f;
     struct stat before, after;
     const char *path;
 
-    (void)state;
-    world_make(&w, NULL);
-    path = h_file(w.dir, "state.db", "this is not a database, and it must stay as it is\n");
+    f = durable_setup(state, NULL);
+    path = h_file(f->dir, "state.db", "this is not a database, and it must stay as it is\n");
     assert_int_equal(stat(path, &before), 0);
-    w.hcs = h_start("hcs", NULL, "hcs", "--config", w.conf, NULL);
-    assert_int_equal(h_wait(w.hcs), 1);
-    if (strstr(h_stderr(w.hcs), "state.db: not an hcs state file") == NULL)
+    f->hcs = h_start("hcs", NULL, "hcs", "--config", f->conf, NULL);
+    assert_int_equal(h_wait(f->hcs), 1);
+    if (strstr(h_stderr(f->hcs), "state.db: not an hcs state file") == NULL)
         h_fail("no clear message about the state file");
     assert_int_equal(stat(path, &after), 0);
     assert_int_equal(before.st_size, after.st_size);
@@ -257,14 +230,13 @@ test_corrupt_store_refused(void **state)
 static void
 test_other_version_refused(void **state)
 {
-    struct world w;
+    struct fixture *f;
     struct stat before, after;
     const char *path;
     sqlite3 *db;
 
-    (void)state;
-    world_make(&w, NULL);
-    path = h_path(w.dir, "state.db");
+    f = durable_setup(state, NULL);
+    path = h_path(f->dir, "state.db");
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "CREATE TABLE bookings (slot INTEGER PRIMARY KEY, user TEXT);"
@@ -274,9 +246,9 @@ test_other_version_refused(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(stat(path, &before), 0);
-    w.hcs = h_start("hcs", NULL, "hcs", "--config", w.conf, NULL);
-    assert_int_equal(h_wait(w.hcs), 1);
-    if (strstr(h_stderr(w.hcs), "state.db: state file of version 2, this hcs reads version 1") ==
+    f->hcs = h_start("hcs", NULL, "hcs", "--config", f->conf, NULL);
+    assert_int_equal(h_wait(f->hcs), 1);
+    if (strstr(h_stderr(f->hcs), "state.db: state file of version 2, this hcs reads version 1") ==
         NULL)
         h_fail("no clear message about the store's version");
     assert_int_equal(stat(path, &after), 0);
@@ -288,64 +260,54 @@ test_other_version_refused(void **state)
 static void
 test_vanished_slot_reported(void **state)
 {
-    struct world w;
+    struct fixture *f;
     struct tconn *c;
     FILE *fp;
     int i;
 
-    (void)state;
-    world_make(&w, "durability = full\n");
-    world_start(&w);
-    c = login(&w, 1);
+    f = durable_setup(state, "durability = full\n");
+    fixture_start(f);
+    c = fixture_login(f, "u1", "pw1");
     tc_sendf(c, "selection %d\n", NSLOTS);
     tc_expectf(c, "doc%d %d", NSLOTS % 3, 41000 + NSLOTS % 3);
     tc_close(c);
-    assert_int_equal(h_stop(w.hcs), 0);
+    fixture_stop(f);
 
     /* Drop the last slot from the file. */
-    fp = fopen(h_path(w.dir, "availabilities.txt"), "w");
+    fp = fopen(h_path(f->dir, "availabilities.txt"), "w");
     assert_non_null(fp);
     for (i = 1; i < NSLOTS; i++)
         fprintf(fp, "%d Mon 10am doc%d %d\n", i, i % 3, 41000 + i % 3);
     fclose(fp);
-    world_start(&w);
-    if (strstr(h_stderr(w.hcs), "booking of slot 400 by u1: no such slot") == NULL) {
+    fixture_start(f);
+    if (strstr(h_stderr(f->hcs), "booking of slot 400 by u1: no such slot") == NULL) {
         /* The warning comes before the start-up line, so it is already there. */
         h_fail("the vanished booking was not reported");
     }
-    assert_int_equal(h_stop(w.hcs), 0);
+    fixture_stop(f);
 
     /* Put it back: the booking was kept. */
-    fp = fopen(h_path(w.dir, "availabilities.txt"), "a");
+    fp = fopen(h_path(f->dir, "availabilities.txt"), "a");
     assert_non_null(fp);
     fprintf(fp, "%d Mon 10am doc%d %d\n", NSLOTS, NSLOTS % 3, 41000 + NSLOTS % 3);
     fclose(fp);
-    world_start(&w);
-    c = login(&w, 1);
+    fixture_start(f);
+    c = fixture_login(f, "u1", "pw1");
     tc_sendf(c, "appointment\n");
     tc_expectf(c, "appointment %d Mon 10am doc%d %d", NSLOTS, NSLOTS % 3, 41000 + NSLOTS % 3);
     tc_close(c);
-    assert_int_equal(h_stop(w.hcs), 0);
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    tc_cleanup();
-    h_cleanup();
-    return 0;
+    fixture_stop(f);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_restart_keeps_bookings, teardown),
-        cmocka_unit_test_teardown(test_sigkill_rounds, teardown),
-        cmocka_unit_test_teardown(test_corrupt_store_refused, teardown),
-        cmocka_unit_test_teardown(test_other_version_refused, teardown),
-        cmocka_unit_test_teardown(test_vanished_slot_reported, teardown),
+        cmocka_unit_test_teardown(test_restart_keeps_bookings, fixture_teardown),
+        cmocka_unit_test_teardown(test_sigkill_rounds, fixture_teardown),
+        cmocka_unit_test_teardown(test_corrupt_store_refused, fixture_teardown),
+        cmocka_unit_test_teardown(test_other_version_refused, fixture_teardown),
+        cmocka_unit_test_teardown(test_vanished_slot_reported, fixture_teardown),
     };
 
     h_init();

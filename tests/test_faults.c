@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "harness.h"
 #include "tcpclient.h"
 
@@ -28,36 +29,19 @@ static const char *const plans[][2] = {
 
 #define NPLANS (sizeof plans / sizeof plans[0])
 
-/* cmocka teardown: close the test's sockets, kill what runs, remove the folders. */
-static int
-teardown(void **state)
-{
-    (void)state;
-    tc_cleanup();
-    h_cleanup();
-    return 0;
-}
-
-/* Write house.txt and doctor1.conf into dir, start the doctor and return it; *port gets its
+/* Start doctor 1 (house, the price list above) in dir, with -v if verbose; *port gets its
  * UDP port. */
 static struct hproc *
 doctor_start(const char *dir, unsigned *port, int verbose)
 {
-    struct hproc *d;
-    const char *line;
+    const char *conf = h_path(dir, "doctor1.conf");
+    const char *const quiet[] = {"--config", conf, NULL};
+    const char *const loud[] = {"-v", "--config", conf, NULL};
 
-    h_file(dir, "house.txt", "%s %s\n%s %s\r\n\n%s %s", plans[0][0], plans[0][1], plans[1][0],
-           plans[1][1], plans[2][0], plans[2][1]);
-    h_file(dir, "doctor1.conf",
-           "[doctor]\nid = 1\nname = house\nlisten = 127.0.0.1\nport = 0\nprices = house.txt\n");
-    if (verbose)
-        d = h_start("doctor", NULL, "doctor", "-v", "--config", h_path(dir, "doctor1.conf"), NULL);
-    else
-        d = h_start("doctor", NULL, "doctor", "--config", h_path(dir, "doctor1.conf"), NULL);
-    line = h_expect_prefix(d, "Phase 3: Doctor 1 has a static UDP port ");
-    *port = h_port(line);
-    assert_int_not_equal(*port, 0);
-    return d;
+    return fixture_doctor(dir, 1, "house",
+                          h_str("%s %s\n%s %s\r\n\n%s %s", plans[0][0], plans[0][1], plans[1][0],
+                                plans[1][1], plans[2][0], plans[2][1]),
+                          NULL, verbose ? loud : quiet, port);
 }
 
 /* Every valid plan gets its price on fd. */
@@ -165,16 +149,11 @@ test_doctor_datagrams(void **state)
             h_fail("doctor: raw byte 0x%02x on the screen at offset %zu", (unsigned char)out[i], i);
 }
 
-/* A patient's data and config in dir, for a center at port; extra keys appended. */
+/* Patient 1's data and config in dir, for a center at port; extra keys appended. */
 static const char *
 patient_files(const char *dir, unsigned port, const char *extra)
 {
-    h_file(dir, "patient1.txt", "alice pw-alice.1\n");
-    h_file(dir, "patient1insurance.txt", "acme-gold\n");
-    return h_file(dir, "patient1.conf",
-                  "[patient]\nid = 1\ncenter_host = 127.0.0.1\ncenter_port = %u\n"
-                  "credentials = patient1.txt\ninsurance = patient1insurance.txt\n%s",
-                  port, extra != NULL ? extra : "");
+    return fixture_patient(dir, 1, port, "alice", "pw-alice.1", "acme-gold\n", extra);
 }
 
 /* The patient ended with status 5 and one stderr line that names the phase and says what. */
@@ -350,19 +329,28 @@ test_patient_broken_center(void **state)
     }
 }
 
-/* Write the data of a working center, doctor and patient into dir (users.txt mode 0600). */
-static void
-good_files(const char *dir)
+/* Write the data of a working center, doctor and patient into a new folder (users.txt mode
+ * 0600); nothing is started. */
+static struct fixture *
+good_files(void **state)
 {
-    chmod(h_file(dir, "users.txt", "alice pw-alice.1\nbob pw-bob.2\n"), 0600);
-    h_file(dir, "availabilities.txt", "4 Mon 09am house 41001\n7 Tue 10am grey 41002\n");
-    h_file(dir, "center.conf",
-           "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
-           "availabilities = availabilities.txt\n");
-    h_file(dir, "house.txt", "acme-gold 135\nblueshield 80\n");
-    h_file(dir, "doctor1.conf",
-           "[doctor]\nid = 1\nname = house\nlisten = 127.0.0.1\nport = 0\nprices = house.txt\n");
-    patient_files(dir, 21000, NULL);
+    static const struct fixture_user users[] = {{"alice", "pw-alice.1"}, {"bob", "pw-bob.2"}};
+    static const struct fixture_slot slots[] = {
+        {4, "Mon", "09am", "house", 41001},
+        {7, "Tue", "10am", "grey", 41002},
+    };
+    const struct fixture_opts o = {
+        .users = users,
+        .nusers = 2,
+        .slots = slots,
+        .nslots = 2,
+        .files_only = 1,
+    };
+    struct fixture *f = fixture_setup(state, &o);
+
+    fixture_doctor_files(f->dir, 1, "house", "acme-gold 135\nblueshield 80\n");
+    patient_files(f->dir, 21000, NULL);
+    return f;
 }
 
 /*
@@ -398,8 +386,9 @@ expect_bad_files(const char *prog, const char *conf, const char *msg)
 static void
 test_center_files(void **state)
 {
-    const char *dir = h_tmpdir();
-    const char *conf = h_path(dir, "center.conf");
+    struct fixture *f = good_files(state);
+    const char *dir = f->dir;
+    const char *conf = f->conf;
     const char *users = h_path(dir, "users.txt");
     const char *av = h_path(dir, "availabilities.txt");
     const char *good_conf = "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
@@ -409,8 +398,6 @@ test_center_files(void **state)
     struct hproc *p;
     struct tconn *c;
 
-    (void)state;
-    good_files(dir);
     h_file(dir, "center.conf",
            "[center]\nlisten = 127.0.0.1\nport = 0\nusers = nosuch.txt\n"
            "availabilities = availabilities.txt\n");
@@ -470,26 +457,24 @@ test_center_files(void **state)
     assert_int_equal(h_wait(p), 0);
     if (strstr(h_stderr(p), "readable by other users") == NULL)
         h_fail("hcs --check: no warning for a users file of mode 0644: \"%s\"", h_stderr(p));
-    p = h_start("hcs 0644", NULL, "hcs", "--config", conf, NULL);
-    c = tc_connect(
-        h_port(h_expect_prefix(p, "Phase 1: The Health Center Server has port number ")));
+    fixture_start(f);
+    c = tc_connect(f->port);
     tc_sendf(c, "available\n");
     tc_expect(c, "error not-authenticated");
-    if (strstr(h_stderr(p), "readable by other users") == NULL)
-        h_fail("hcs: no warning at start-up for a users file of mode 0644: \"%s\"", h_stderr(p));
-    stop_ok(p);
+    if (strstr(h_stderr(f->hcs), "readable by other users") == NULL)
+        h_fail("hcs: no warning at start-up for a users file of mode 0644: \"%s\"",
+               h_stderr(f->hcs));
+    fixture_stop(f);
 }
 
 /* 3b. doctor: broken prices and doctor config. */
 static void
 test_doctor_files(void **state)
 {
-    const char *dir = h_tmpdir();
+    const char *dir = good_files(state)->dir;
     const char *conf = h_path(dir, "doctor1.conf");
     const char *prices = h_path(dir, "house.txt");
 
-    (void)state;
-    good_files(dir);
     h_file(dir, "house.txt", "acme-gold 135\nblueshield eighty\n");
     expect_bad_files(
         "doctor", conf,
@@ -522,13 +507,11 @@ test_doctor_files(void **state)
 static void
 test_patient_files(void **state)
 {
-    const char *dir = h_tmpdir();
+    const char *dir = good_files(state)->dir;
     const char *conf = h_path(dir, "patient1.conf");
     const char *cred = h_path(dir, "patient1.txt");
     const char *ins = h_path(dir, "patient1insurance.txt");
 
-    (void)state;
-    good_files(dir);
     h_file(dir, "patient1.txt", "alice\n");
     expect_bad_files("patient", conf,
                      h_str("%s:1: expected 2 fields (username password), found 1", cred));
@@ -562,23 +545,26 @@ test_no_password(void **state)
     static const char wrong[] = "Wr0ng-Gu3ss";
     const char *dir = h_tmpdir();
     const char *secrets[] = {secret, wrong};
+    const struct fixture_user users[] = {{"alice", secret}, {"bob", "pw-bob.2"}};
+    struct fixture_opts o = {
+        .dir = dir,
+        .users = users,
+        .nusers = 2,
+        .config = "max_line = 128\n",
+        .flag = "-v",
+    };
     struct hproc *procs[8];
     int nprocs = 0, i, k;
-    struct hproc *hcs, *p;
+    struct fixture *f;
+    struct hproc *p;
     struct tconn *c;
     unsigned dport, port;
 
-    (void)state;
     procs[nprocs++] = doctor_start(dir, &dport, 1);
-    chmod(h_file(dir, "users.txt", "alice %s\nbob pw-bob.2\n", secret), 0600);
-    h_file(dir, "availabilities.txt", "4 Mon 09am house %u\n7 Tue 10am house %u\n", dport, dport);
-    h_file(dir, "center.conf",
-           "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
-           "availabilities = availabilities.txt\nmax_line = 128\n");
-    hcs = h_start("hcs", NULL, "hcs", "-v", "--config", h_path(dir, "center.conf"), NULL);
-    procs[nprocs++] = hcs;
-    port = h_port(h_expect_prefix(hcs, "Phase 1: The Health Center Server has port number "));
-    assert_int_not_equal(port, 0);
+    o.slots_text = h_str("4 Mon 09am house %u\n7 Tue 10am house %u\n", dport, dport);
+    f = fixture_setup(state, &o);
+    procs[nprocs++] = f->hcs;
+    port = f->port;
 
     /* A whole session. */
     patient_files(dir, port, NULL);
@@ -631,7 +617,7 @@ test_no_password(void **state)
     tc_expect(c, "error bad-index");
     tc_close(c);
 
-    stop_ok(hcs);
+    fixture_stop(f);
     stop_ok(procs[0]);
     for (i = 0; i < nprocs; i++)
         for (k = 0; k < 2; k++) {
@@ -646,12 +632,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_doctor_datagrams, teardown),
-        cmocka_unit_test_teardown(test_patient_broken_center, teardown),
-        cmocka_unit_test_teardown(test_center_files, teardown),
-        cmocka_unit_test_teardown(test_doctor_files, teardown),
-        cmocka_unit_test_teardown(test_patient_files, teardown),
-        cmocka_unit_test_teardown(test_no_password, teardown),
+        cmocka_unit_test_teardown(test_doctor_datagrams, fixture_teardown),
+        cmocka_unit_test_teardown(test_patient_broken_center, fixture_teardown),
+        cmocka_unit_test_teardown(test_center_files, fixture_teardown),
+        cmocka_unit_test_teardown(test_doctor_files, fixture_teardown),
+        cmocka_unit_test_teardown(test_patient_files, fixture_teardown),
+        cmocka_unit_test_teardown(test_no_password, fixture_teardown),
     };
 
     h_init();

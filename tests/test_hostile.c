@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "harness.h"
 #include "tcpclient.h"
 
@@ -28,16 +29,8 @@
 #define FLOOD_AHEAD 4      /* batches sent before their answers are read */
 #define FLOOD_MAX_MS 30000 /* the flood must be over by then */
 
-/* One slot of the test schedule. */
-struct tslot {
-    unsigned index;
-    const char *day;
-    const char *time;
-    const char *doctor;
-    unsigned port;
-};
-
-static const struct tslot slots[] = {
+/* The test schedule. */
+static const struct fixture_slot slots[] = {
     {4, "Mon", "09am", "house", 41001},
     {7, "Tue", "10am", "grey", 41002},
     {12, "Wed", "11am", "house", 41001},
@@ -50,7 +43,7 @@ static const struct tslot slots[] = {
 #define LONG_PW "L0ng-pw-padded-to-fill-the-line-exactly-44ch"
 
 /* The users of the test center. */
-static const char *const users[][2] = {
+static const struct fixture_user users[] = {
     {"alice", "pw-alice.1"}, {"bob", "pw-bob.2"}, {"carol", "pw-carol.3"},
     {"dave", "pw-dave.4"},   {"wb", "pw-wb.5"},   {"longpw", LONG_PW},
 };
@@ -59,21 +52,9 @@ static const char *const users[][2] = {
 
 /* The running center of one test, and what the test knows of its schedule. */
 struct center {
-    const char *dir;
-    struct hproc *hcs;
-    unsigned port;
+    struct fixture *f;
     int taken[NSLOTS]; /* booked by a user of the test and never given back */
 };
-
-/* cmocka teardown: close the test's sockets, kill what runs, remove the folders. */
-static int
-teardown(void **state)
-{
-    (void)state;
-    tc_cleanup();
-    h_cleanup();
-    return 0;
-}
 
 /* The password of a user of the test data. */
 static const char *
@@ -82,8 +63,8 @@ password(const char *user)
     size_t i;
 
     for (i = 0; i < NUSERS; i++)
-        if (strcmp(users[i][0], user) == 0)
-            return users[i][1];
+        if (strcmp(users[i].name, user) == 0)
+            return users[i].password;
     fail_msg("%s is not a user of the test data", user);
     return NULL;
 }
@@ -101,71 +82,25 @@ slot_at(unsigned index)
     return 0;
 }
 
-/* Write the data and center.conf (with the extra keys) into a new folder. */
+/*
+ * The test's users and slots and center.conf with the extra keys in a new
+ * folder; hcs started with flag ("-q" or NULL), through shell if not NULL.
+ */
 static void
-center_files(struct center *w, const char *extra)
+center_start(void **state, struct center *w, const char *extra, const char *flag, const char *shell)
 {
-    char text[1024];
-    size_t i, off = 0;
+    const struct fixture_opts o = {
+        .users = users,
+        .nusers = NUSERS,
+        .slots = slots,
+        .nslots = NSLOTS,
+        .config = extra,
+        .flag = flag,
+        .shell = shell,
+    };
 
     memset(w, 0, sizeof *w);
-    w->dir = h_tmpdir();
-    for (i = 0; i < NUSERS; i++)
-        off += (size_t)snprintf(text + off, sizeof text - off, "%s %s\n", users[i][0], users[i][1]);
-    chmod(h_file(w->dir, "users.txt", "%s", text), 0600);
-    off = 0;
-    for (i = 0; i < NSLOTS; i++)
-        off += (size_t)snprintf(text + off, sizeof text - off, "%u %s %s %s %u\n", slots[i].index,
-                                slots[i].day, slots[i].time, slots[i].doctor, slots[i].port);
-    h_file(w->dir, "availabilities.txt", "%s", text);
-    h_file(w->dir, "center.conf",
-           "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
-           "availabilities = availabilities.txt\n%s",
-           extra != NULL ? extra : "");
-}
-
-/* Write the data, start hcs and read its port. */
-static void
-center_start(struct center *w, const char *extra, int quiet)
-{
-    const char *line;
-
-    center_files(w, extra);
-    if (quiet)
-        w->hcs = h_start("hcs", NULL, "hcs", "-q", "--config", h_path(w->dir, "center.conf"), NULL);
-    else
-        w->hcs = h_start("hcs", NULL, "hcs", "--config", h_path(w->dir, "center.conf"), NULL);
-    line = h_expect_prefix(w->hcs, "Phase 1: The Health Center Server has port number ");
-    w->port = h_port(line);
-    assert_int_not_equal(w->port, 0);
-}
-
-/* SIGTERM: the center exits 0 (in the sanitizer build: nothing leaked). */
-static void
-center_stop(struct center *w)
-{
-    int st = h_stop(w->hcs);
-
-    if (st != 0)
-        h_fail("hcs: exit status %d after SIGTERM, expected 0", st);
-}
-
-/* Log in on c as user with the right password. */
-static void
-login(struct tconn *c, const char *user)
-{
-    tc_sendf(c, "authenticate %s %s\n", user, password(user));
-    tc_expect(c, "success");
-}
-
-/* A new connection, logged in as user. */
-static struct tconn *
-connect_as(struct center *w, const char *user)
-{
-    struct tconn *c = tc_connect(w->port);
-
-    login(c, user);
-    return c;
+    w->f = fixture_setup(state, &o);
 }
 
 /* The reply to "available" now: "slots <n>" and the free slots in file order. */
@@ -186,7 +121,7 @@ expect_list(struct center *w, struct tconn *c)
 static void
 book(struct center *w, struct tconn *c, unsigned index)
 {
-    const struct tslot *s = &slots[slot_at(index)];
+    const struct fixture_slot *s = &slots[slot_at(index)];
 
     tc_sendf(c, "selection %u\n", index);
     tc_expectf(c, "%s %u", s->doctor, s->port);
@@ -210,8 +145,8 @@ give_back(struct center *w, struct tconn *c, unsigned index)
 static void
 served_ok(struct center *w)
 {
-    struct tconn *c = connect_as(w, "wb");
-    const struct tslot *s;
+    struct tconn *c = fixture_login(w->f, "wb", password("wb"));
+    const struct fixture_slot *s;
     size_t i;
 
     tc_sendf(c, "available\n");
@@ -236,10 +171,10 @@ static void
 expect_closed_with(struct center *w, const char *login_as, const void *data, size_t len,
                    const char *reason)
 {
-    struct tconn *c = tc_connect(w->port);
+    struct tconn *c = tc_connect(w->f->port);
 
     if (login_as != NULL)
-        login(c, login_as);
+        fixture_auth(c, login_as, password(login_as));
     tc_send(c, data, len);
     tc_expectf(c, "error %s", reason);
     tc_expect_eof(c);
@@ -270,9 +205,8 @@ test_line_too_long(void **state)
     struct center w;
     struct tconn *c;
 
-    (void)state;
     assert_int_equal(strlen(line64), MAX_LINE);
-    center_start(&w, h_str("max_line = %d\n", MAX_LINE), 0);
+    center_start(state, &w, h_str("max_line = %d\n", MAX_LINE), NULL, NULL);
 
     /* One byte over, before and after logging in, with "\n" and with "\r\n". */
     expect_closed_with(&w, NULL, h_str("%s\n", over), MAX_LINE + 2, "line-too-long");
@@ -281,7 +215,7 @@ test_line_too_long(void **state)
     expect_closed_with(&w, NULL, repeat('y', MAX_LINE + 2), MAX_LINE + 2, "line-too-long");
     expect_closed_with(&w, "bob", repeat('z', 4000), 4000, "line-too-long");
     /* A long line sent in small pieces is refused once it is over, without its end. */
-    c = tc_connect(w.port);
+    c = tc_connect(w.f->port);
     tc_send(c, repeat('a', 40), 40);
     if (tc_recv(c, 100) || c->end != TC_OPEN)
         h_fail("the center answered a partial line within the limit");
@@ -290,18 +224,18 @@ test_line_too_long(void **state)
     tc_expect_eof(c);
 
     /* Exactly max_line bytes is a line like any other, with "\n" or "\r\n". */
-    c = tc_connect(w.port);
+    c = tc_connect(w.f->port);
     tc_sendf(c, "%s\n", line64);
     tc_expect(c, "success");
     tc_sendf(c, "%s\r\n", repeat('q', MAX_LINE));
     tc_expect(c, "error unknown-command");
     tc_sendf(c, "available\n");
     expect_list(&w, c);
-    c = tc_connect(w.port);
+    c = tc_connect(w.f->port);
     tc_sendf(c, "%s\r\n", line64);
     tc_expect(c, "success");
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /* 2. NUL and other control bytes: bad-line and close; bytes from 0x80 up are fine. */
@@ -319,8 +253,7 @@ test_bad_bytes(void **state)
     struct center w;
     struct tconn *c;
 
-    (void)state;
-    center_start(&w, NULL, 0);
+    center_start(state, &w, NULL, NULL, NULL);
     expect_closed_with(&w, NULL, nul, sizeof nul - 1, "bad-line");
     expect_closed_with(&w, NULL, ctl, sizeof ctl - 1, "bad-line");
     expect_closed_with(&w, "alice", cr, sizeof cr - 1, "bad-line");
@@ -330,19 +263,19 @@ test_bad_bytes(void **state)
     expect_closed_with(&w, "carol", "available\0\r\n", 12, "bad-line");
 
     /* DEL and UTF-8 are not control bytes below 0x20: answered like any other text. */
-    c = tc_connect(w.port);
+    c = tc_connect(w.f->port);
     tc_send(c, del_only, sizeof del_only - 1);
     tc_expect(c, "error unknown-command");
     tc_send(c, utf8, sizeof utf8 - 1);
     tc_expect(c, "failure");
     tc_expect_eof(c);
-    c = connect_as(&w, "dave");
+    c = fixture_login(w.f, "dave", password("dave"));
     tc_sendf(c, "selection \xd9\xa4\n"); /* an Arabic-Indic digit four */
     tc_expect(c, "error bad-index");
     tc_sendf(c, "available\n");
     expect_list(&w, c);
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /* 3. The error line arrives even when the client sent much more that the center never read. */
@@ -356,8 +289,7 @@ test_error_not_lost(void **state)
     size_t n;
     int round;
 
-    (void)state;
-    center_start(&w, h_str("max_line = %d\n", MAX_LINE), 0);
+    center_start(state, &w, h_str("max_line = %d\n", MAX_LINE), NULL, NULL);
     for (round = 0; round < 4; round++) {
         /* The bad line, then 64 KiB of requests, in one send. */
         n = 0;
@@ -377,9 +309,9 @@ test_error_not_lost(void **state)
         for (i = 0; i + 10 <= more; i += 10)
             memcpy(buf + n + i, "available\n", 10);
         n += i;
-        c = tc_connect(w.port);
+        c = tc_connect(w.f->port);
         if (round >= 2)
-            login(c, "alice");
+            fixture_auth(c, "alice", password("alice"));
         tc_send(c, buf, n);
         if (round % 2 == 0)
             tc_shutdown(c); /* the center reads to our end of file */
@@ -389,7 +321,7 @@ test_error_not_lost(void **state)
         tc_close(c);
     }
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /* 4. Malformed requests: the exact error, and the connection stays usable. */
@@ -433,14 +365,13 @@ test_malformed(void **state)
     struct tconn *c;
     size_t i;
 
-    (void)state;
-    center_start(&w, NULL, 0);
-    c = tc_connect(w.port);
+    center_start(state, &w, NULL, NULL, NULL);
+    c = tc_connect(w.f->port);
     for (i = 0; i < sizeof before / sizeof before[0]; i++) {
         tc_sendf(c, "%s\n", before[i][0]);
         tc_expectf(c, "error %s", before[i][1]);
     }
-    login(c, "alice");
+    fixture_auth(c, "alice", password("alice"));
     for (i = 0; i < sizeof after / sizeof after[0]; i++) {
         tc_sendf(c, "%s\r\n", after[i][0]);
         tc_expectf(c, "error %s", after[i][1]);
@@ -463,7 +394,7 @@ test_malformed(void **state)
     give_back(&w, c, 12);
     tc_close(c);
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /* 4b. Many fields, each set off by one space: still the wrong number of arguments. */
@@ -480,16 +411,15 @@ test_many_fields(void **state)
     struct tconn *c;
     size_t i;
 
-    (void)state;
-    center_start(&w, NULL, 0);
-    c = connect_as(&w, "alice");
+    center_start(state, &w, NULL, NULL, NULL);
+    c = fixture_login(w.f, "alice", password("alice"));
     for (i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         tc_sendf(c, "%s\n", lines[i]);
         tc_expect(c, "error wrong-arguments");
     }
     tc_close(c);
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /* 5. Commands out of order: the error, and the connection stays usable. */
@@ -501,14 +431,13 @@ test_out_of_order(void **state)
     struct tconn *c;
     size_t i;
 
-    (void)state;
-    center_start(&w, NULL, 0);
-    c = tc_connect(w.port);
+    center_start(state, &w, NULL, NULL, NULL);
+    c = tc_connect(w.f->port);
     for (i = 0; i < sizeof early / sizeof early[0]; i++) {
         tc_sendf(c, "%s\n", early[i]);
         tc_expect(c, "error not-authenticated");
     }
-    login(c, "bob");
+    fixture_auth(c, "bob", password("bob"));
     tc_sendf(c, "authenticate bob %s\n", password("bob"));
     tc_expect(c, "error already-authenticated");
     tc_sendf(c, "authenticate carol %s\n", password("carol"));
@@ -525,7 +454,7 @@ test_out_of_order(void **state)
     give_back(&w, c, 7);
     tc_close(c);
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /*
@@ -541,11 +470,10 @@ test_failed_login(void **state)
     long long t0, tc, td;
     int i;
 
-    (void)state;
-    center_start(&w, NULL, 0);
-    b = connect_as(&w, "carol");
+    center_start(state, &w, NULL, NULL, NULL);
+    b = fixture_login(w.f, "carol", password("carol"));
     for (i = 0; i < 5; i++) {
-        f = tc_connect(w.port);
+        f = tc_connect(w.f->port);
         if (i == 4)
             tc_sendf(f, "authenticate nobody-%d pw\n", i); /* an unknown user fails alike */
         else
@@ -556,8 +484,8 @@ test_failed_login(void **state)
     }
     /* The sixth and seventh attempts: the right password (with a request held behind it),
      * and a wrong one. */
-    c = tc_connect(w.port);
-    d = tc_connect(w.port);
+    c = tc_connect(w.f->port);
+    d = tc_connect(w.f->port);
     t0 = h_now_ms();
     tc_sendf(c, "authenticate alice %s\navailable\n", password("alice"));
     tc_sendf(d, "authenticate bob wrong-again\n");
@@ -583,7 +511,7 @@ test_failed_login(void **state)
     tc_close(c);
     tc_close(b);
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /*
@@ -600,21 +528,15 @@ test_timeouts(void **state)
     struct hproc *p;
     long long t0, ts, ti, tt;
     size_t sent = 0;
-    const char *err;
+    const char *conf, *err;
 
-    (void)state;
-    center_start(&w, "auth_timeout = 1\nidle_timeout = 2\n", 0);
-    h_file(w.dir, "patient1.txt", "bob %s\n", password("bob"));
-    h_file(w.dir, "patient1insurance.txt", "acme\n");
-    h_file(w.dir, "patient1.conf",
-           "[patient]\nid = 1\ncenter_host = 127.0.0.1\ncenter_port = %u\n"
-           "credentials = patient1.txt\ninsurance = patient1insurance.txt\n",
-           w.port);
+    center_start(state, &w, "auth_timeout = 1\nidle_timeout = 2\n", NULL, NULL);
+    conf = fixture_patient(w.f->dir, 1, w.f->port, "bob", password("bob"), "acme\n", NULL);
     t0 = h_now_ms();
-    s = tc_connect(w.port);
-    i = connect_as(&w, "wb");
-    t = tc_connect(w.port);
-    p = h_start("patient1", NULL, "patient", "--config", h_path(w.dir, "patient1.conf"), NULL);
+    s = tc_connect(w.f->port);
+    i = fixture_login(w.f, "wb", password("wb"));
+    t = tc_connect(w.f->port);
+    p = h_start("patient1", NULL, "patient", "--config", conf, NULL);
 
     /* The trickler: one byte every 200 ms, never a whole line. */
     while (!tc_ready(t) && sent < sizeof trickle - 1) {
@@ -650,7 +572,7 @@ test_timeouts(void **state)
         h_fail("patient: expected one stderr line naming phase 2 and idle-timeout, got \"%s\"",
                err);
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /*
@@ -732,11 +654,10 @@ test_never_reads(void **state)
     size_t bytes = 0;
     enum tc_end end;
 
-    (void)state;
-    center_start(&w, "max_output = 4096\n", 1);
-    n = tc_connect_rcvbuf(w.port, 4096);
+    center_start(state, &w, "max_output = 4096\n", "-q", NULL);
+    n = tc_connect_rcvbuf(w.f->port, 4096);
     tc_sendf(n, "authenticate carol %s\navailable\n", password("carol"));
-    b = connect_as(&w, "dave");
+    b = fixture_login(w.f, "dave", password("dave"));
     flood(b, FLOOD_PAIRS, NULL);
     /* The subscriber was dropped: reading now finds its end, well before every push. */
     end = tc_drain(n, h_timeout_ms, &bytes);
@@ -749,7 +670,7 @@ test_never_reads(void **state)
     tc_expect(b, "appointment none");
     tc_close(b);
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /*
@@ -762,19 +683,18 @@ test_reader_keeps_up(void **state)
     struct center w;
     struct tconn *r, *b;
 
-    (void)state;
-    center_start(&w, "max_output = 4096\n", 1);
-    r = connect_as(&w, "carol");
+    center_start(state, &w, "max_output = 4096\n", "-q", NULL);
+    r = fixture_login(w.f, "carol", password("carol"));
     tc_sendf(r, "available\n");
     expect_list(&w, r);
-    b = connect_as(&w, "dave");
+    b = fixture_login(w.f, "dave", password("dave"));
     flood(b, READER_PAIRS, r);
     tc_sendf(r, "appointment\n");
     tc_expect(r, "appointment none");
     tc_close(r);
     tc_close(b);
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /*
@@ -788,36 +708,35 @@ test_vanish(void **state)
     struct center w;
     struct tconn *a, *m, *x, *l;
 
-    (void)state;
-    center_start(&w, NULL, 0);
-    a = connect_as(&w, "alice");
+    center_start(state, &w, NULL, NULL, NULL);
+    a = fixture_login(w.f, "alice", password("alice"));
     book(&w, a, 4);
     tc_abort(a);
-    m = connect_as(&w, "bob");
+    m = fixture_login(w.f, "bob", password("bob"));
     tc_sendf(m, "selection 7"); /* no end of line */
     tc_abort(m);
-    x = tc_connect(w.port);
+    x = tc_connect(w.f->port);
     tc_sendf(x, "authen");
     tc_close(x);
-    l = connect_as(&w, "dave");
+    l = fixture_login(w.f, "dave", password("dave"));
     tc_sendf(l, "available\nappointment\n");
     tc_abort(l);
-    m = connect_as(&w, "carol");
+    m = fixture_login(w.f, "carol", password("carol"));
     tc_sendf(m, "selection 12\ncan");
     tc_expect(m, "house 41001");
     w.taken[slot_at(12)] = 1;
     tc_close(m);
 
     /* The bookings stay; bob's half line did nothing. */
-    a = connect_as(&w, "alice");
+    a = fixture_login(w.f, "alice", password("alice"));
     tc_sendf(a, "appointment\n");
     tc_expect(a, "appointment 4 Mon 09am house 41001");
     tc_sendf(a, "selection 7\n");
     tc_expect(a, "error already-booked 4");
-    m = connect_as(&w, "carol");
+    m = fixture_login(w.f, "carol", password("carol"));
     tc_sendf(m, "appointment\n");
     tc_expect(m, "appointment 12 Wed 11am house 41001");
-    m = connect_as(&w, "bob");
+    m = fixture_login(w.f, "bob", password("bob"));
     tc_sendf(m, "appointment\n");
     tc_expect(m, "appointment none");
     tc_sendf(m, "available\n");
@@ -828,7 +747,7 @@ test_vanish(void **state)
     give_back(&w, a, 4);
     tc_expect(m, "* released 4 Mon 09am");
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /* 10. Over max_clients: "error busy" and the close; once one leaves, a new one is served. */
@@ -839,18 +758,17 @@ test_busy(void **state)
     struct tconn *c[3], *e;
     int i;
 
-    (void)state;
-    center_start(&w, "max_clients = 3\n", 0);
-    c[0] = connect_as(&w, "alice");
-    c[1] = connect_as(&w, "bob");
-    c[2] = connect_as(&w, "carol");
+    center_start(state, &w, "max_clients = 3\n", NULL, NULL);
+    c[0] = fixture_login(w.f, "alice", password("alice"));
+    c[1] = fixture_login(w.f, "bob", password("bob"));
+    c[2] = fixture_login(w.f, "carol", password("carol"));
     /* A fourth that waits for the greeting, and one that speaks first, as patients do. */
-    e = tc_connect(w.port);
+    e = tc_connect(w.f->port);
     tc_expect(e, "error busy");
     tc_expect_eof(e);
     tc_close(e);
     for (i = 0; i < 3; i++) {
-        e = tc_connect(w.port);
+        e = tc_connect(w.f->port);
         tc_sendf(e, "authenticate dave %s\n", password("dave"));
         tc_expect(e, "error busy");
         tc_expect_eof(e);
@@ -867,7 +785,7 @@ test_busy(void **state)
     tc_close(c[0]);
     served_ok(&w);
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /* CPU time (user + system, in clock ticks) the process has used so far. */
@@ -902,17 +820,13 @@ test_out_of_descriptors(void **state)
     long before, after;
     int i, served = 0, answered[N];
 
-    (void)state;
-    center_files(&w, NULL);
     /* A hard limit of 48 descriptors: hcs cannot raise it, and warns. */
-    w.hcs = h_start("hcs", NULL, "/bin/sh", "-c", "ulimit -n 48 && exec \"$0\" --config \"$1\"",
-                    h_str("%s/hcs", HCS_BIN_DIR), h_path(w.dir, "center.conf"), NULL);
-    w.port = h_port(h_expect_prefix(w.hcs, "Phase 1: The Health Center Server has port number "));
-    if (strstr(h_stderr(w.hcs), "open-file limit 48 is below max_clients") == NULL)
-        h_fail("no warning about the open-file limit: \"%s\"", h_stderr(w.hcs));
+    center_start(state, &w, NULL, NULL, "ulimit -n 48");
+    if (strstr(h_stderr(w.f->hcs), "open-file limit 48 is below max_clients") == NULL)
+        h_fail("no warning about the open-file limit: \"%s\"", h_stderr(w.f->hcs));
     /* More patients than descriptors: the kernel's backlog holds the rest. */
     for (i = 0; i < N; i++) {
-        c[i] = tc_connect(w.port);
+        c[i] = tc_connect(w.f->port);
         tc_sendf(c[i], "authenticate alice %s\n", password("alice"));
     }
     for (i = 0; i < N; i++) {
@@ -926,9 +840,9 @@ test_out_of_descriptors(void **state)
     if (served < 30 || served >= N)
         h_fail("%d of %d patients answered with 48 descriptors", served, N);
     /* Nobody spins on a failing accept(): a second of waiting costs little CPU. */
-    before = cpu_ticks(w.hcs->pid);
+    before = cpu_ticks(w.f->hcs->pid);
     tc_recv(c[N - 1], 1000);
-    after = cpu_ticks(w.hcs->pid);
+    after = cpu_ticks(w.f->hcs->pid);
     if (after - before > 30)
         h_fail("hcs used %ld ticks of CPU in a second while out of descriptors", after - before);
     /* Some who were let in leave: the waiting ones are let in and answered. */
@@ -944,7 +858,7 @@ test_out_of_descriptors(void **state)
         if (c[i] != NULL)
             tc_close(c[i]);
     served_ok(&w);
-    center_stop(&w);
+    fixture_stop(w.f);
 }
 
 /* 11a. SIGTERM the moment hcs has said it is up: a clean stop, exit 0. */
@@ -954,10 +868,9 @@ test_signal_at_start(void **state)
     struct center w;
     int i;
 
-    (void)state;
     for (i = 0; i < 20; i++) {
-        center_start(&w, NULL, 0);
-        center_stop(&w);
+        center_start(state, &w, NULL, NULL, NULL);
+        fixture_stop(w.f);
         h_cleanup();
     }
 }
@@ -970,40 +883,39 @@ test_signals(void **state)
     struct tconn *c[8];
     int i, sig;
 
-    (void)state;
     for (sig = 0; sig < 2; sig++) {
-        center_start(&w, NULL, 0);
-        c[0] = tc_connect(w.port);      /* new, silent */
-        c[1] = connect_as(&w, "alice"); /* logged in */
-        tc_sendf(c[1], "available\n");  /* ... and subscribed */
+        center_start(state, &w, NULL, NULL, NULL);
+        c[0] = tc_connect(w.f->port);                          /* new, silent */
+        c[1] = fixture_login(w.f, "alice", password("alice")); /* logged in */
+        tc_sendf(c[1], "available\n");                         /* ... and subscribed */
         expect_list(&w, c[1]);
-        c[2] = connect_as(&w, "bob");
+        c[2] = fixture_login(w.f, "bob", password("bob"));
         book(&w, c[2], 7); /* holding a booking */
         tc_expect(c[1], "* reserved 7");
-        c[3] = connect_as(&w, "carol");
+        c[3] = fixture_login(w.f, "carol", password("carol"));
         tc_sendf(c[3], "selec"); /* in the middle of a line */
-        c[4] = tc_connect(w.port);
+        c[4] = tc_connect(w.f->port);
         tc_send(c[4], "\x01\n", 2); /* lingering after an error */
         tc_expect(c[4], "error bad-line");
-        c[6] = tc_connect(w.port);   /* just connected */
-        c[7] = connect_as(&w, "wb"); /* logged in before the failures */
-        for (i = 0; i < 5; i++) {    /* five failed logins ... */
-            c[5] = tc_connect(w.port);
+        c[6] = tc_connect(w.f->port);                    /* just connected */
+        c[7] = fixture_login(w.f, "wb", password("wb")); /* logged in before the failures */
+        for (i = 0; i < 5; i++) {                        /* five failed logins ... */
+            c[5] = tc_connect(w.f->port);
             tc_sendf(c[5], "authenticate dave wrong-%d\n", i);
             tc_expect(c[5], "failure");
             tc_expect_eof(c[5]);
             tc_close(c[5]);
         }
-        c[5] = tc_connect(w.port); /* ... then one whose answer waits */
+        c[5] = tc_connect(w.f->port); /* ... then one whose answer waits */
         tc_sendf(c[5], "authenticate eve wrong\n");
-        h_wait_prefix(w.hcs, "Phase 1: The Health Center Server has received request from a "
-                             "patient with username eve ");
+        h_wait_prefix(w.f->hcs, "Phase 1: The Health Center Server has received request from a "
+                                "patient with username eve ");
         assert_false(tc_ready(c[5]));
         if (sig == 0) {
-            center_stop(&w);
+            fixture_stop(w.f);
         } else {
-            kill(w.hcs->pid, SIGINT);
-            assert_int_equal(h_wait(w.hcs), 0);
+            kill(w.f->hcs->pid, SIGINT);
+            assert_int_equal(h_wait(w.f->hcs), 0);
         }
         for (i = 0; i < 8; i++) {
             enum tc_end end = tc_drain(c[i], h_timeout_ms, NULL);
@@ -1019,21 +931,21 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_line_too_long, teardown),
-        cmocka_unit_test_teardown(test_bad_bytes, teardown),
-        cmocka_unit_test_teardown(test_error_not_lost, teardown),
-        cmocka_unit_test_teardown(test_malformed, teardown),
-        cmocka_unit_test_teardown(test_many_fields, teardown),
-        cmocka_unit_test_teardown(test_out_of_order, teardown),
-        cmocka_unit_test_teardown(test_failed_login, teardown),
-        cmocka_unit_test_teardown(test_timeouts, teardown),
-        cmocka_unit_test_teardown(test_never_reads, teardown),
-        cmocka_unit_test_teardown(test_reader_keeps_up, teardown),
-        cmocka_unit_test_teardown(test_vanish, teardown),
-        cmocka_unit_test_teardown(test_busy, teardown),
-        cmocka_unit_test_teardown(test_signals, teardown),
-        cmocka_unit_test_teardown(test_out_of_descriptors, teardown),
-        cmocka_unit_test_teardown(test_signal_at_start, teardown),
+        cmocka_unit_test_teardown(test_line_too_long, fixture_teardown),
+        cmocka_unit_test_teardown(test_bad_bytes, fixture_teardown),
+        cmocka_unit_test_teardown(test_error_not_lost, fixture_teardown),
+        cmocka_unit_test_teardown(test_malformed, fixture_teardown),
+        cmocka_unit_test_teardown(test_many_fields, fixture_teardown),
+        cmocka_unit_test_teardown(test_out_of_order, fixture_teardown),
+        cmocka_unit_test_teardown(test_failed_login, fixture_teardown),
+        cmocka_unit_test_teardown(test_timeouts, fixture_teardown),
+        cmocka_unit_test_teardown(test_never_reads, fixture_teardown),
+        cmocka_unit_test_teardown(test_reader_keeps_up, fixture_teardown),
+        cmocka_unit_test_teardown(test_vanish, fixture_teardown),
+        cmocka_unit_test_teardown(test_busy, fixture_teardown),
+        cmocka_unit_test_teardown(test_signals, fixture_teardown),
+        cmocka_unit_test_teardown(test_out_of_descriptors, fixture_teardown),
+        cmocka_unit_test_teardown(test_signal_at_start, fixture_teardown),
     };
 
     h_init();

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "harness.h"
 #include "tcpclient.h"
 
@@ -32,18 +33,23 @@ hashed_row(const char *user, const char *password)
     return line;
 }
 
-/* Start hcs on users (file text) with two slots; return its port. */
-static unsigned
-start_center(const char *dir, const char *users, struct hproc **out)
-{
-    const char *conf;
+/* The two slots of every center of this file. */
+static const struct fixture_slot slots[] = {
+    {1, "Mon", "10am", "doc1", 41001},
+    {2, "Tue", "11am", "doc2", 41002},
+};
 
-    chmod(h_file(dir, "users.txt", "%s", users), 0600);
-    h_file(dir, "availabilities.txt", "1 Mon 10am doc1 41001\n2 Tue 11am doc2 41002\n");
-    conf = h_file(dir, "center.conf",
-                  "[center]\nport = 0\nusers = users.txt\navailabilities = availabilities.txt\n");
-    *out = h_start("hcs", NULL, "hcs", "--config", conf, NULL);
-    return h_port(h_expect_prefix(*out, "Phase 1: The Health Center Server has port number "));
+/* Write users (file text) and the two slots, start hcs. */
+static struct fixture *
+start_center(void **state, const char *users)
+{
+    const struct fixture_opts o = {
+        .users_text = users,
+        .slots = slots,
+        .nslots = sizeof slots / sizeof slots[0],
+    };
+
+    return fixture_setup(state, &o);
 }
 
 /* Log in and return the answer line. */
@@ -66,15 +72,13 @@ try_login(unsigned port, const char *user, const char *password)
 static void
 test_hashed_logins(void **state)
 {
-    const char *dir = h_tmpdir();
     const char *ana = hashed_row("ana", "Secret-1");
     const char *bo = hashed_row("bo", "pw-bo");
     const char *hash = strchr(ana, ' ') + 1;
-    struct hproc *hcs;
-    unsigned port;
+    struct fixture *f = start_center(state, h_str("%s\n%s\ncy clear-pw\n", ana, bo));
+    struct hproc *hcs = f->hcs;
+    unsigned port = f->port;
 
-    (void)state;
-    port = start_center(dir, h_str("%s\n%s\ncy clear-pw\n", ana, bo), &hcs);
     if (strstr(h_stderr(hcs), "users.txt: 1 of 3 passwords are stored in clear") == NULL)
         h_fail("no warning about the clear password: \"%s\"", h_stderr(hcs));
     assert_string_equal(try_login(port, "ana", "Secret-1"), "success");
@@ -84,7 +88,7 @@ test_hashed_logins(void **state)
     assert_string_equal(try_login(port, "ana", hash), "failure");
     assert_string_equal(try_login(port, "cy", "clear-px"), "failure");
     assert_string_equal(try_login(port, "nobody", "Secret-1"), "failure");
-    assert_int_equal(h_stop(hcs), 0);
+    fixture_stop(f);
     if (strstr(h_stdout(hcs), "Secret-1") != NULL || strstr(h_stderr(hcs), "Secret-1") != NULL)
         h_fail("a password reached the center's screen");
 }
@@ -93,18 +97,15 @@ test_hashed_logins(void **state)
 static void
 test_upgrade(void **state)
 {
-    const char *dir = h_tmpdir();
-    const char *users = h_path(dir, "users.txt");
-    struct hproc *p, *hcs;
+    struct fixture *f = start_center(state, "ana pw-a\r\n\nbo pw-b");
+    const char *users = h_path(f->dir, "users.txt");
+    struct hproc *p;
     struct stat st;
-    unsigned port;
     char text[4096];
     size_t n;
     FILE *fp;
 
-    (void)state;
-    port = start_center(dir, "ana pw-a\r\n\nbo pw-b", &hcs);
-    assert_int_equal(h_stop(hcs), 0);
+    fixture_stop(f);
     p = h_start("hcs passwd --upgrade", NULL, "hcs", "passwd", "--upgrade", users, NULL);
     h_expect_exit(p, 0);
     assert_int_equal(stat(users, &st), 0);
@@ -117,12 +118,11 @@ test_upgrade(void **state)
     if (strncmp(text, "ana $y$", 7) != 0 || strstr(text, "\nbo $y$") == NULL ||
         strstr(text, "pw-a") != NULL || strstr(text, "pw-b") != NULL)
         h_fail("users.txt after --upgrade: \"%s\"", text);
-    hcs = h_start("hcs", NULL, "hcs", "--config", h_path(dir, "center.conf"), NULL);
-    port = h_port(h_expect_prefix(hcs, "Phase 1: The Health Center Server has port number "));
-    assert_string_equal(h_stderr(hcs), "");
-    assert_string_equal(try_login(port, "ana", "pw-a"), "success");
-    assert_string_equal(try_login(port, "bo", "pw-b"), "success");
-    assert_string_equal(try_login(port, "bo", "pw-a"), "failure");
+    fixture_start(f);
+    assert_string_equal(h_stderr(f->hcs), "");
+    assert_string_equal(try_login(f->port, "ana", "pw-a"), "success");
+    assert_string_equal(try_login(f->port, "bo", "pw-b"), "success");
+    assert_string_equal(try_login(f->port, "bo", "pw-a"), "failure");
 }
 
 /* While many hash checks run, another patient's request is answered first. */
@@ -130,25 +130,20 @@ static void
 test_loop_not_blocked(void **state)
 {
     enum { N = 40 };
-    const char *dir = h_tmpdir();
     const char *row = hashed_row("u0", "same-pw");
     const char *hash = strchr(row, ' ') + 1;
+    struct fixture *f;
     struct tconn *a, *c[N];
-    struct hproc *hcs;
     char text[N * 160];
     size_t off = 0;
-    unsigned port;
     int i, answered = 0;
 
-    (void)state;
     for (i = 0; i < N; i++)
         off += (size_t)snprintf(text + off, sizeof text - off, "u%d %s\n", i, hash);
-    port = start_center(dir, text, &hcs);
-    a = tc_connect(port);
-    tc_sendf(a, "authenticate u0 same-pw\n");
-    tc_expect(a, "success");
+    f = start_center(state, text);
+    a = fixture_login(f, "u0", "same-pw");
     for (i = 0; i < N; i++) {
-        c[i] = tc_connect(port);
+        c[i] = tc_connect(f->port);
         tc_sendf(c[i], "authenticate u%d same-pw\n", i);
     }
     tc_sendf(a, "available\n");
@@ -177,23 +172,14 @@ test_passwd_refuses(void **state)
         h_fail("the refused password was printed");
 }
 
-static int
-teardown(void **state)
-{
-    (void)state;
-    tc_cleanup();
-    h_cleanup();
-    return 0;
-}
-
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_hashed_logins, teardown),
-        cmocka_unit_test_teardown(test_upgrade, teardown),
-        cmocka_unit_test_teardown(test_loop_not_blocked, teardown),
-        cmocka_unit_test_teardown(test_passwd_refuses, teardown),
+        cmocka_unit_test_teardown(test_hashed_logins, fixture_teardown),
+        cmocka_unit_test_teardown(test_upgrade, fixture_teardown),
+        cmocka_unit_test_teardown(test_loop_not_blocked, fixture_teardown),
+        cmocka_unit_test_teardown(test_passwd_refuses, fixture_teardown),
     };
 
     h_init();

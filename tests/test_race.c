@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "harness.h"
 
 #define RACE_CONNS 500 /* connections racing at once */
@@ -35,13 +36,6 @@ struct rconn {
     size_t len;
     int eof;
     char line[RACE_BUFSIZE]; /* the line race_take returned last */
-};
-
-/* The running center of one case. */
-struct rworld {
-    const char *dir;
-    struct hproc *hcs;
-    unsigned port;
 };
 
 /* Tear down after every case, failed or not: processes, folders, sockets. */
@@ -62,14 +56,12 @@ race_close_all(void)
     race_nconns = 0;
 }
 
-/* cmocka teardown: close connections, kill processes, remove folders. */
+/* cmocka teardown: close the test's own connections, then the fixture's teardown. */
 static int
 race_teardown(void **state)
 {
-    (void)state;
     race_close_all();
-    h_cleanup();
-    return 0;
+    return fixture_teardown(state);
 }
 
 /* The day of slot i (a fixed pattern). */
@@ -111,39 +103,34 @@ race_doctor_port(int i)
     return i % 2 ? 40002 : 40001;
 }
 
-/* Write users.txt, availabilities.txt with nslots slots and center.conf; start hcs -q. */
-static void
-race_start(struct rworld *w, int nslots)
+/* Start hcs -q on RACE_USERS users and nslots slots, with room for every connection. */
+static struct fixture *
+race_start(void **state, int nslots)
 {
-    size_t cap = (size_t)(RACE_USERS > nslots ? RACE_USERS : nslots) * 64 + 1;
-    char *text = malloc(cap);
-    size_t off = 0;
-    const char *line;
+    static struct fixture_user users[RACE_USERS];
+    static struct fixture_slot slots[2 * RACE_PAIRS > RACE_SLOTS ? 2 * RACE_PAIRS : RACE_SLOTS];
+    const struct fixture_opts o = {
+        .users = users,
+        .nusers = RACE_USERS,
+        .slots = slots,
+        .nslots = (size_t)nslots,
+        .config = "max_clients = 2000\n",
+        .flag = "-q",
+    };
     struct rlimit rl;
     int i;
 
-    assert_non_null(text);
+    assert_true((size_t)nslots <= sizeof slots / sizeof slots[0]);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096 && rl.rlim_max > rl.rlim_cur) {
         rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    w->dir = h_tmpdir();
     for (i = 0; i < RACE_USERS; i++)
-        off += (size_t)snprintf(text + off, cap - off, "user%03d pw-%03d.%d\n", i, i, i * 7);
-    chmod(h_file(w->dir, "users.txt", "%s", text), 0600);
-    off = 0;
+        users[i] = (struct fixture_user){h_str("user%03d", i), h_str("pw-%03d.%d", i, i * 7)};
     for (i = 0; i < nslots; i++)
-        off += (size_t)snprintf(text + off, cap - off, "%u %s %s %s %u\n", race_index(i),
-                                race_day(i), race_time(i), race_doctor(i), race_doctor_port(i));
-    h_file(w->dir, "availabilities.txt", "%s", text);
-    free(text);
-    h_file(w->dir, "center.conf",
-           "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
-           "availabilities = availabilities.txt\nmax_clients = 2000\n");
-    w->hcs = h_start("hcs", NULL, "hcs", "-q", "--config", h_path(w->dir, "center.conf"), NULL);
-    line = h_expect_prefix(w->hcs, "Phase 1: The Health Center Server has port number ");
-    w->port = h_port(line);
-    assert_int_not_equal(w->port, 0);
+        slots[i] = (struct fixture_slot){race_index(i), race_day(i), race_time(i), race_doctor(i),
+                                         race_doctor_port(i)};
+    return fixture_setup(state, &o);
 }
 
 /* Open n connections to the center at once (non-blocking) and wait until all are up. */
@@ -343,27 +330,19 @@ race_appointment(int i)
     return buf;
 }
 
-/* Stop the center; it must exit 0 with every connection still open. */
-static void
-race_stop(struct rworld *w)
-{
-    assert_int_equal(h_stop(w->hcs), 0);
-}
-
 /* 500 patients send "selection" for the same free slot at once: one winner, 499 losers. */
 static void
 test_race_one_slot(void **state)
 {
     const int target = 17; /* slot index race_index(17) = 122 */
     static int user[RACE_CONNS];
-    struct rworld w;
+    struct fixture *f;
     struct rconn *c;
     char req[64];
     int i, winner = -1, losers = 0;
 
-    (void)state;
-    race_start(&w, RACE_SLOTS);
-    c = race_connect_all(w.port, RACE_CONNS);
+    f = race_start(state, RACE_SLOTS);
+    c = race_connect_all(f->port, RACE_CONNS);
     for (i = 0; i < RACE_CONNS; i++)
         user[i] = i;
     race_auth_all(c, RACE_CONNS, user);
@@ -399,7 +378,7 @@ test_race_one_slot(void **state)
         if (strcmp(got, want) != 0)
             h_fail("user%03d: appointment answered \"%s\", expected \"%s\"", i, got, want);
     }
-    race_stop(&w);
+    fixture_stop(f);
 }
 
 /* 500 patients race for 50 slots, each asking two slots in one burst:
@@ -408,14 +387,13 @@ static void
 test_race_fifty_slots(void **state)
 {
     static int user[RACE_CONNS], won[RACE_CONNS], owner[RACE_SLOTS];
-    struct rworld w;
+    struct fixture *f;
     struct rconn *c;
     char req[96], extra[64];
     int i, s, wins = 0;
 
-    (void)state;
-    race_start(&w, RACE_SLOTS);
-    c = race_connect_all(w.port, RACE_CONNS);
+    f = race_start(state, RACE_SLOTS);
+    c = race_connect_all(f->port, RACE_CONNS);
     for (i = 0; i < RACE_CONNS; i++) {
         user[i] = i;
         won[i] = -1;
@@ -478,7 +456,7 @@ test_race_fifty_slots(void **state)
     race_send(&c[0], "available\n");
     race_collect(c, 1, 1);
     assert_string_equal(race_take(&c[0]), "slots 0");
-    race_stop(&w);
+    fixture_stop(f);
 }
 
 /* Two connections of one user: the second selection is refused with already-booked. */
@@ -486,15 +464,14 @@ static void
 test_race_same_user(void **state)
 {
     static int user[2 * RACE_PAIRS], won[RACE_PAIRS];
-    struct rworld w;
+    struct fixture *f;
     struct rconn *c;
     char req[64], want[64];
     int i, u, wins = 0;
 
-    (void)state;
-    race_start(&w, 2 * RACE_PAIRS);
+    f = race_start(state, 2 * RACE_PAIRS);
     /* Plainly, one after the other: connections 0 and 1 of user000. */
-    c = race_connect_all(w.port, 2);
+    c = race_connect_all(f->port, 2);
     user[0] = user[1] = 0;
     race_auth_all(c, 2, user);
     snprintf(req, sizeof req, "selection %u\n", race_index(5));
@@ -514,12 +491,12 @@ test_race_same_user(void **state)
     race_collect(&c[1], 1, 1);
     snprintf(want, sizeof want, "slots %d", 2 * RACE_PAIRS - 1);
     assert_string_equal(race_take(&c[1]), want);
-    race_stop(&w);
+    fixture_stop(f);
     h_cleanup();
 
     /* At once: 200 users on two connections each, each connection asking its own slot. */
-    race_start(&w, 2 * RACE_PAIRS);
-    c = race_connect_all(w.port, 2 * RACE_PAIRS);
+    f = race_start(state, 2 * RACE_PAIRS);
+    c = race_connect_all(f->port, 2 * RACE_PAIRS);
     for (i = 0; i < 2 * RACE_PAIRS; i++)
         user[i] = 100 + i / 2;
     for (u = 0; u < RACE_PAIRS; u++)
@@ -553,7 +530,7 @@ test_race_same_user(void **state)
             h_fail("user%03d, second connection: \"%s\", expected \"%s\"", user[i], c[i].line,
                    want);
     }
-    race_stop(&w);
+    fixture_stop(f);
 }
 
 int

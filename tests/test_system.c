@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "harness.h"
 
 #define PROMPT "Please enter the preferred appointment index and press enter: "
@@ -63,8 +64,7 @@ struct world {
     const char *dir;
     struct hproc *doc[3]; /* 1 and 2; NULL when not started */
     unsigned docport[3];
-    struct hproc *hcs;
-    unsigned port;
+    struct fixture *f; /* the center */
 };
 
 /* What doctor d charges for plan (the prices written by world_start), or 0. */
@@ -93,47 +93,14 @@ slot_of(unsigned index)
     return NULL;
 }
 
-/*
- * The next line is prefix, a port number, then suffix; return the port.
- * Everything but the port is compared exactly.
- */
-static unsigned
-expect_port(struct hproc *p, const char *prefix, const char *suffix)
-{
-    const char *line = h_expect_prefix(p, prefix);
-    const char *s = line + strlen(prefix);
-    unsigned long v = 0;
-    int digits = 0;
-
-    for (; *s >= '0' && *s <= '9' && digits < 6; s++, digits++)
-        v = v * 10 + (unsigned long)(*s - '0');
-    if (digits == 0 || digits > 5 || v == 0 || v > 65535 || strcmp(s, suffix) != 0)
-        h_fail("%s: \"%s\" is not \"%s<port>%s\"", p->name, line, prefix, suffix);
-    return (unsigned)v;
-}
-
-/* cmocka teardown: kill what is still running and remove the folders, pass or fail. */
-static int
-teardown(void **state)
-{
-    (void)state;
-    h_cleanup();
-    return 0;
-}
-
 /* Write patientN.txt, patientNinsurance.txt and patientN.conf for center port port. */
 static void
 write_patient(struct world *w, unsigned id, unsigned port, const char *extra)
 {
     const struct tpatient *t = &patients[id];
 
-    h_file(w->dir, h_str("patient%u.txt", id), "%s %s\n", t->user, t->password);
-    h_file(w->dir, h_str("patient%uinsurance.txt", id), "%s", t->plan);
-    h_file(w->dir, h_str("patient%u.conf", id),
-           "[patient]\nid = %u\ncenter_host = 127.0.0.1\ncenter_port = %u\n"
-           "credentials = patient%u.txt\ninsurance = patient%uinsurance.txt\n"
-           "timeout_ms = 5000\n%s",
-           id, port, id, id, extra != NULL ? extra : "");
+    fixture_patient(w->dir, id, port, t->user, t->password, t->plan,
+                    h_str("timeout_ms = 5000\n%s", extra != NULL ? extra : ""));
 }
 
 /* A UDP socket on a free loopback port that nobody answers; returns the fd. */
@@ -162,48 +129,39 @@ silent_socket(unsigned *port)
  * the schedule names that port instead (a socket of the test that never answers).
  */
 static void
-world_start(struct world *w, unsigned silent_port)
+world_start(void **state, struct world *w, unsigned silent_port)
 {
     const char *env[] = {NULL, NULL};
+    const char *args1[] = {"--id", "1", "--config-dir", NULL, NULL};
+    const char *const args2[] = {"--id", "2", NULL};
+    struct fixture_opts o = {
+        /* CRLF, a blank line, tabs and repeated spaces, no final newline. */
+        .users_text = "ana.k   Tr0ub4dor&3\r\n\r\nbo_r\tcorrect-horse-77\r\ncyd pw.cyd.9\r\n"
+                      "dee pw-dee-10\r\neve Eve!2024\r\nfay pw-fay-6",
+    };
     unsigned i;
 
     memset(w, 0, sizeof *w);
     w->dir = h_tmpdir();
-    /* CRLF, a blank line, tabs and repeated spaces, no final newline. */
-    chmod(h_file(w->dir, "users.txt",
-                 "ana.k   Tr0ub4dor&3\r\n\r\nbo_r\tcorrect-horse-77\r\ncyd pw.cyd.9\r\n"
-                 "dee pw-dee-10\r\neve Eve!2024\r\nfay pw-fay-6"),
-          0600);
-    h_file(w->dir, "house.txt", "acme-gold 135\nblueshield 80\n\nmedi+ 7");
-    h_file(w->dir, "grey.txt", "acme-gold 210\r\nblueshield  95\r\nmedi+ 12\r\n");
-    h_file(w->dir, "doctor1.conf",
-           "[doctor]\nid = 1\nname = house\nlisten = 127.0.0.1\nport = 0\nprices = house.txt\n");
-    h_file(w->dir, "doctor2.conf",
-           "[doctor]\nid = 2\nname = grey\nlisten = 127.0.0.1\nport = 0\nprices = grey.txt\n");
     /* Doctor 1 by --config-dir, doctor 2 by $HCS_CONFIG_DIR. */
-    w->doc[1] = h_start("doctor1", NULL, "doctor", "--id", "1", "--config-dir", w->dir, NULL);
-    w->docport[1] = expect_port(w->doc[1], "Phase 3: Doctor 1 has a static UDP port ",
-                                " and IP address 127.0.0.1.");
+    args1[3] = w->dir;
+    w->doc[1] = fixture_doctor(w->dir, 1, "house", "acme-gold 135\nblueshield 80\n\nmedi+ 7", NULL,
+                               args1, &w->docport[1]);
     if (silent_port != 0) {
         w->docport[2] = silent_port;
     } else {
         env[0] = h_str("HCS_CONFIG_DIR=%s", w->dir);
-        w->doc[2] = h_start("doctor2", env, "doctor", "--id", "2", NULL);
-        w->docport[2] = expect_port(w->doc[2], "Phase 3: Doctor 2 has a static UDP port ",
-                                    " and IP address 127.0.0.1.");
+        w->doc[2] =
+            fixture_doctor(w->dir, 2, "grey", "acme-gold 210\r\nblueshield  95\r\nmedi+ 12\r\n",
+                           env, args2, &w->docport[2]);
     }
-    h_file(w->dir, "availabilities.txt",
-           "2 Mon 09am house %u\n3  Tue 11am grey %u\r\n10 Wed 02pm house %u\n\n"
-           "11 Thu\t03pm grey %u\n12 Fri 04pm house %u",
-           w->docport[1], w->docport[2], w->docport[1], w->docport[2], w->docport[1]);
-    h_file(w->dir, "center.conf",
-           "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
-           "availabilities = availabilities.txt\n");
-    w->hcs = h_start("hcs", NULL, "hcs", "--config", h_path(w->dir, "center.conf"), NULL);
-    w->port = expect_port(w->hcs, "Phase 1: The Health Center Server has port number ",
-                          " and IP address 127.0.0.1.");
+    o.dir = w->dir;
+    o.slots_text = h_str("2 Mon 09am house %u\n3  Tue 11am grey %u\r\n10 Wed 02pm house %u\n\n"
+                         "11 Thu\t03pm grey %u\n12 Fri 04pm house %u",
+                         w->docport[1], w->docport[2], w->docport[1], w->docport[2], w->docport[1]);
+    w->f = fixture_setup(state, &o);
     for (i = 1; i < NPATIENTS; i++)
-        write_patient(w, i, w->port, NULL);
+        write_patient(w, i, w->f->port, NULL);
 }
 
 /* Stop hcs and the doctors: each exits 0 and printed nothing that was not expected. */
@@ -212,8 +170,8 @@ world_stop(struct world *w)
 {
     int d;
 
-    assert_int_equal(h_stop(w->hcs), 0);
-    h_expect_eof(w->hcs);
+    fixture_stop(w->f);
+    h_expect_eof(w->f->hcs);
     for (d = 1; d <= 2; d++) {
         if (w->doc[d] == NULL)
             continue;
@@ -248,8 +206,8 @@ patient_start(struct world *w, unsigned id, ...)
 static unsigned
 expect_phase1(struct hproc *p, unsigned id, int ok)
 {
-    unsigned port = expect_port(p, h_str("Phase 1: Patient %u has TCP port number ", id),
-                                " and IP address 127.0.0.1.");
+    unsigned port = h_expect_port(p, h_str("Phase 1: Patient %u has TCP port number ", id),
+                                  " and IP address 127.0.0.1.");
 
     h_expectf(p,
               "Phase 1: Authentication request from Patient %u with username %s and password "
@@ -292,8 +250,9 @@ expect_booked(struct world *w, struct hproc *p, unsigned id, int d)
 static unsigned
 expect_phase3_sent(struct world *w, struct hproc *p, unsigned id, int d)
 {
-    unsigned port = expect_port(p, h_str("Phase 3: Patient %u has a dynamic UDP port number ", id),
-                                " and IP address 127.0.0.1.");
+    unsigned port =
+        h_expect_port(p, h_str("Phase 3: Patient %u has a dynamic UDP port number ", id),
+                      " and IP address 127.0.0.1.");
 
     h_expectf(p,
               "Phase 3: The cost estimation request from Patient %u with insurance plan %s has "
@@ -330,11 +289,11 @@ expect_end(struct hproc *p, int status)
 static void
 expect_center_auth(struct world *w, const char *user, int ok)
 {
-    h_expectf(w->hcs,
+    h_expectf(w->f->hcs,
               "Phase 1: The Health Center Server has received request from a patient with "
               "username %s and password ********.",
               user);
-    h_expectf(w->hcs,
+    h_expectf(w->f->hcs,
               "Phase 1: The Health Center Server sends the response %s to patient with "
               "username %s.",
               ok ? "success" : "failure", user);
@@ -344,11 +303,11 @@ expect_center_auth(struct world *w, const char *user, int ok)
 static void
 expect_center_list(struct world *w, unsigned port, const char *user)
 {
-    h_expectf(w->hcs,
+    h_expectf(w->f->hcs,
               "Phase 2: The Health Center Server, receives a request for available time slots "
               "from patients with port number %u and IP address 127.0.0.1.",
               port);
-    h_expectf(w->hcs,
+    h_expectf(w->f->hcs,
               "Phase 2: The Health Center Server sends available time slots to patient with "
               "username %s.",
               user);
@@ -358,11 +317,11 @@ expect_center_list(struct world *w, unsigned port, const char *user)
 static void
 expect_center_select(struct world *w, unsigned index, unsigned port, const char *user, int ok)
 {
-    h_expectf(w->hcs,
+    h_expectf(w->f->hcs,
               "Phase 2: The Health Center Server receives a request for appointment %u from "
               "patient with port number %u and username %s.",
               index, port, user);
-    h_expectf(w->hcs,
+    h_expectf(w->f->hcs,
               "Phase 2: The Health Center Server %s the following appointment %u to patient "
               "with username %s.",
               ok ? "confirms" : "rejects", index, user);
@@ -450,8 +409,7 @@ test_full_run(void **state)
     struct hproc *p;
     unsigned tcp, udp;
 
-    (void)state;
-    world_start(&w, 0);
+    world_start(state, &w, 0);
     /* Patient 1 picks 11 (doctor 2) with --slot. */
     book_with_slot(&w, 1, 11, all);
 
@@ -483,8 +441,7 @@ test_wrong_password(void **state)
     struct world w;
     struct hproc *p6, *p7;
 
-    (void)state;
-    world_start(&w, 0);
+    world_start(state, &w, 0);
     p6 = patient_start(&w, 6, "--slot", "10", NULL);
     expect_phase1(p6, 6, 0);
     expect_end(p6, 2);
@@ -494,11 +451,11 @@ test_wrong_password(void **state)
     expect_end(p7, 2);
     expect_center_auth(&w, "mallory", 0);
     /* No password ever reaches a screen. */
-    assert_null(strstr(h_stdout(w.hcs), "Tr0ub4dor"));
-    assert_null(strstr(h_stdout(w.hcs), "letmein"));
+    assert_null(strstr(h_stdout(w.f->hcs), "Tr0ub4dor"));
+    assert_null(strstr(h_stdout(w.f->hcs), "letmein"));
     assert_null(strstr(h_stdout(p6), "Tr0ub4dor"));
     assert_null(strstr(h_stderr(p6), "Tr0ub4dor"));
-    assert_null(strstr(h_stderr(w.hcs), "Tr0ub4dor"));
+    assert_null(strstr(h_stderr(w.f->hcs), "Tr0ub4dor"));
     /* The right password still works, and the failed login booked nothing. */
     book_with_slot(&w, 1, 10, all);
     world_stop(&w);
@@ -614,15 +571,14 @@ test_slot_taken(void **state)
     struct hproc *px, *p2, *p4;
     unsigned pport, up, tcp;
 
-    (void)state;
-    world_start(&w, 0);
+    world_start(state, &w, 0);
     /* Patient 2 reaches the center through the relay, which holds its selection. */
-    px = h_start("proxy", NULL, "/proc/self/exe", "--proxy", h_str("%u", w.port), "selection ",
+    px = h_start("proxy", NULL, "/proc/self/exe", "--proxy", h_str("%u", w.f->port), "selection ",
                  NULL);
-    pport = expect_port(px, "proxy has port number ", ".");
+    pport = h_expect_port(px, "proxy has port number ", ".");
     write_patient(&w, 2, pport, NULL);
     p2 = patient_start(&w, 2, "--slot", "11", NULL);
-    up = expect_port(px, "proxy connected upstream from port number ", ".");
+    up = h_expect_port(px, "proxy connected upstream from port number ", ".");
     expect_phase1(p2, 2, 1);
     expect_list(p2, 2, 2, 3, 10, 11, 12, 0);
     h_expect(p2, PROMPT "11");
@@ -660,8 +616,7 @@ test_invalid_index(void **state)
     struct hproc *p;
     unsigned tcp, udp;
 
-    (void)state;
-    world_start(&w, 0);
+    world_start(state, &w, 0);
     p = patient_start(&w, 1, NULL);
     /* Typed ahead into the pipe, as `printf '99\n\n1\n11\n' | patient` does. */
     h_send(p, "99\n\n1\n11\n");
@@ -694,8 +649,7 @@ test_unknown_insurance(void **state)
     struct hproc *p;
     unsigned tcp, udp;
 
-    (void)state;
-    world_start(&w, 0);
+    world_start(state, &w, 0);
     p = patient_start(&w, 3, "--slot", "12", NULL);
     tcp = expect_phase1(p, 3, 1);
     expect_list(p, 3, 2, 3, 10, 11, 12, 0);
@@ -728,12 +682,11 @@ test_doctor_down(void **state)
     struct hproc *p;
     unsigned tcp;
 
-    (void)state;
-    world_start(&w, 0);
+    world_start(state, &w, 0);
     assert_int_equal(h_stop(w.doc[2]), 0);
     h_expect_eof(w.doc[2]);
     w.doc[2] = NULL;
-    write_patient(&w, 5, w.port, "timeout_ms = 200\nudp_retries = 2\n");
+    write_patient(&w, 5, w.f->port, "timeout_ms = 200\nudp_retries = 2\n");
     p = patient_start(&w, 5, "--slot", "3", NULL);
     tcp = expect_phase1(p, 5, 1);
     expect_list(p, 5, 2, 3, 10, 11, 12, 0);
@@ -761,10 +714,9 @@ test_doctor_silent(void **state)
     int fd, n = 0;
     ssize_t r;
 
-    (void)state;
     fd = silent_socket(&sport);
-    world_start(&w, sport);
-    write_patient(&w, 5, w.port, "timeout_ms = 200\nudp_retries = 2\n");
+    world_start(state, &w, sport);
+    write_patient(&w, 5, w.f->port, "timeout_ms = 200\nudp_retries = 2\n");
     p = patient_start(&w, 5, "--slot", "11", NULL);
     tcp = expect_phase1(p, 5, 1);
     expect_list(p, 5, 2, 3, 10, 11, 12, 0);
@@ -812,8 +764,7 @@ test_live_taken(void **state)
     struct hproc *a;
     unsigned tcp, udp;
 
-    (void)state;
-    world_start(&w, 0);
+    world_start(state, &w, 0);
     a = patient_start(&w, 1, NULL);
     tcp = expect_phase1(a, 1, 1);
     expect_list(a, 1, 2, 3, 10, 11, 12, 0);
@@ -860,7 +811,7 @@ raw_book(struct world *w, const char *user, const char *password, unsigned index
 
     memset(&sin, 0, sizeof sin);
     sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)w->port);
+    sin.sin_port = htons((uint16_t)w->f->port);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd != -1);
@@ -899,8 +850,7 @@ test_none_left(void **state)
     struct hproc *a, *d;
     unsigned tcp;
 
-    (void)state;
-    world_start(&w, 0);
+    world_start(state, &w, 0);
     raw_book(&w, "bo_r", "correct-horse-77", 2);
     raw_book(&w, "cyd", "pw.cyd.9", 3);
     raw_book(&w, "dee", "pw-dee-10", 10);
@@ -934,8 +884,7 @@ test_show_cancel(void **state)
     struct hproc *p, *b;
     unsigned tcp, tcpb, udp;
 
-    (void)state;
-    world_start(&w, 0);
+    world_start(state, &w, 0);
     book_with_slot(&w, 1, 3, all);
 
     p = patient_start(&w, 1, "--show", NULL);
@@ -968,8 +917,8 @@ test_show_cancel(void **state)
     h_expect(p, "Patient 1 cancelled appointment 3.");
     expect_end(p, 0);
     expect_center_auth(&w, "ana.k", 1);
-    h_expect(w.hcs, "Phase 2: The Health Center Server cancels appointment 3 of patient with "
-                    "username ana.k.");
+    h_expect(w.f->hcs, "Phase 2: The Health Center Server cancels appointment 3 of patient with "
+                       "username ana.k.");
     h_expect(b, "");
     h_expect(b, "Phase 2: Appointment 3 Tue 11am has just become available.");
     expect_list(b, 2, 2, 3, 10, 11, 12, 0);
@@ -1001,17 +950,17 @@ int
 main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_harness, teardown),
-        cmocka_unit_test_teardown(test_full_run, teardown),
-        cmocka_unit_test_teardown(test_wrong_password, teardown),
-        cmocka_unit_test_teardown(test_slot_taken, teardown),
-        cmocka_unit_test_teardown(test_invalid_index, teardown),
-        cmocka_unit_test_teardown(test_unknown_insurance, teardown),
-        cmocka_unit_test_teardown(test_doctor_down, teardown),
-        cmocka_unit_test_teardown(test_doctor_silent, teardown),
-        cmocka_unit_test_teardown(test_live_taken, teardown),
-        cmocka_unit_test_teardown(test_show_cancel, teardown),
-        cmocka_unit_test_teardown(test_none_left, teardown),
+        cmocka_unit_test_teardown(test_harness, fixture_teardown),
+        cmocka_unit_test_teardown(test_full_run, fixture_teardown),
+        cmocka_unit_test_teardown(test_wrong_password, fixture_teardown),
+        cmocka_unit_test_teardown(test_slot_taken, fixture_teardown),
+        cmocka_unit_test_teardown(test_invalid_index, fixture_teardown),
+        cmocka_unit_test_teardown(test_unknown_insurance, fixture_teardown),
+        cmocka_unit_test_teardown(test_doctor_down, fixture_teardown),
+        cmocka_unit_test_teardown(test_doctor_silent, fixture_teardown),
+        cmocka_unit_test_teardown(test_live_taken, fixture_teardown),
+        cmocka_unit_test_teardown(test_show_cancel, fixture_teardown),
+        cmocka_unit_test_teardown(test_none_left, fixture_teardown),
     };
 
     if (argc == 4 && strcmp(argv[1], "--proxy") == 0)
