@@ -208,6 +208,62 @@ test_center_state(void **state)
     center_fails(t, CENTER_MIN "state =\n", ":4: state is empty");
 }
 
+/* store chooses the backend: sqlite when a state file is named, else memory, unless said. */
+static void
+test_center_store(void **state)
+{
+    struct tmp *t = *state;
+    struct center_config c;
+
+    twrite(t, "center.conf", CENTER_MIN);
+    assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
+    assert_int_equal(c.store, CONFIG_STORE_MEMORY);
+    config_free_center(&c);
+
+    twrite(t, "center.conf", CENTER_MIN "state = s.db\n");
+    assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
+    assert_int_equal(c.store, CONFIG_STORE_SQLITE);
+    config_free_center(&c);
+
+    twrite(t, "center.conf", CENTER_MIN "store = sqlite\nstate = s.db\n");
+    assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
+    assert_int_equal(c.store, CONFIG_STORE_SQLITE);
+    config_free_center(&c);
+
+    twrite(t, "center.conf", CENTER_MIN "store = memory\n");
+    assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
+    assert_int_equal(c.store, CONFIG_STORE_MEMORY);
+    config_free_center(&c);
+
+    center_fails(t, CENTER_MIN "store = sqlite\n",
+                 ": store = sqlite needs a state file (state = <file>)");
+    center_fails(t, CENTER_MIN "store = memory\nstate = s.db\n",
+                 ": state names a file, but store = memory keeps none");
+    center_fails(t, CENTER_MIN "store = postgres\n", ":4: store must be one of: memory sqlite");
+}
+
+/* A center.conf given as text loads like the same file. */
+static void
+test_center_text(void **state)
+{
+    struct center_config c;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(config_load_center_text(&c, "/etc/hcs/center.conf",
+                                             CENTER_MIN "port = 0\nstate = s.db\n", err,
+                                             sizeof err),
+                     0);
+    assert_int_equal(c.port, 0);
+    assert_string_equal(c.users, "/etc/hcs/users.txt");
+    assert_string_equal(c.state, "/etc/hcs/s.db");
+    config_free_center(&c);
+    assert_int_equal(
+        config_load_center_text(&c, "mem.conf", CENTER_MIN "port = x\n", err, sizeof err), -1);
+    assert_string_equal(err, "mem.conf:4: port must be a whole number from 0 to 65535");
+    config_free_center(&c);
+}
+
 static void
 test_center_repeated_key(void **state)
 {
@@ -567,6 +623,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_center_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_every_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_store, setup, teardown),
+        cmocka_unit_test(test_center_text),
         cmocka_unit_test_setup_teardown(test_center_repeated_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_bad_numbers, setup, teardown),

@@ -1,0 +1,335 @@
+/* test_store.c: the store contract, the same cases against every backend (memory, sqlite). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* One backend under test. */
+struct backend {
+    enum store_kind kind;
+    int durable; /* what was written is there after a close and an open */
+};
+
+static const struct backend memory_backend = {STORE_MEMORY, 0};
+static const struct backend sqlite_backend = {STORE_SQLITE, 1};
+
+/* The store of one test, and where it lives. */
+struct fixture {
+    const struct backend *b;
+    char dir[64];
+    char path[96];
+    struct store_params params;
+    struct store *s;
+};
+
+/* Open (or reopen) the fixture's store. */
+static void
+fixture_open(struct fixture *f)
+{
+    char err[256];
+
+    f->s = store_open(&f->params, err, sizeof err);
+    if (f->s == NULL)
+        fail_msg("store_open: %s", err);
+}
+
+/* A new, empty store of the backend in the prestate. */
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+
+    assert_non_null(f);
+    f->b = *state;
+    snprintf(f->dir, sizeof f->dir, "%s/hcs-store.XXXXXX",
+             getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/state.db", f->dir);
+    f->params.kind = f->b->kind;
+    f->params.path = f->path;
+    fixture_open(f);
+    *state = f;
+    return 0;
+}
+
+/* Close the store and remove its folder. */
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    char path[128];
+
+    store_close(f->s);
+    snprintf(path, sizeof path, "%s-wal", f->path);
+    unlink(path);
+    snprintf(path, sizeof path, "%s-shm", f->path);
+    unlink(path);
+    unlink(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* What load saw: "index user\n" per booking, in the order given. */
+struct seen {
+    char text[8192];
+    size_t len;
+    size_t n;
+};
+
+/* store_load callback: note one booking. */
+static int
+seen_add(void *arg, const char *user, uint32_t index)
+{
+    struct seen *s = arg;
+    int n = snprintf(s->text + s->len, sizeof s->text - s->len, "%u %s\n", index, user);
+
+    assert_true(n > 0 && (size_t)n < sizeof s->text - s->len);
+    s->len += (size_t)n;
+    s->n++;
+    return 0;
+}
+
+/* Every booking of the store, as text sorted by slot (backends need not sort). */
+static const char *
+bookings(struct fixture *f)
+{
+    static struct seen s;
+    char err[256], *lines[256], *p, *save = NULL;
+    static char sorted[8192];
+    size_t n = 0, i, j, len = 0;
+
+    memset(&s, 0, sizeof s);
+    if (store_load(f->s, seen_add, &s, err, sizeof err) == -1)
+        fail_msg("store_load: %s", err);
+    for (p = strtok_r(s.text, "\n", &save); p != NULL && n < 256; p = strtok_r(NULL, "\n", &save))
+        lines[n++] = p;
+    for (i = 1; i < n; i++)
+        for (j = i; j > 0 && strtoul(lines[j - 1], NULL, 10) > strtoul(lines[j], NULL, 10); j--) {
+            char *t = lines[j];
+            lines[j] = lines[j - 1];
+            lines[j - 1] = t;
+        }
+    sorted[0] = '\0';
+    for (i = 0; i < n; i++)
+        len += (size_t)snprintf(sorted + len, sizeof sorted - len, "%s\n", lines[i]);
+    return sorted;
+}
+
+/* Write a batch that must succeed. */
+static void
+write_ok(struct fixture *f, struct store_op *ops, size_t n)
+{
+    char err[256] = "";
+
+    if (store_write(f->s, ops, n, err, sizeof err) != STORE_OK)
+        fail_msg("store_write: %s", err);
+}
+
+/* A new store holds nothing and says which backend it is. */
+static void
+test_empty(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_string_equal(bookings(f), "");
+    assert_string_equal(store_name(f->s), f->b->kind == STORE_MEMORY ? "memory" : "sqlite");
+    assert_int_equal(store_blocking(f->s), f->b->kind == STORE_SQLITE);
+}
+
+/* Bookings written are loaded back; a removal removes only its slot. */
+static void
+test_put_del(void **state)
+{
+    struct fixture *f = *state;
+    struct store_op ops[3] = {
+        {1, 5, "alice", 1, NULL}, {1, 7, "bob", 1, NULL}, {1, 4294967295u, "carol", 1, NULL}};
+    struct store_op del = {0, 7, NULL, 1, NULL};
+
+    write_ok(f, ops, 3);
+    assert_false(ops[0].refused || ops[1].refused || ops[2].refused);
+    assert_string_equal(bookings(f), "5 alice\n7 bob\n4294967295 carol\n");
+    write_ok(f, &del, 1);
+    assert_false(del.refused);
+    assert_string_equal(bookings(f), "5 alice\n4294967295 carol\n");
+}
+
+/* A slot already booked is refused, in a later batch or in the same one; the first holder stays. */
+static void
+test_slot_taken_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct store_op first = {1, 5, "alice", 0, NULL};
+    struct store_op later = {1, 5, "bob", 0, NULL};
+    struct store_op same[3] = {
+        {1, 9, "carol", 0, NULL}, {1, 9, "dave", 0, NULL}, {1, 10, "erin", 0, NULL}};
+
+    write_ok(f, &first, 1);
+    write_ok(f, &later, 1);
+    assert_false(first.refused);
+    assert_true(later.refused);
+    write_ok(f, same, 3);
+    assert_false(same[0].refused);
+    assert_true(same[1].refused);
+    assert_false(same[2].refused);
+    assert_string_equal(bookings(f), "5 alice\n9 carol\n10 erin\n");
+}
+
+/* A removal and a new booking of the slot in one batch apply in order. */
+static void
+test_batch_in_order(void **state)
+{
+    struct fixture *f = *state;
+    struct store_op first = {1, 3, "alice", 0, NULL};
+    struct store_op batch[4] = {{0, 3, NULL, 1, NULL},
+                                {1, 3, "bob", 1, NULL},
+                                {0, 3, NULL, 1, NULL},
+                                {1, 3, "carol", 1, NULL}};
+
+    write_ok(f, &first, 1);
+    write_ok(f, batch, 4);
+    assert_false(batch[1].refused || batch[3].refused);
+    assert_string_equal(bookings(f), "3 carol\n");
+}
+
+/* Removing a slot nobody holds is not an error and changes nothing. */
+static void
+test_del_absent(void **state)
+{
+    struct fixture *f = *state;
+    struct store_op put = {1, 2, "alice", 0, NULL};
+    struct store_op del = {0, 8, NULL, 1, NULL};
+
+    write_ok(f, &put, 1);
+    write_ok(f, &del, 1);
+    assert_false(del.refused);
+    assert_string_equal(bookings(f), "2 alice\n");
+}
+
+/* User names are kept byte for byte (quotes, bytes from 0x80 up); the caller's copy may go. */
+static void
+test_names_kept(void **state)
+{
+    struct fixture *f = *state;
+    char name[32];
+    struct store_op put = {1, 1, name, 0, NULL};
+
+    snprintf(name, sizeof name, "j\xc3\xb6rg'\"x\x9b");
+    write_ok(f, &put, 1);
+    memset(name, 'z', sizeof name - 1);
+    assert_string_equal(bookings(f), "1 j\xc3\xb6rg'\"x\x9b\n");
+}
+
+/* Many bookings in one batch; a durable store has them after a reopen. */
+static void
+test_many_and_reopen(void **state)
+{
+    struct fixture *f = *state;
+    static struct store_op ops[200];
+    static char names[200][16];
+    size_t i;
+    struct seen s;
+    char err[256];
+
+    for (i = 0; i < 200; i++) {
+        snprintf(names[i], sizeof names[i], "u%zu", i);
+        ops[i] = (struct store_op){1, (uint32_t)(i + 1), names[i], 1, NULL};
+    }
+    write_ok(f, ops, 200);
+    for (i = 0; i < 200; i++)
+        assert_false(ops[i].refused);
+    store_close(f->s);
+    fixture_open(f);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_load(f->s, seen_add, &s, err, sizeof err), 0);
+    assert_int_equal(s.n, f->b->durable ? 200 : 0);
+}
+
+/* A load callback that stops after the first row: the load stops and fails. */
+static int
+stop_first(void *arg, const char *user, uint32_t index)
+{
+    (void)user;
+    (void)index;
+    ++*(int *)arg;
+    return -1;
+}
+
+/* load stops when its callback says so. */
+static void
+test_load_stops(void **state)
+{
+    struct fixture *f = *state;
+    struct store_op ops[2] = {{1, 1, "a", 0, NULL}, {1, 2, "b", 0, NULL}};
+    char err[256];
+    int calls = 0;
+
+    write_ok(f, ops, 2);
+    assert_int_equal(store_load(f->s, stop_first, &calls, err, sizeof err), -1);
+    assert_int_equal(calls, 1);
+}
+
+/*
+ * SQLite only: another process holding the file's write lock makes a batch
+ * fail as transient, with nothing of it written; once the lock is gone the
+ * same batch is written whole.
+ */
+static void
+test_sqlite_locked_is_transient(void **state)
+{
+    struct fixture *f = *state;
+    struct store_op ops[2] = {{1, 1, "alice", 0, NULL}, {1, 2, "bob", 0, NULL}};
+    char err[256] = "";
+    sqlite3 *other;
+
+    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(store_write(f->s, ops, 2, err, sizeof err), STORE_TRANSIENT);
+    assert_non_null(strstr(err, "locked"));
+    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    assert_string_equal(bookings(f), "");
+    write_ok(f, ops, 2);
+    assert_string_equal(bookings(f), "1 alice\n2 bob\n");
+    sqlite3_close(other);
+}
+
+/* The contract: every case against one backend. */
+#define CONTRACT(b)                                                                                \
+    cmocka_unit_test_prestate_setup_teardown(test_empty, setup, teardown, (void *)&b),             \
+        cmocka_unit_test_prestate_setup_teardown(test_put_del, setup, teardown, (void *)&b),       \
+        cmocka_unit_test_prestate_setup_teardown(test_slot_taken_is_refused, setup, teardown,      \
+                                                 (void *)&b),                                      \
+        cmocka_unit_test_prestate_setup_teardown(test_batch_in_order, setup, teardown,             \
+                                                 (void *)&b),                                      \
+        cmocka_unit_test_prestate_setup_teardown(test_del_absent, setup, teardown, (void *)&b),    \
+        cmocka_unit_test_prestate_setup_teardown(test_names_kept, setup, teardown, (void *)&b),    \
+        cmocka_unit_test_prestate_setup_teardown(test_many_and_reopen, setup, teardown,            \
+                                                 (void *)&b),                                      \
+        cmocka_unit_test_prestate_setup_teardown(test_load_stops, setup, teardown, (void *)&b)
+
+int
+main(void)
+{
+    const struct CMUnitTest memory[] = {CONTRACT(memory_backend)};
+    const struct CMUnitTest sqlite[] = {
+        CONTRACT(sqlite_backend),
+        cmocka_unit_test_prestate_setup_teardown(test_sqlite_locked_is_transient, setup, teardown,
+                                                 (void *)&sqlite_backend),
+    };
+    int failed = 0;
+
+    failed += cmocka_run_group_tests_name("store memory", memory, NULL, NULL);
+    failed += cmocka_run_group_tests_name("store sqlite", sqlite, NULL, NULL);
+    return failed;
+}
