@@ -100,6 +100,15 @@ proto_parse_push(const struct proto_fields *pf, struct proto_reply *r)
         r->kind = PROTO_PUSH_RELEASED;
         return 0;
     }
+    if (pf->n == 5 && proto_field_is(pf, 1, "added") && proto_parse_slot_fields(pf, 2, r) == 0) {
+        r->kind = PROTO_PUSH_ADDED;
+        return 0;
+    }
+    if (pf->n == 3 && proto_field_is(pf, 1, "removed") &&
+        proto_field_index(pf, 2, &r->index) == 0) {
+        r->kind = PROTO_PUSH_REMOVED;
+        return 0;
+    }
     return -1;
 }
 
@@ -211,6 +220,24 @@ size_t
 proto_fmt_released(char *buf, size_t size, uint32_t index, const char *day, const char *time)
 {
     int n = snprintf(buf, size, "* released %u %s %s\n", index, day, time);
+
+    return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
+/* Format the push line of a slot added to the schedule. */
+size_t
+proto_fmt_added(char *buf, size_t size, uint32_t index, const char *day, const char *time)
+{
+    int n = snprintf(buf, size, "* added %u %s %s\n", index, day, time);
+
+    return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
+/* Format the push line of a free slot taken off the schedule. */
+size_t
+proto_fmt_removed(char *buf, size_t size, uint32_t index)
+{
+    int n = snprintf(buf, size, "* removed %u\n", index);
 
     return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
 }

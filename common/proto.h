@@ -48,6 +48,8 @@ enum proto_reply_kind {
     PROTO_ERROR,         /* error <reason...> */
     PROTO_PUSH_RESERVED, /* * reserved <index> */
     PROTO_PUSH_RELEASED, /* * released <index> <day> <time> */
+    PROTO_PUSH_ADDED,    /* * added <index> <day> <time> */
+    PROTO_PUSH_REMOVED,  /* * removed <index> */
 };
 
 /* A parsed line from the center; only the fields of its kind are set. */
@@ -111,9 +113,15 @@ int proto_error_find(const char *s, size_t len);
 /* Formatters for the center's replies; each returns the length written. */
 size_t proto_fmt_slot(char *buf, size_t size, uint32_t index, const char *day, const char *time);
 size_t proto_fmt_booked(char *buf, size_t size, const char *doctor, unsigned port);
-/* The push lines: "* reserved <index>" and "* released <index> <day> <time>". */
+/*
+ * The push lines: "* reserved <index>", "* released <index> <day> <time>",
+ * and from a change of the schedule "* added <index> <day> <time>" and
+ * "* removed <index>".
+ */
 size_t proto_fmt_reserved(char *buf, size_t size, uint32_t index);
 size_t proto_fmt_released(char *buf, size_t size, uint32_t index, const char *day,
                           const char *time);
+size_t proto_fmt_added(char *buf, size_t size, uint32_t index, const char *day, const char *time);
+size_t proto_fmt_removed(char *buf, size_t size, uint32_t index);
 
 #endif

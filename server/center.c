@@ -25,33 +25,59 @@
 
 #define CENTER_READ_SIZE 16384    /* bytes read from a socket at once */
 #define CENTER_PUSH_DELAY_US 5000 /* pushes wait at most this long to share a write */
+#define CENTER_KEEPIDLE 60        /* seconds of silence before the first keepalive probe */
+#define CENTER_KEEPINTVL 10       /* seconds between probes */
+#define CENTER_KEEPCNT 6          /* unanswered probes before the connection is dropped */
 
-/* One stored booking: mark it in the schedule, or say why it cannot be. */
+/*
+ * One stored booking: it stands exactly as its patient was told of it. A
+ * user no longer in users.txt keeps it (and cannot log in); a slot no
+ * longer in availabilities.txt, or changed there, stays booked as told
+ * until the booking ends.
+ */
 static int
-center_store_apply(void *arg, const char *name, uint32_t index)
+center_store_apply(void *arg, const struct store_booking *b)
 {
     struct center *c = arg;
-    struct user *user = users_find(&c->users, name, strlen(name));
-    struct slot *slot = schedule_find(&c->sched, index);
+    const char *where = c->cfg.state != NULL ? c->cfg.state : "store";
+    struct user *user = users_keep(&c->users, b->user, strlen(b->user));
+    struct slot *slot = schedule_find(&c->sched, b->index);
+    const struct sched_doctor *doc;
 
-    if (slot == NULL) {
-        log_warnx("%s: booking of slot %u by %s: no such slot in %s; kept in the store",
-                  c->cfg.state, index, name, c->cfg.availabilities);
+    if (user == NULL)
+        fatalx("out of memory restoring the bookings");
+    if (user->removed)
+        log_warnx("%s: booking of slot %u by %s: no such user in %s; the booking stands (the "
+                  "user cannot log in)",
+                  where, b->index, b->user, c->cfg.users);
+    if (user->booked != 0)
+        fatalx("%s: %s holds slots %u and %u: a store allows one booking per user", where, b->user,
+               user->booked, b->index);
+    if (b->doctor[0] == '\0') {
+        /* Upgraded from a version 1 store: the file's row is all that is known. */
+        if (slot == NULL)
+            fatalx("%s: booking of slot %u by %s was stored by an older hcs and slot %u is not in "
+                   "%s: put the row back, or delete the booking (sqlite3 %s \"DELETE FROM "
+                   "bookings WHERE slot = %u\")",
+                   where, b->index, b->user, b->index, c->cfg.availabilities, where, b->index);
+        center_book(c, user, b->index, NULL);
         return 0;
     }
-    if (user == NULL) {
-        log_warnx("%s: booking of slot %u by %s: no such user in %s; kept in the store",
-                  c->cfg.state, index, name, c->cfg.users);
+    doc = slot != NULL ? schedule_doctor(&c->sched, slot) : NULL;
+    if (slot != NULL && strcmp(slot->day, b->day) == 0 && strcmp(slot->time, b->time) == 0 &&
+        strcmp(doc->name, b->doctor) == 0 && doc->port == b->port) {
+        /* No one watches yet, so this tells nobody. */
+        center_book(c, user, b->index, NULL);
         return 0;
     }
-    if (user->booked != 0) {
-        log_warnx("%s: booking of slot %u by %s: the user already holds slot %u; kept in the "
-                  "store",
-                  c->cfg.state, index, name, user->booked);
-        return 0;
-    }
-    /* No one watches yet, so this tells nobody. */
-    center_book(c, user, index, NULL);
+    log_warnx("%s: slot %u booked by %s is %s %s; kept as told (%s %s %s %u) until it is "
+              "cancelled",
+              where, b->index, b->user, slot == NULL ? "no longer in" : "changed in",
+              c->cfg.availabilities, b->day, b->time, b->doctor, b->port);
+    if (schedule_keep(&c->sched, b->index, b->day, b->time, b->doctor, b->port,
+                      (uint32_t)(user - c->users.v)) == -1)
+        fatalx("out of memory restoring the bookings");
+    user->booked = b->index;
     return 0;
 }
 
@@ -65,6 +91,7 @@ center_store_open(struct center *c, char *err, size_t errlen)
     params.kind = c->cfg.store == CONFIG_STORE_SQLITE ? STORE_SQLITE : STORE_MEMORY;
     params.path = c->cfg.state;
     params.full_sync = c->cfg.durability == CONFIG_DURABILITY_FULL;
+    params.check = c->check;
     if ((c->store = store_open(&params, err, errlen)) == NULL)
         return -1;
     return store_load(c->store, center_store_apply, c, err, errlen);
@@ -76,7 +103,7 @@ center_store_open(struct center *c, char *err, size_t errlen)
  */
 static int
 center_setup(struct center *c, struct center_config *cfg, const char *users, const char *slots,
-             int quiet, char *err, size_t errlen)
+             int flags, char *err, size_t errlen)
 {
     size_t i;
     int rc;
@@ -87,7 +114,8 @@ center_setup(struct center *c, struct center_config *cfg, const char *users, con
     TAILQ_INIT(&c->dirty);
     c->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
-    c->quiet = quiet;
+    c->quiet = (flags & CENTER_QUIET) != 0;
+    c->check = (flags & CENTER_CHECK) != 0;
     rc = users != NULL ? users_load_mem(&c->users, c->cfg.users, users, strlen(users), err, errlen)
                        : users_load(&c->users, c->cfg.users, err, errlen);
     if (rc == -1)
@@ -121,15 +149,15 @@ center_setup(struct center *c, struct center_config *cfg, const char *users, con
 
 /* Load the files cfg names; the center takes over cfg's strings. */
 int
-center_init(struct center *c, struct center_config *cfg, int quiet, char *err, size_t errlen)
+center_init(struct center *c, struct center_config *cfg, int flags, char *err, size_t errlen)
 {
-    return center_setup(c, cfg, NULL, NULL, quiet, err, errlen);
+    return center_setup(c, cfg, NULL, NULL, flags, err, errlen);
 }
 
 /* Set a center up from texts (tests, fuzzers). */
 int
 center_init_text(struct center *c, const char *conf, const char *users, const char *slots,
-                 int quiet, char *err, size_t errlen)
+                 int flags, char *err, size_t errlen)
 {
     struct center_config cfg;
 
@@ -141,7 +169,7 @@ center_init_text(struct center *c, const char *conf, const char *users, const ch
         TAILQ_INIT(&c->dirty);
         return -1;
     }
-    return center_setup(c, &cfg, users, slots, quiet, err, errlen);
+    return center_setup(c, &cfg, users, slots, flags, err, errlen);
 }
 
 /* Print one screen line unless quiet. */
@@ -221,7 +249,7 @@ center_block(struct center *c, size_t i)
     b->len = 0;
     for (k = first; k < last; k++) {
         const struct slot *slot = &s->slots[k];
-        if (slot->holder == SCHEDULE_FREE)
+        if (slot->holder == SCHEDULE_FREE && !slot->retired)
             b->len += proto_fmt_slot(b->data + b->len, CENTER_BLOCK_LINE, slot->index, slot->day,
                                      slot->time);
     }
@@ -238,8 +266,18 @@ center_list(struct center *c, struct evbuffer *out)
     size_t i;
     int n;
 
-    if (c->blocks == NULL && (c->blocks = calloc(s->nblocks + 1, sizeof *c->blocks)) == NULL)
-        fatalx("out of memory building the list of %zu slots", s->nfree);
+    if (c->blocks != NULL && c->nblocks != s->nblocks) {
+        /* The schedule changed size: every block is built anew. */
+        for (i = 0; i < c->nblocks; i++)
+            center_block_drop(c->blocks[i]);
+        free(c->blocks);
+        c->blocks = NULL;
+    }
+    if (c->blocks == NULL) {
+        if ((c->blocks = calloc(s->nblocks + 1, sizeof *c->blocks)) == NULL)
+            fatalx("out of memory building the list of %zu slots", s->nfree);
+        c->nblocks = s->nblocks;
+    }
     if (c->headlen == 0 || c->headfree != s->nfree) {
         n = snprintf(c->head, sizeof c->head, "slots %zu\n", s->nfree);
         c->headlen = (size_t)n;
@@ -297,11 +335,22 @@ center_push_line(struct center *c, enum sched_change change, const struct slot *
 {
     c->stats.pushes++;
     if (c->pushversion != c->sched.version || c->pushlen == 0) {
-        if (change == SCHED_RESERVED)
+        switch (change) {
+        case SCHED_RESERVED:
             c->pushlen = proto_fmt_reserved(c->pushline, sizeof c->pushline, slot->index);
-        else
+            break;
+        case SCHED_RELEASED:
             c->pushlen = proto_fmt_released(c->pushline, sizeof c->pushline, slot->index, slot->day,
                                             slot->time);
+            break;
+        case SCHED_ADDED:
+            c->pushlen = proto_fmt_added(c->pushline, sizeof c->pushline, slot->index, slot->day,
+                                         slot->time);
+            break;
+        case SCHED_REMOVED:
+            c->pushlen = proto_fmt_removed(c->pushline, sizeof c->pushline, slot->index);
+            break;
+        }
         c->pushversion = c->sched.version;
     }
     *len = c->pushlen;
@@ -469,21 +518,24 @@ center_commit(struct center *c, struct conn *conn, int put, struct user *user, u
     struct store_op op;
     char err[256];
 
-    if (put)
+    if (put) {
+        const struct slot *slot = schedule_find(&c->sched, index);
+        const struct sched_doctor *doc = schedule_doctor(&c->sched, slot);
+        struct store_booking b = {index, user->name, slot->day, slot->time, doc->name, doc->port};
+
         c->stats.bookings++;
-    else
+        store_op_put(&op, &b, conn);
+    } else {
         c->stats.cancels++;
+        store_op_del(&op, index, conn);
+    }
     if (c->committer != NULL) {
-        if (committer_stage(c->committer, put, user->name, index, conn) == -1)
+        if (committer_stage(c->committer, &op) == -1)
             fatalx("out of memory staging a booking");
         conn->committing = 1;
         event_active(c->commit_ev, EV_TIMEOUT, 0);
         return CENTER_HELD;
     }
-    memset(&op, 0, sizeof op);
-    op.put = put;
-    op.index = index;
-    op.user = user->name;
     if (store_write(c->store, &op, 1, err, sizeof err) != STORE_OK)
         fatalx("%s", err);
     if (op.put && op.refused) {
@@ -491,6 +543,21 @@ center_commit(struct center *c, struct conn *conn, int put, struct user *user, u
         return CENTER_REFUSED;
     }
     return CENTER_WRITTEN;
+}
+
+/*
+ * TCP keepalive: a waiting patient may stay silent as long as it likes,
+ * so a peer that vanished is found by the kernel (after about two minutes).
+ */
+static void
+center_keepalive(int fd)
+{
+    int one = 1, idle = CENTER_KEEPIDLE, intvl = CENTER_KEEPINTVL, cnt = CENTER_KEEPCNT;
+
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
 }
 
 /* A new patient: a connection, told "error busy" when the center is full. */
@@ -505,6 +572,7 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
     (void)l;
     (void)salen;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    center_keepalive(fd);
     c->stats.connections++;
     if ((conn = conn_new(c, fd, sa, &transport_tcp_ops)) == NULL) {
         log_warnx("out of memory for a new connection");
@@ -617,6 +685,127 @@ center_free(struct center *c)
     users_free(&c->users);
     config_free_center(&c->cfg);
     memset(c, 0, sizeof *c);
+}
+
+/* A booked slot that left the file or changed there is kept as its patient was told. */
+static void
+center_kept_cb(void *arg, const struct slot *slot, const char *why)
+{
+    struct center *c = arg;
+    const struct sched_doctor *doc = schedule_doctor(&c->sched, slot);
+    const struct user *user = &c->users.v[slot->holder];
+
+    log_warnx("%s: slot %u booked by %s is %s; kept as told (%s %s %s %u) until it is cancelled",
+              c->cfg.availabilities, slot->index, user->name, why, slot->day, slot->time, doc->name,
+              doc->port);
+}
+
+/* "n thing" or "n things". */
+static const char *
+center_plural(char *buf, size_t len, size_t n, const char *thing)
+{
+    snprintf(buf, len, "%zu %s%s", n, thing, n == 1 ? "" : "s");
+    return buf;
+}
+
+/* The new number of every user of the old table that has one in next, else USERS_NONE. */
+static uint32_t *
+center_user_map(const struct users *old, const struct users *next)
+{
+    uint32_t *map = malloc((old->n + 1) * sizeof *map);
+    size_t i;
+
+    if (map == NULL)
+        return NULL;
+    for (i = 0; i < old->n; i++) {
+        const struct user *u = users_find(next, old->v[i].name, old->v[i].namelen);
+        map[i] = u != NULL ? (uint32_t)(u - next->v) : USERS_NONE;
+    }
+    return map;
+}
+
+/*
+ * Re-read users.txt and availabilities.txt (SIGHUP) and apply the
+ * difference while patients stay connected; on any error nothing changes.
+ */
+int
+center_reload(struct center *c, char *err, size_t errlen)
+{
+    struct users next;
+    struct schedule sched;
+    struct sched_diff d;
+    struct conn *conn;
+    uint32_t *map = NULL;
+    size_t i, added = 0, removed = 0;
+    char a[48], b[48];
+
+    if (users_load(&next, c->cfg.users, err, errlen) == -1)
+        return -1;
+    if (schedule_load(&sched, c->cfg.availabilities, err, errlen) == -1) {
+        users_free(&next);
+        return -1;
+    }
+    for (i = 0; i < c->users.n; i++)
+        if (!c->users.v[i].removed &&
+            users_find(&next, c->users.v[i].name, c->users.v[i].namelen) == NULL)
+            removed++;
+    added = next.n - (c->users.n - removed);
+    /* A user who left keeps its booking and its sessions, but cannot log in again. */
+    for (i = 0; i < c->users.n; i++) {
+        const struct user *u = &c->users.v[i];
+        struct user *nu;
+
+        if (u->booked == 0)
+            continue;
+        if ((nu = users_keep(&next, u->name, u->namelen)) == NULL)
+            goto nomem;
+        nu->booked = u->booked;
+    }
+    TAILQ_FOREACH(conn, &c->conns, entry)
+    {
+        if ((conn->user != NULL &&
+             users_keep(&next, conn->user->name, conn->user->namelen) == NULL) ||
+            (conn->login != NULL &&
+             users_keep(&next, conn->login->name, conn->login->namelen) == NULL))
+            goto nomem;
+    }
+    if ((map = center_user_map(&c->users, &next)) == NULL)
+        goto nomem;
+    /* Holders are still numbers of the old table: the warnings name them from it. */
+    if (schedule_apply(&c->sched, &sched, &d, center_kept_cb, c) == -1)
+        goto nomem;
+    /* From here on nothing fails: point everything at the new table. */
+    for (i = 0; i < c->sched.n; i++)
+        if (c->sched.slots[i].holder != SCHEDULE_FREE)
+            c->sched.slots[i].holder = map[c->sched.slots[i].holder];
+    TAILQ_FOREACH(conn, &c->conns, entry)
+    {
+        if (conn->user != NULL)
+            conn->user = &next.v[map[conn->user - c->users.v]];
+        if (conn->login != NULL)
+            conn->login = &next.v[map[conn->login - c->users.v]];
+    }
+    free(map);
+    users_free(&c->users);
+    c->users = next;
+    schedule_free(&sched);
+    c->dummyhash = NULL;
+    for (i = 0; i < c->users.n && c->dummyhash == NULL; i++)
+        if (c->users.v[i].hashed)
+            c->dummyhash = c->users.v[i].password;
+    if (c->users.nhashed > 0 && c->authpool == NULL && c->base != NULL &&
+        (c->authpool = authpool_new(c->base, 0, err, errlen)) == NULL)
+        log_warnx("%s", err);
+    log_info("reload: %s added, %zu removed, %zu changed; %s added, %zu removed",
+             center_plural(a, sizeof a, d.added, "slot"), d.removed, d.changed,
+             center_plural(b, sizeof b, added, "user"), removed);
+    return 0;
+nomem:
+    free(map);
+    users_free(&next);
+    schedule_free(&sched);
+    snprintf(err, errlen, "out of memory reloading %s and %s", c->cfg.users, c->cfg.availabilities);
+    return -1;
 }
 
 /* Print the counters, one "name value" line each. */

@@ -49,6 +49,7 @@ struct center_stats {
 struct center {
     struct center_config cfg;
     int quiet; /* no per-request screen lines */
+    int check; /* hcs --check: look at the store, change nothing */
     struct users users;
     struct schedule sched;
     struct throttle throttle; /* failed logins by address */
@@ -80,24 +81,37 @@ struct center {
     /* The slot lines of the "slots n" reply, one block per SCHEDULE_BLOCK
      * slots, each rebuilt only when one of its slots changed. */
     struct center_block **blocks;
-    char head[32]; /* "slots n\n" for headfree free slots */
+    size_t nblocks; /* entries of blocks */
+    char head[32];  /* "slots n\n" for headfree free slots */
     size_t headlen, headfree;
 };
 
+#define CENTER_QUIET 1 /* no per-request screen lines */
+#define CENTER_CHECK 2 /* hcs --check: create nothing, change nothing */
+
 /* Load the data files named by cfg (taken over by the center) and open the store. */
-int center_init(struct center *c, struct center_config *cfg, int quiet, char *err, size_t errlen);
+int center_init(struct center *c, struct center_config *cfg, int flags, char *err, size_t errlen);
 /*
  * The same from texts (tests, fuzzers): conf is a center.conf, users and
  * slots the contents of its two data files.
  */
 int center_init_text(struct center *c, const char *conf, const char *users, const char *slots,
-                     int quiet, char *err, size_t errlen);
+                     int flags, char *err, size_t errlen);
 /* Bind the listening socket and start accepting on base. */
 int center_listen(struct center *c, struct event_base *base, char *err, size_t errlen);
 /* Close every connection and free everything, in reverse order of creation. */
 void center_free(struct center *c);
 /* Print the counters, one "name value" line each. */
 void center_print_stats(const struct center *c, FILE *fp);
+/*
+ * Re-read users.txt and availabilities.txt and apply the difference while
+ * patients stay connected (SIGHUP): new slots are pushed as added, free
+ * slots that left as removed, a changed free slot as both; a booking
+ * stands exactly as told (see schedule_apply); a user who left cannot log
+ * in again but keeps its booking and its session. One line says what
+ * changed. On an error (err: "file:line: message") nothing changes.
+ */
+int center_reload(struct center *c, char *err, size_t errlen);
 
 /* Connections (conn.c calls these; every list of connections lives here). */
 

@@ -32,13 +32,18 @@ command_auth_answer(struct conn *c, struct user *user)
                  "Phase 1: The Health Center Server sends the response %s to patient with "
                  "username %s.",
                  user != NULL ? "success" : "failure", c->loginname != NULL ? c->loginname : "");
-    free(c->loginname);
-    c->loginname = NULL;
     if (user == NULL) {
+        /* For fail2ban and journald: the address, and the name as tried (escaped). */
+        log_info("failed login for %s from %s", c->loginname != NULL ? c->loginname : "",
+                 c->host);
         center->stats.logins_failed++;
+        free(c->loginname);
+        c->loginname = NULL;
         conn_close_after(c, PROTO_LIT("failure\n"));
         return;
     }
+    free(c->loginname);
+    c->loginname = NULL;
     center->stats.logins_ok++;
     c->user = user;
     conn_reply(c, PROTO_LIT("success\n"));
@@ -125,7 +130,7 @@ command_authenticate(struct conn *c, const struct proto_fields *pf)
                  name);
     c->loginname = strdup(name);
     users_check(&center->users, pf->f[1], pf->len[1], pf->f[2], pf->len[2], &clear);
-    if (center->authpool == NULL) {
+    if (center->authpool == NULL || center->dummyhash == NULL) {
         command_login_result(c, clear, 0);
         return;
     }

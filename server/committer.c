@@ -43,9 +43,9 @@ struct committer {
     struct event *wake_ev;
 };
 
-/* Add an op to a batch. */
+/* Add a copy of an op to a batch. */
 static int
-committer_add(struct committer_batch *b, int put, const char *user, uint32_t index, void *arg)
+committer_add(struct committer_batch *b, const struct store_op *op)
 {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
@@ -55,11 +55,8 @@ committer_add(struct committer_batch *b, int put, const char *user, uint32_t ind
         b->ops = ops;
         b->cap = cap;
     }
-    memset(&b->ops[b->n], 0, sizeof b->ops[b->n]);
-    b->ops[b->n].put = put;
-    b->ops[b->n].user = user;
-    b->ops[b->n].index = index;
-    b->ops[b->n].arg = arg;
+    b->ops[b->n] = *op;
+    b->ops[b->n].refused = 0;
     b->n++;
     return 0;
 }
@@ -218,9 +215,9 @@ fail:
 
 /* Stage one change. */
 int
-committer_stage(struct committer *cm, int put, const char *user, uint32_t index, void *arg)
+committer_stage(struct committer *cm, const struct store_op *op)
 {
-    return committer_add(&cm->staged, put, user, index, arg);
+    return committer_add(&cm->staged, op);
 }
 
 /* Hand the staged changes over, unless a batch is being written. */

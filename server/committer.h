@@ -30,8 +30,8 @@ typedef void committer_done_fn(void *arg, enum store_status status, const char *
  */
 struct committer *committer_new(struct event_base *base, struct store *store,
                                 committer_done_fn *done, void *arg, char *err, size_t errlen);
-/* Stage a booking of index by user (put) or its removal; arg comes back in its op. */
-int committer_stage(struct committer *cm, int put, const char *user, uint32_t index, void *arg);
+/* Stage a copy of a change (see store_op_put, store_op_del); op->arg comes back with it. */
+int committer_stage(struct committer *cm, const struct store_op *op);
 /* Send the staged changes if no batch is being written. 1 if sent, else 0. */
 int committer_flush(struct committer *cm);
 /* 0 while a batch waits to be written again after a transient failure, else 1. */

@@ -501,8 +501,14 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         authpool_cancel(c->authjob);
         c->authjob = NULL;
         conn_error(c, PROTO_ERR_AUTH_TIMEOUT);
-    } else if (now >= c->lastline + cfg->idle_timeout) {
+    } else if (now >= c->lastline + cfg->idle_timeout && !c->sub.active) {
         conn_error(c, PROTO_ERR_IDLE_TIMEOUT);
+    } else if (now >= c->lastline + cfg->idle_timeout) {
+        /* A patient choosing at the prompt reads its pushes and may take its
+         * time: TCP keepalive finds a peer that vanished, max_output one
+         * that stopped reading. */
+        conn_arm_timer(c, cfg->idle_timeout);
+        return;
     } else {
         conn_arm_deadline(c, now);
         return;

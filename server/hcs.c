@@ -52,6 +52,18 @@ hcs_signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+/* SIGHUP: re-read the data files; a bad one changes nothing and is reported. */
+static void
+hcs_reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+    char err[512];
+
+    (void)sig;
+    (void)what;
+    if (center_reload(arg, err, sizeof err) == -1)
+        log_warnx("reload: %s; nothing changed", err);
+}
+
 /* Warn when users.txt can be read by other users. */
 static void
 hcs_check_users_mode(const char *path)
@@ -98,7 +110,7 @@ main(int argc, char **argv)
     struct center_config cfg;
     struct center center;
     struct event_base *base;
-    struct event *sigint, *sigterm;
+    struct event *sigint, *sigterm, *sighup;
     char err[512];
     int ch, quiet = 0, check = 0, verbose = 0;
 
@@ -140,7 +152,8 @@ main(int argc, char **argv)
         hcs_fail(err);
     }
     hcs_check_users_mode(cfg.users);
-    if (center_init(&center, &cfg, quiet, err, sizeof err) == -1) {
+    if (center_init(&center, &cfg, (quiet ? CENTER_QUIET : 0) | (check ? CENTER_CHECK : 0), err,
+                    sizeof err) == -1) {
         center_free(&center);
         hcs_fail(err);
     }
@@ -156,10 +169,12 @@ main(int argc, char **argv)
     /* Signals first: once the start-up line is out, a SIGTERM must stop cleanly. */
     sigint = evsignal_new(base, SIGINT, hcs_signal_cb, base);
     sigterm = evsignal_new(base, SIGTERM, hcs_signal_cb, base);
-    if (sigint == NULL || sigterm == NULL || event_add(sigint, NULL) == -1 ||
-        event_add(sigterm, NULL) == -1)
+    sighup = evsignal_new(base, SIGHUP, hcs_reload_cb, &center);
+    if (sigint == NULL || sigterm == NULL || sighup == NULL || event_add(sigint, NULL) == -1 ||
+        event_add(sigterm, NULL) == -1 || event_add(sighup, NULL) == -1)
         fatalx("cannot watch signals");
     if (center_listen(&center, base, err, sizeof err) == -1) {
+        event_free(sighup);
         event_free(sigterm);
         event_free(sigint);
         center_free(&center);
@@ -170,6 +185,7 @@ main(int argc, char **argv)
 
     if (verbose)
         center_print_stats(&center, stderr);
+    event_free(sighup);
     event_free(sigterm);
     event_free(sigint);
     center_free(&center);

@@ -24,11 +24,23 @@ struct slot {
     uint32_t holder; /* user number that booked it, or SCHEDULE_FREE */
     uint32_t doctor; /* into schedule.doctors */
     uint32_t line;   /* row in availabilities.txt */
+    int retired;     /* booked, but no longer in availabilities.txt as it is: never listed
+                      * or given to anyone else; gone once given back */
     char day[PROTO_DAYLEN];
     char time[PROTO_DAYLEN];
 };
 
-enum sched_change { SCHED_RESERVED, SCHED_RELEASED };
+/* What watchers are told: a slot taken or given back, added or taken off the schedule. */
+enum sched_change { SCHED_RESERVED, SCHED_RELEASED, SCHED_ADDED, SCHED_REMOVED };
+
+/* What schedule_apply did. */
+struct sched_diff {
+    size_t added;          /* new rows */
+    size_t removed;        /* free slots no longer in the file */
+    size_t changed;        /* free slots whose row changed (told as removed, then added) */
+    size_t removed_booked; /* booked slots no longer in the file: kept as told */
+    size_t changed_booked; /* booked slots whose row changed: kept as told, the row waits */
+};
 
 /* Somebody told of every change to the schedule (a waiting patient). */
 struct sched_sub {
@@ -42,13 +54,15 @@ TAILQ_HEAD(sched_subs, sched_sub);
 /* All slots in file order, an index by slot number, and the watchers. */
 struct schedule {
     struct slot *slots;
-    size_t n;
+    size_t n, cap;
     size_t nfree;
+    struct slot *pending; /* rows of the file waiting for a retired booking of their index */
+    size_t npending, pendcap;
     uint64_t version;   /* bumped on every change */
     uint64_t *blockver; /* per SCHEDULE_BLOCK slots (file order): version of its last change */
     size_t nblocks;
     struct sched_doctor *doctors;
-    size_t ndoctors;
+    size_t ndoctors, dcap;
     struct htab idx;
     struct htab doctor_idx;
     struct sched_subs subs;
@@ -70,8 +84,29 @@ const struct sched_doctor *schedule_doctor(const struct schedule *s, const struc
  */
 enum sched_result schedule_reserve(struct schedule *s, uint32_t index, uint32_t holder,
                                    struct sched_sub *self);
-/* Free a reserved slot and tell every watcher. */
+/*
+ * Free a reserved slot and tell every watcher. A retired slot is gone
+ * instead (nobody is told), or becomes the row that waited for it (told
+ * as added).
+ */
 enum sched_result schedule_release(struct schedule *s, uint32_t index);
+/*
+ * Make s what next (a schedule just loaded) says, keeping every booking
+ * exactly as its patient was told of it: a new row is added and a free
+ * slot that left or changed is removed (watchers are told: removed, then
+ * added); a booked slot that left or changed stays, retired, until its
+ * booking ends, and kept(arg, slot, why) is called for each. Holders are
+ * user numbers, unchanged. 0, or -1 out of memory with s unchanged.
+ */
+int schedule_apply(struct schedule *s, const struct schedule *next, struct sched_diff *diff,
+                   void (*kept)(void *, const struct slot *, const char *), void *arg);
+/*
+ * Keep a stored booking of index, as its patient was told of it, where
+ * the schedule lacks it or says otherwise: booked by holder and retired;
+ * the schedule's row, if any, waits for the booking to end. -1 on error.
+ */
+int schedule_keep(struct schedule *s, uint32_t index, const char *day, const char *time,
+                  const char *doctor, unsigned port, uint32_t holder);
 /* Start or stop telling sub of changes; both may be called repeatedly. */
 void schedule_subscribe(struct schedule *s, struct sched_sub *sub);
 void schedule_unsubscribe(struct schedule *s, struct sched_sub *sub);

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* The backends, by enum store_kind. */
 static const struct store_ops *const store_backends[] = {
@@ -20,9 +21,43 @@ store_open(const struct store_params *params, char *err, size_t errlen)
     return store_backends[params->kind]->open(params, err, errlen);
 }
 
+/* Copy at most size - 1 bytes of src into dst. */
+static void
+store_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = src != NULL ? strnlen(src, size - 1) : 0;
+
+    memcpy(dst, src != NULL ? src : "", n);
+    dst[n] = '\0';
+}
+
+/* Fill a booking op. */
+void
+store_op_put(struct store_op *op, const struct store_booking *b, void *arg)
+{
+    memset(op, 0, sizeof *op);
+    op->put = 1;
+    op->index = b->index;
+    store_copy(op->user, sizeof op->user, b->user);
+    store_copy(op->day, sizeof op->day, b->day);
+    store_copy(op->time, sizeof op->time, b->time);
+    store_copy(op->doctor, sizeof op->doctor, b->doctor);
+    op->port = b->port;
+    op->arg = arg;
+}
+
+/* Fill a removal op. */
+void
+store_op_del(struct store_op *op, uint32_t index, void *arg)
+{
+    memset(op, 0, sizeof *op);
+    op->index = index;
+    op->arg = arg;
+}
+
 /* Call fn for every stored booking. */
 int
-store_load(struct store *s, int (*fn)(void *, const char *, uint32_t), void *arg, char *err,
+store_load(struct store *s, int (*fn)(void *, const struct store_booking *), void *arg, char *err,
            size_t errlen)
 {
     return s->ops->load(s, fn, arg, err, errlen);

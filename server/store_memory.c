@@ -6,18 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One booking: the slot and its user (a copy). */
+/* One booking, or a free row kept for the next booking of its slot. */
 struct store_memory_row {
     uint32_t index;
-    char *user; /* NULL: a free row, reused by the next booking */
+    int used; /* 0: free */
+    char user[STORE_USERLEN];
+    char day[PROTO_DAYLEN];
+    char time[PROTO_DAYLEN];
+    char doctor[PROTO_NAMELEN];
+    unsigned port;
 };
 
-/* The rows, indexed by slot. */
+/* The rows, indexed by slot and by user. */
 struct store_memory {
     struct store base;
     struct store_memory_row *rows;
     size_t n, cap;
-    struct htab idx;
+    struct htab slots; /* slot -> row (free rows stay) */
+    struct htab users; /* user -> row; a row whose user changed no longer matches */
 };
 
 /* Hash a slot index. */
@@ -27,9 +33,9 @@ store_memory_hash(uint32_t index)
     return htab_hash(&index, sizeof index);
 }
 
-/* Compare a slot index with row number item (for htab_find). */
+/* Compare a slot index with row number item. */
 static int
-store_memory_eq(const void *ctx, uint32_t item, const void *key, size_t keylen)
+store_memory_slot_eq(const void *ctx, uint32_t item, const void *key, size_t keylen)
 {
     const struct store_memory *s = ctx;
 
@@ -37,11 +43,30 @@ store_memory_eq(const void *ctx, uint32_t item, const void *key, size_t keylen)
     return s->rows[item].index == *(const uint32_t *)key;
 }
 
+/* Compare a user name with the holder of row number item. */
+static int
+store_memory_user_eq(const void *ctx, uint32_t item, const void *key, size_t keylen)
+{
+    const struct store_memory_row *r = &((const struct store_memory *)ctx)->rows[item];
+
+    return r->used && strlen(r->user) == keylen && memcmp(r->user, key, keylen) == 0;
+}
+
 /* The row of a slot (booked, or booked once and freed), or -1. */
 static int64_t
 store_memory_find(const struct store_memory *s, uint32_t index)
 {
-    return htab_find(&s->idx, store_memory_hash(index), store_memory_eq, s, &index, sizeof index);
+    return htab_find(&s->slots, store_memory_hash(index), store_memory_slot_eq, s, &index,
+                     sizeof index);
+}
+
+/* The row a user holds, or -1. */
+static int64_t
+store_memory_find_user(const struct store_memory *s, const char *user)
+{
+    size_t len = strlen(user);
+
+    return htab_find(&s->users, htab_hash(user, len), store_memory_user_eq, s, user, len);
 }
 
 /* Close the store and free every row. */
@@ -49,12 +74,10 @@ static void
 store_memory_close(struct store *base)
 {
     struct store_memory *s = (struct store_memory *)base;
-    size_t i;
 
-    for (i = 0; i < s->n; i++)
-        free(s->rows[i].user);
     free(s->rows);
-    htab_free(&s->idx);
+    htab_free(&s->slots);
+    htab_free(&s->users);
     free(s);
 }
 
@@ -65,8 +88,11 @@ store_memory_open(const struct store_params *params, char *err, size_t errlen)
     struct store_memory *s = calloc(1, sizeof *s);
 
     (void)params;
-    if (s == NULL || htab_init(&s->idx, 64) == -1) {
-        free(s);
+    if (s == NULL || htab_init(&s->slots, 64) == -1 || htab_init(&s->users, 64) == -1) {
+        if (s != NULL) {
+            htab_free(&s->slots);
+            free(s);
+        }
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -76,7 +102,7 @@ store_memory_open(const struct store_params *params, char *err, size_t errlen)
 
 /* Call fn for every booking, in the order the slots were first booked. */
 static int
-store_memory_load(struct store *base, int (*fn)(void *, const char *, uint32_t), void *arg,
+store_memory_load(struct store *base, int (*fn)(void *, const struct store_booking *), void *arg,
                   char *err, size_t errlen)
 {
     struct store_memory *s = (struct store_memory *)base;
@@ -84,58 +110,64 @@ store_memory_load(struct store *base, int (*fn)(void *, const char *, uint32_t),
 
     (void)err;
     (void)errlen;
-    for (i = 0; i < s->n; i++)
-        if (s->rows[i].user != NULL && fn(arg, s->rows[i].user, s->rows[i].index) == -1)
+    for (i = 0; i < s->n; i++) {
+        const struct store_memory_row *r = &s->rows[i];
+        struct store_booking b = {r->index, r->user, r->day, r->time, r->doctor, r->port};
+
+        if (r->used && fn(arg, &b) == -1)
             return -1;
+    }
     return 0;
 }
 
-/* Book a slot unless it is booked: 0, 1 refused, -1 out of memory. */
+/* Book a slot unless it or its user holds a booking: 0, 1 refused, -1 out of memory. */
 static int
-store_memory_put(struct store_memory *s, const char *user, uint32_t index)
+store_memory_put(struct store_memory *s, const struct store_op *op)
 {
-    int64_t i = store_memory_find(s, index);
-    char *copy;
+    int64_t i = store_memory_find(s, op->index);
+    struct store_memory_row *r;
+    size_t ulen = strlen(op->user);
 
-    if (i != -1 && s->rows[i].user != NULL)
+    if ((i != -1 && s->rows[i].used) || store_memory_find_user(s, op->user) != -1)
         return 1;
-    if ((copy = strdup(user)) == NULL)
-        return -1;
-    if (i != -1) {
-        s->rows[i].user = copy;
-        return 0;
-    }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        struct store_memory_row *rows = realloc(s->rows, cap * sizeof *rows);
-        if (rows == NULL) {
-            free(copy);
-            return -1;
+    if (i == -1) {
+        if (s->n == s->cap) {
+            size_t cap = s->cap ? s->cap * 2 : 64;
+            struct store_memory_row *rows = realloc(s->rows, cap * sizeof *rows);
+            if (rows == NULL)
+                return -1;
+            s->rows = rows;
+            s->cap = cap;
         }
-        s->rows = rows;
-        s->cap = cap;
+        if (htab_insert(&s->slots, store_memory_hash(op->index), (uint32_t)s->n) == -1)
+            return -1;
+        i = (int64_t)s->n++;
     }
-    if (htab_insert(&s->idx, store_memory_hash(index), (uint32_t)s->n) == -1) {
-        free(copy);
+    r = &s->rows[i];
+    r->index = op->index;
+    r->used = 1;
+    memcpy(r->user, op->user, sizeof r->user);
+    memcpy(r->day, op->day, sizeof r->day);
+    memcpy(r->time, op->time, sizeof r->time);
+    memcpy(r->doctor, op->doctor, sizeof r->doctor);
+    r->port = op->port;
+    /* A row keeps its entries for earlier holders; they no longer match. */
+    if (store_memory_find_user(s, op->user) == -1 &&
+        htab_insert(&s->users, htab_hash(op->user, ulen), (uint32_t)i) == -1) {
+        r->used = 0;
         return -1;
     }
-    s->rows[s->n].index = index;
-    s->rows[s->n].user = copy;
-    s->n++;
     return 0;
 }
 
-/* Remove the booking of a slot, if any. */
+/* Remove the booking of a slot, if any; the row stays for the slot's next booking. */
 static void
 store_memory_del(struct store_memory *s, uint32_t index)
 {
     int64_t i = store_memory_find(s, index);
 
-    if (i == -1)
-        return;
-    /* The row stays in the index, free, for the next booking of the slot. */
-    free(s->rows[i].user);
-    s->rows[i].user = NULL;
+    if (i != -1)
+        s->rows[i].used = 0;
 }
 
 /* Apply a batch at once; it cannot fail but for memory. */
@@ -152,7 +184,7 @@ store_memory_write(struct store *base, struct store_op *ops, size_t n, char *err
             store_memory_del(s, ops[i].index);
             continue;
         }
-        if ((rc = store_memory_put(s, ops[i].user, ops[i].index)) == -1) {
+        if ((rc = store_memory_put(s, &ops[i])) == -1) {
             snprintf(err, errlen, "out of memory storing a booking");
             return STORE_FATAL;
         }

@@ -47,9 +47,48 @@ users_strdup(struct users *u, const char *s, size_t len)
     return p;
 }
 
+/* Grow the table for one more user. */
+static int
+users_grow(struct users *u)
+{
+    size_t cap = u->cap ? u->cap * 2 : 64;
+    struct user *v;
+
+    if (u->n < u->cap)
+        return 0;
+    if ((v = realloc(u->v, cap * sizeof *v)) == NULL)
+        return -1;
+    u->v = v;
+    u->cap = cap;
+    return 0;
+}
+
+/* Find a user, or add the name as removed. */
+struct user *
+users_keep(struct users *u, const char *name, size_t len)
+{
+    struct user *user = users_find(u, name, len);
+    uint64_t h = htab_hash(name, len);
+
+    if (user != NULL)
+        return user;
+    if (len > USERS_MAXNAME || u->n + 1 == USERS_NONE || users_grow(u) == -1)
+        return NULL;
+    user = &u->v[u->n];
+    memset(user, 0, sizeof *user);
+    if ((user->name = users_strdup(u, name, len)) == NULL ||
+        (user->password = users_strdup(u, "", 0)) == NULL ||
+        htab_insert(&u->idx, h, (uint32_t)u->n) == -1)
+        return NULL;
+    user->namelen = (uint32_t)len;
+    user->removed = 1;
+    u->n++;
+    return user;
+}
+
 /* Add the current row of df as a user. */
 static int
-users_add(struct users *u, struct datafile *df, size_t *cap, char *err, size_t errlen)
+users_add(struct users *u, struct datafile *df, char *err, size_t errlen)
 {
     struct user *user;
     uint64_t h;
@@ -67,14 +106,10 @@ users_add(struct users *u, struct datafile *df, size_t *cap, char *err, size_t e
     if ((prev = htab_find(&u->idx, h, users_eq, u, df->field[0], df->len[0])) != -1)
         return datafile_error(df, err, errlen, "duplicate username (first on line %u)",
                               u->v[prev].line);
-    if (u->n == *cap) {
-        struct user *v;
-        *cap = *cap ? *cap * 2 : 64;
-        if ((v = realloc(u->v, *cap * sizeof *v)) == NULL)
-            return datafile_error(df, err, errlen, "out of memory");
-        u->v = v;
-    }
+    if (users_grow(u) == -1)
+        return datafile_error(df, err, errlen, "out of memory");
     user = &u->v[u->n];
+    memset(user, 0, sizeof *user);
     user->name = users_strdup(u, df->field[0], df->len[0]);
     user->password = users_strdup(u, df->field[1], df->len[1]);
     if (user->name == NULL || user->password == NULL ||
@@ -96,7 +131,6 @@ static int
 users_read(void *ctx, struct datafile *df, char *err, size_t errlen)
 {
     struct users *u = ctx;
-    size_t cap = 0;
     int rc;
 
     if (htab_init(&u->idx, 64) == -1) {
@@ -104,7 +138,7 @@ users_read(void *ctx, struct datafile *df, char *err, size_t errlen)
         return -1;
     }
     while ((rc = datafile_next(df, err, errlen)) == 1)
-        if (users_add(u, df, &cap, err, errlen) == -1)
+        if (users_add(u, df, err, errlen) == -1)
             return -1;
     if (rc == -1)
         return -1;
@@ -175,7 +209,7 @@ users_check(const struct users *u, const char *name, size_t namelen, const char 
     int ok;
 
     /* An unknown name is compared against a dummy of the same work. */
-    if (user != NULL && !user->hashed) {
+    if (user != NULL && !user->hashed && !user->removed) {
         ok = util_secret_equal(user->password, user->passlen, password, passlen);
     } else {
         (void)util_secret_equal(dummy, strlen(dummy), password, passlen);

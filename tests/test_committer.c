@@ -59,6 +59,20 @@ static const struct store_ops fake_ops = {
     .blocking = 1,
 };
 
+/* Stage a booking (put) or a removal of index by user, carrying arg. */
+static int
+stage(struct committer *cm, int put, const char *user, uint32_t index, void *arg)
+{
+    struct store_booking b = {index, user, "Mon", "9am", "doc", 41000};
+    struct store_op op;
+
+    if (put)
+        store_op_put(&op, &b, arg);
+    else
+        store_op_del(&op, index, arg);
+    return committer_stage(cm, &op);
+}
+
 /* What the done callback saw. */
 struct seen {
     int calls;
@@ -169,9 +183,9 @@ test_batch_written(void **state)
     int a, b, c;
 
     f->fake.refuse_index = 7;
-    assert_int_equal(committer_stage(f->cm, 1, "alice", 5, &a), 0);
-    assert_int_equal(committer_stage(f->cm, 1, "bob", 7, &b), 0);
-    assert_int_equal(committer_stage(f->cm, 0, NULL, 9, &c), 0);
+    assert_int_equal(stage(f->cm, 1, "alice", 5, &a), 0);
+    assert_int_equal(stage(f->cm, 1, "bob", 7, &b), 0);
+    assert_int_equal(stage(f->cm, 0, NULL, 9, &c), 0);
     assert_int_equal(committer_flush(f->cm), 1);
     assert_int_equal(committer_flush(f->cm), 0); /* one batch at a time */
     run_until(f, 1);
@@ -194,9 +208,9 @@ test_next_batch(void **state)
     struct fixture *f = *state;
     int a, b;
 
-    committer_stage(f->cm, 1, "alice", 1, &a);
+    stage(f->cm, 1, "alice", 1, &a);
     assert_int_equal(committer_flush(f->cm), 1);
-    committer_stage(f->cm, 1, "bob", 2, &b);
+    stage(f->cm, 1, "bob", 2, &b);
     assert_int_equal(committer_flush(f->cm), 0);
     run_until(f, 1);
     assert_int_equal(f->seen.n, 1);
@@ -221,7 +235,7 @@ test_transient_retried(void **state)
     f->fake.script[1] = STORE_TRANSIENT;
     f->fake.nscript = 2;
     assert_int_equal(committer_available(f->cm), 1);
-    committer_stage(f->cm, 1, "alice", 1, &a);
+    stage(f->cm, 1, "alice", 1, &a);
     committer_flush(f->cm);
     run_until_unavailable(f);
     assert_int_equal(f->seen.calls, 0);
@@ -241,7 +255,7 @@ test_fatal_reported(void **state)
 
     f->fake.script[0] = STORE_FATAL;
     f->fake.nscript = 1;
-    committer_stage(f->cm, 1, "alice", 1, NULL);
+    stage(f->cm, 1, "alice", 1, NULL);
     committer_flush(f->cm);
     run_until(f, 1);
     assert_int_equal(f->seen.status, STORE_FATAL);
@@ -256,8 +270,8 @@ test_forget(void **state)
     struct fixture *f = *state;
     int a, b;
 
-    committer_stage(f->cm, 1, "alice", 1, &a);
-    committer_stage(f->cm, 1, "bob", 2, &b);
+    stage(f->cm, 1, "alice", 1, &a);
+    stage(f->cm, 1, "bob", 2, &b);
     committer_flush(f->cm);
     committer_forget(f->cm, &a);
     run_until(f, 1);
@@ -277,11 +291,11 @@ test_free_writes_the_rest(void **state)
 
     f->fake.script[0] = STORE_TRANSIENT;
     f->fake.nscript = 1;
-    committer_stage(f->cm, 1, "alice", 1, NULL);
+    stage(f->cm, 1, "alice", 1, NULL);
     committer_flush(f->cm);
     run_until_unavailable(f);
-    committer_stage(f->cm, 1, "bob", 2, NULL);
-    committer_stage(f->cm, 1, "carol", 3, NULL);
+    stage(f->cm, 1, "bob", 2, NULL);
+    stage(f->cm, 1, "carol", 3, NULL);
     committer_free(f->cm);
     f->cm = NULL;
     assert_int_equal(f->fake.written, 3);

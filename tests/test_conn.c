@@ -465,8 +465,11 @@ test_store_refuses(void **state)
     struct center *center = *state;
     struct conn *a = login(center, "alice", "pw1");
     struct conn *w = login(center, "bob", "pw2");
-    struct store_op op = {1, 2, "someone-else", 0, NULL};
+    struct store_booking b = {2, "someone-else", "Tue", "10am", "docB", 41002};
+    struct store_op op;
     char err[128];
+
+    store_op_put(&op, &b, NULL);
 
     assert_int_equal(store_write(center->store, &op, 1, err, sizeof err), STORE_OK);
     assert_false(op.refused);

@@ -241,14 +241,15 @@ test_other_version_refused(void **state)
     assert_int_equal(sqlite3_exec(db,
                                   "CREATE TABLE bookings (slot INTEGER PRIMARY KEY, user TEXT);"
                                   "INSERT INTO bookings VALUES (3, 'u1');"
-                                  "PRAGMA user_version = 2;",
+                                  "PRAGMA application_id = 1751348017;"
+                                  "PRAGMA user_version = 3;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(stat(path, &before), 0);
     f->hcs = h_start("hcs", NULL, "hcs", "--config", f->conf, NULL);
     assert_int_equal(h_wait(f->hcs), 1);
-    if (strstr(h_stderr(f->hcs), "state.db: state file of version 2, this hcs reads version 1") ==
+    if (strstr(h_stderr(f->hcs), "state.db: state file of version 3, this hcs reads version 2") ==
         NULL)
         h_fail("no clear message about the store's version");
     assert_int_equal(stat(path, &after), 0);
@@ -256,47 +257,191 @@ test_other_version_refused(void **state)
     assert_int_equal(before.st_mtime, after.st_mtime);
 }
 
-/* A booking of a slot that left availabilities.txt is reported and kept. */
+/* Write availabilities.txt with every slot but skip (0: all of them). */
 static void
-test_vanished_slot_reported(void **state)
+write_slots(struct fixture *f, int skip)
+{
+    FILE *fp = fopen(h_path(f->dir, "availabilities.txt"), "w");
+    int i;
+
+    assert_non_null(fp);
+    for (i = 1; i <= NSLOTS; i++)
+        if (i != skip)
+            fprintf(fp, "%d Mon 10am doc%d %d\n", i, i % 3, 41000 + i % 3);
+    fclose(fp);
+}
+
+/* Users holding more than one row of the store (must be none), as "user:n ..." text. */
+static const char *
+double_holders(struct fixture *f)
+{
+    static char out[256];
+    sqlite3_stmt *st;
+    sqlite3 *db;
+    size_t len = 0;
+
+    out[0] = '\0';
+    assert_int_equal(sqlite3_open_v2(h_path(f->dir, "state.db"), &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT user, count(*) FROM bookings GROUP BY user "
+                                        "HAVING count(*) > 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW && len < sizeof out - 80)
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s:%d ", sqlite3_column_text(st, 0),
+                                sqlite3_column_int(st, 1));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+/*
+ * The swap of issue 9: u1 books slot 400; the row leaves the file and hcs
+ * restarts; u1 must not get a second slot, nor anyone slot 400; the row
+ * comes back and hcs restarts; u1 still holds exactly slot 400, slot 3 is
+ * free and u2 books it. No user ever holds two rows of the store.
+ */
+static void
+test_booking_never_swapped(void **state)
 {
     struct fixture *f;
-    struct tconn *c;
-    FILE *fp;
-    int i;
+    struct tconn *c, *d;
+    struct stat st;
 
     f = durable_setup(state, "durability = full\n");
     fixture_start(f);
+    assert_int_equal(stat(h_path(f->dir, "state.db"), &st), 0);
+    if ((st.st_mode & 077) != 0)
+        h_fail("state.db has mode %03o, not 0600", (unsigned)(st.st_mode & 0777));
     c = fixture_login(f, "u1", "pw1");
     tc_sendf(c, "selection %d\n", NSLOTS);
     tc_expectf(c, "doc%d %d", NSLOTS % 3, 41000 + NSLOTS % 3);
     tc_close(c);
     fixture_stop(f);
 
-    /* Drop the last slot from the file. */
-    fp = fopen(h_path(f->dir, "availabilities.txt"), "w");
-    assert_non_null(fp);
-    for (i = 1; i < NSLOTS; i++)
-        fprintf(fp, "%d Mon 10am doc%d %d\n", i, i % 3, 41000 + i % 3);
-    fclose(fp);
+    write_slots(f, NSLOTS);
     fixture_start(f);
-    if (strstr(h_stderr(f->hcs), "booking of slot 400 by u1: no such slot") == NULL) {
-        /* The warning comes before the start-up line, so it is already there. */
+    /* The warning comes before the start-up line, so it is already there. */
+    if (strstr(h_stderr(f->hcs), "slot 400 booked by u1 is no longer in") == NULL)
         h_fail("the vanished booking was not reported");
-    }
+    c = fixture_login(f, "u1", "pw1");
+    tc_sendf(c, "appointment\n");
+    tc_expectf(c, "appointment %d Mon 10am doc%d %d", NSLOTS, NSLOTS % 3, 41000 + NSLOTS % 3);
+    tc_sendf(c, "selection 3\n");
+    tc_expectf(c, "error already-booked %d", NSLOTS);
+    d = fixture_login(f, "u2", "pw2");
+    tc_sendf(d, "selection %d\n", NSLOTS);
+    tc_expect(d, "notavailable");
+    tc_close(d);
+    tc_close(c);
     fixture_stop(f);
+    assert_string_equal(double_holders(f), "");
 
-    /* Put it back: the booking was kept. */
-    fp = fopen(h_path(f->dir, "availabilities.txt"), "a");
-    assert_non_null(fp);
-    fprintf(fp, "%d Mon 10am doc%d %d\n", NSLOTS, NSLOTS % 3, 41000 + NSLOTS % 3);
-    fclose(fp);
+    write_slots(f, 0);
     fixture_start(f);
     c = fixture_login(f, "u1", "pw1");
     tc_sendf(c, "appointment\n");
     tc_expectf(c, "appointment %d Mon 10am doc%d %d", NSLOTS, NSLOTS % 3, 41000 + NSLOTS % 3);
+    d = fixture_login(f, "u2", "pw2");
+    tc_sendf(d, "selection 3\n");
+    tc_expectf(d, "doc%d %d", 3 % 3, 41000 + 3 % 3);
+    tc_close(d);
+    /* Given back, the slot is free again and u1 may book another. */
+    tc_sendf(c, "cancel\n");
+    tc_expectf(c, "cancelled %d", NSLOTS);
+    tc_sendf(c, "selection 4\n");
+    tc_expectf(c, "doc%d %d", 4 % 3, 41000 + 4 % 3);
     tc_close(c);
     fixture_stop(f);
+    assert_string_equal(double_holders(f), "");
+}
+
+/* Write a version 1 store (slot and user only) with the given rows. */
+static void
+write_v1(struct fixture *f, const char *rows)
+{
+    char sql[512];
+    sqlite3 *db;
+
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE bookings (slot INTEGER PRIMARY KEY, user TEXT NOT NULL);"
+             "%s PRAGMA user_version = 1;",
+             rows);
+    assert_int_equal(sqlite3_open(h_path(f->dir, "state.db"), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* A version 1 store is upgraded in place and its bookings kept. */
+static void
+test_v1_store_upgraded(void **state)
+{
+    struct fixture *f;
+    struct tconn *c;
+
+    f = durable_setup(state, NULL);
+    write_v1(f, "INSERT INTO bookings VALUES (3, 'u1'); INSERT INTO bookings VALUES (5, 'u2');");
+    fixture_start(f);
+    c = fixture_login(f, "u1", "pw1");
+    tc_sendf(c, "appointment\n");
+    tc_expectf(c, "appointment 3 Mon 10am doc%d %d", 3 % 3, 41000 + 3 % 3);
+    tc_sendf(c, "selection 5\n");
+    tc_expect(c, "error already-booked 3");
+    tc_close(c);
+    fixture_stop(f);
+    /* A second start reads it as version 2. */
+    fixture_start(f);
+    c = fixture_login(f, "u2", "pw2");
+    tc_sendf(c, "appointment\n");
+    tc_expectf(c, "appointment 5 Mon 10am doc%d %d", 5 % 3, 41000 + 5 % 3);
+    tc_close(c);
+    fixture_stop(f);
+}
+
+/* A version 1 store in which a user holds two slots is refused and left as it was. */
+static void
+test_v1_double_refused(void **state)
+{
+    struct fixture *f;
+    struct stat before, after;
+
+    f = durable_setup(state, NULL);
+    write_v1(f, "INSERT INTO bookings VALUES (2, 'u1'); INSERT INTO bookings VALUES (3, 'u1');");
+    assert_int_equal(stat(h_path(f->dir, "state.db"), &before), 0);
+    f->hcs = h_start("hcs", NULL, "hcs", "--config", f->conf, NULL);
+    assert_int_equal(h_wait(f->hcs), 1);
+    if (strstr(h_stderr(f->hcs), "user u1 holds slots 2 3") == NULL)
+        h_fail("no clear message about the double booking");
+    assert_int_equal(stat(h_path(f->dir, "state.db"), &after), 0);
+    assert_int_equal(before.st_size, after.st_size);
+    assert_int_equal(before.st_mtime, after.st_mtime);
+}
+
+/* hcs --check creates no state file, and changes none that exists. */
+static void
+test_check_changes_nothing(void **state)
+{
+    struct fixture *f;
+    struct hproc *p;
+    struct stat before, after;
+
+    f = durable_setup(state, NULL);
+    p = h_start("check", NULL, "hcs", "--check", "--config", f->conf, NULL);
+    h_wait_prefix(p, f->conf);
+    assert_int_equal(h_wait(p), 0);
+    if (access(h_path(f->dir, "state.db"), F_OK) == 0)
+        h_fail("hcs --check created the state file");
+    write_v1(f, "INSERT INTO bookings VALUES (3, 'u1');");
+    assert_int_equal(stat(h_path(f->dir, "state.db"), &before), 0);
+    p = h_start("check", NULL, "hcs", "--check", "--config", f->conf, NULL);
+    h_wait_prefix(p, f->conf);
+    assert_int_equal(h_wait(p), 0);
+    assert_int_equal(stat(h_path(f->dir, "state.db"), &after), 0);
+    assert_int_equal(before.st_size, after.st_size);
+    assert_int_equal(before.st_mtime, after.st_mtime);
+    if (access(h_str("%s-wal", h_path(f->dir, "state.db")), F_OK) == 0)
+        h_fail("hcs --check left a WAL file");
 }
 
 int
@@ -307,7 +452,10 @@ main(void)
         cmocka_unit_test_teardown(test_sigkill_rounds, fixture_teardown),
         cmocka_unit_test_teardown(test_corrupt_store_refused, fixture_teardown),
         cmocka_unit_test_teardown(test_other_version_refused, fixture_teardown),
-        cmocka_unit_test_teardown(test_vanished_slot_reported, fixture_teardown),
+        cmocka_unit_test_teardown(test_booking_never_swapped, fixture_teardown),
+        cmocka_unit_test_teardown(test_v1_store_upgraded, fixture_teardown),
+        cmocka_unit_test_teardown(test_v1_double_refused, fixture_teardown),
+        cmocka_unit_test_teardown(test_check_changes_nothing, fixture_teardown),
     };
 
     h_init();

@@ -276,15 +276,74 @@ test_reply_error(void **state)
     check_reply(line, &want);
 }
 
-/* Pushes: * reserved <index> and * released <index> <day> <time>. */
+/* Pushes: reserved, released, added and removed. */
 static void
 test_reply_push(void **state)
 {
+    struct proto_reply r;
+
     (void)state;
     check_reply("* reserved 5", &(struct proto_reply){.kind = PROTO_PUSH_RESERVED, .index = 5});
     check_reply("* released 2 Mon 10:00",
                 &(struct proto_reply){
                     .kind = PROTO_PUSH_RELEASED, .index = 2, .day = "Mon", .time = "10:00"});
+    check_reply(
+        "* added 9 Tue 11am",
+        &(struct proto_reply){.kind = PROTO_PUSH_ADDED, .index = 9, .day = "Tue", .time = "11am"});
+    check_reply("* removed 4294967295",
+                &(struct proto_reply){.kind = PROTO_PUSH_REMOVED, .index = 4294967295u});
+    assert_int_equal(proto_parse_reply("* added 9 Tue", 13, &r), -1);
+    assert_int_equal(proto_parse_reply("* removed 0", 11, &r), -1);
+    assert_int_equal(proto_parse_reply("* removed 3 Mon 10am", 20, &r), -1);
+}
+
+/* The push lines the center formats parse back as what they say. */
+static void
+test_fmt_push(void **state)
+{
+    char buf[64];
+    struct proto_reply r;
+    size_t n;
+
+    (void)state;
+    n = proto_fmt_reserved(buf, sizeof buf, 7);
+    assert_string_equal(buf, "* reserved 7\n");
+    assert_int_equal(n, 13);
+    n = proto_fmt_released(buf, sizeof buf, 7, "Mon", "9am");
+    assert_string_equal(buf, "* released 7 Mon 9am\n");
+    assert_int_equal(n, strlen(buf));
+    n = proto_fmt_added(buf, sizeof buf, 12, "Fri", "4pm");
+    assert_string_equal(buf, "* added 12 Fri 4pm\n");
+    assert_int_equal(proto_parse_reply(buf, n - 1, &r), 0);
+    assert_int_equal(r.kind, PROTO_PUSH_ADDED);
+    n = proto_fmt_removed(buf, sizeof buf, 12);
+    assert_string_equal(buf, "* removed 12\n");
+    assert_int_equal(proto_parse_reply(buf, n - 1, &r), 0);
+    assert_int_equal(r.kind, PROTO_PUSH_REMOVED);
+    assert_int_equal(proto_fmt_removed(buf, 5, 12), 4);
+}
+
+/* The error table: each line is "error <reason>\n" with the length counted, and reasons are found.
+ */
+static void
+test_error_table(void **state)
+{
+    size_t i;
+    char want[96];
+
+    (void)state;
+    for (i = 0; i < PROTO_NERRORS; i++) {
+        snprintf(want, sizeof want, "error %s\n", proto_errors[i].reason);
+        assert_string_equal(proto_errors[i].line, want);
+        assert_int_equal(proto_errors[i].linelen, strlen(want));
+        assert_int_equal(proto_error_find(proto_errors[i].reason, strlen(proto_errors[i].reason)),
+                         (int)i);
+    }
+    assert_int_equal(proto_error_find("already-booked 12", 17), PROTO_ERR_ALREADY_BOOKED);
+    assert_int_equal(proto_error_find("busyness", 8), -1);
+    assert_int_equal(proto_error_find("bus", 3), -1);
+    assert_true(proto_errors[PROTO_ERR_BUSY].closes);
+    assert_false(proto_errors[PROTO_ERR_UNAVAILABLE].closes);
 }
 
 /* Anything else is refused as PROTO_INVALID. */
@@ -436,7 +495,8 @@ main(void)
         cmocka_unit_test(test_field_index),       cmocka_unit_test(test_reply_words),
         cmocka_unit_test(test_reply_slots),       cmocka_unit_test(test_reply_booked),
         cmocka_unit_test(test_reply_appointment), cmocka_unit_test(test_reply_error),
-        cmocka_unit_test(test_reply_push),        cmocka_unit_test(test_reply_malformed),
+        cmocka_unit_test(test_reply_push),        cmocka_unit_test(test_fmt_push),
+        cmocka_unit_test(test_error_table),       cmocka_unit_test(test_reply_malformed),
         cmocka_unit_test(test_reply_length),      cmocka_unit_test(test_fmt_slot),
         cmocka_unit_test(test_fmt_booked),
     };

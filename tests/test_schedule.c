@@ -885,10 +885,187 @@ test_load_file(void **state)
 }
 
 /* Run every test. */
+/* The free slots in list order, as "index day time;" text. */
+static const char *
+free_list(const struct schedule *s)
+{
+    static char buf[512];
+    size_t i, len = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < s->n; i++)
+        if (s->slots[i].holder == SCHEDULE_FREE && !s->slots[i].retired)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%u %s %s;", s->slots[i].index,
+                                    s->slots[i].day, s->slots[i].time);
+    return buf;
+}
+
+/* What a kept() callback of schedule_apply was told, as "index:why;" text. */
+static char kept_log[256];
+
+/* Record a kept booking. */
+static void
+kept_cb(void *arg, const struct slot *slot, const char *why)
+{
+    size_t len = strlen(kept_log);
+
+    (void)arg;
+    snprintf(kept_log + len, sizeof kept_log - len, "%u:%s;", slot->index, why);
+}
+
+/*
+ * schedule_apply: a new row is added, a free slot that left is removed, a
+ * changed free slot is removed then added; watchers hear it in that order;
+ * an unchanged booking keeps its holder.
+ */
+static void
+test_apply_free_slots(void **state)
+{
+    struct schedule *s = *state, next;
+    struct sched_diff d;
+    struct watcher w;
+
+    watcher_init(&w, s, 1);
+    schedule_subscribe(s, &w.sub);
+    assert_int_equal(schedule_reserve(s, 4, 7, NULL), SCHED_OK);
+    nevents = 0;
+    load_ok(&next, "1 Tue 01pm doc1 41000\n"
+                   "3 Thu 03pm doc1 41000\n" /* changed: time */
+                   "4 Wed 10am doc1 41000\n"
+                   "6 Fri 04pm doc9 42000\n"   /* changed: doctor */
+                   "9 Sun 09am doc3 43000\n"); /* new; 2 and 5 left */
+    kept_log[0] = '\0';
+    assert_int_equal(schedule_apply(s, &next, &d, kept_cb, NULL), 0);
+    schedule_free(&next);
+    assert_int_equal(d.added, 1);
+    assert_int_equal(d.removed, 2);
+    assert_int_equal(d.changed, 2);
+    assert_int_equal(d.removed_booked + d.changed_booked, 0);
+    assert_string_equal(kept_log, "");
+    assert_int_equal(nevents, 7);
+    assert_int_equal(events[0].change, SCHED_REMOVED);
+    assert_int_equal(events[0].index, 2);
+    assert_int_equal(events[1].index, 3);
+    assert_int_equal(events[2].index, 5);
+    assert_int_equal(events[3].index, 6);
+    assert_int_equal(events[4].change, SCHED_ADDED);
+    assert_int_equal(events[4].index, 3);
+    assert_int_equal(events[5].index, 6);
+    assert_int_equal(events[6].change, SCHED_ADDED);
+    assert_int_equal(events[6].index, 9);
+    assert_ptr_equal(events[5].slot, schedule_find(s, 6));
+    assert_string_equal(schedule_doctor(s, schedule_find(s, 6))->name, "doc9");
+    assert_string_equal(free_list(s), "1 Tue 01pm;3 Thu 03pm;6 Fri 04pm;9 Sun 09am;");
+    assert_int_equal(s->nfree, 4);
+    assert_int_equal(schedule_find(s, 4)->holder, 7);
+    assert_null(schedule_find(s, 2));
+    assert_true(w.sub.active); /* the watcher stays subscribed */
+    assert_int_equal(schedule_reserve(s, 9, 8, NULL), SCHED_OK);
+    assert_int_equal(events[nevents - 1].change, SCHED_RESERVED);
+    schedule_unsubscribe(s, &w.sub);
+}
+
+/*
+ * schedule_apply: a booked slot that left the file or changed there stays
+ * as told (retired: never listed, never given to another) until it is
+ * given back; then it is gone, or the new row takes its place (told as added).
+ */
+static void
+test_apply_keeps_bookings(void **state)
+{
+    struct schedule *s = *state, next;
+    struct sched_diff d;
+    struct watcher w;
+    const struct slot *slot;
+
+    assert_int_equal(schedule_reserve(s, 2, 1, NULL), SCHED_OK);
+    assert_int_equal(schedule_reserve(s, 3, 2, NULL), SCHED_OK);
+    watcher_init(&w, s, 1);
+    schedule_subscribe(s, &w.sub);
+    load_ok(&next, "1 Tue 01pm doc1 41000\n"
+                   "3 Sat 08am doc1 41000\n"); /* 2 left, 3 changed, 4 5 6 left */
+    kept_log[0] = '\0';
+    assert_int_equal(schedule_apply(s, &next, &d, kept_cb, NULL), 0);
+    assert_int_equal(d.removed_booked, 1);
+    assert_int_equal(d.changed_booked, 1);
+    assert_int_equal(d.removed, 3);
+    assert_string_equal(kept_log, "2:no longer in the file;3:changed in the file;");
+    slot = schedule_find(s, 3);
+    assert_non_null(slot);
+    assert_string_equal(slot->time, "02pm"); /* as told */
+    assert_int_equal(slot->holder, 2);
+    assert_true(slot->retired);
+    assert_string_equal(free_list(s), "1 Tue 01pm;");
+    assert_int_equal(schedule_reserve(s, 3, 5, NULL), SCHED_TAKEN);
+    /* A second reload with the same file keeps them as they are. */
+    assert_int_equal(schedule_apply(s, &next, &d, NULL, NULL), 0);
+    assert_int_equal(d.removed + d.added + d.changed, 0);
+    assert_int_equal(schedule_find(s, 2)->holder, 1);
+    schedule_free(&next);
+    nevents = 0;
+    /* Given back: 2 is gone (nobody is told), 3 becomes its new row. */
+    assert_int_equal(schedule_release(s, 2), SCHED_OK);
+    assert_int_equal(nevents, 0);
+    assert_null(schedule_find(s, 2));
+    assert_int_equal(schedule_reserve(s, 2, 5, NULL), SCHED_UNKNOWN);
+    assert_int_equal(schedule_release(s, 3), SCHED_OK);
+    assert_int_equal(nevents, 1);
+    assert_int_equal(events[0].change, SCHED_ADDED);
+    assert_int_equal(events[0].index, 3);
+    slot = schedule_find(s, 3);
+    assert_string_equal(slot->time, "08am");
+    assert_false(slot->retired);
+    assert_string_equal(free_list(s), "1 Tue 01pm;3 Sat 08am;");
+    assert_int_equal(s->nfree, 2);
+    /* A booked row that comes back as it was told is no longer retired. */
+    assert_int_equal(schedule_reserve(s, 1, 4, NULL), SCHED_OK);
+    load_ok(&next, "3 Sat 08am doc1 41000\n");
+    assert_int_equal(schedule_apply(s, &next, &d, NULL, NULL), 0);
+    assert_true(schedule_find(s, 1)->retired);
+    schedule_free(&next);
+    load_ok(&next, "1 Tue 01pm doc1 41000\n3 Sat 08am doc1 41000\n");
+    assert_int_equal(schedule_apply(s, &next, &d, NULL, NULL), 0);
+    assert_false(schedule_find(s, 1)->retired);
+    assert_int_equal(schedule_find(s, 1)->holder, 4);
+    schedule_free(&next);
+    schedule_unsubscribe(s, &w.sub);
+}
+
+/* schedule_keep: a stored booking the file lacks, or describes otherwise, is kept as told. */
+static void
+test_keep(void **state)
+{
+    struct schedule *s = *state;
+    const struct slot *slot;
+
+    assert_int_equal(schedule_keep(s, 77, "Sun", "07pm", "docX", 47000, 3), 0);
+    slot = schedule_find(s, 77);
+    assert_non_null(slot);
+    assert_true(slot->retired);
+    assert_int_equal(slot->holder, 3);
+    assert_string_equal(schedule_doctor(s, slot)->name, "docX");
+    assert_int_equal(schedule_doctor(s, slot)->port, 47000);
+    assert_int_equal(s->nfree, 6);
+    /* Slot 2 of the file is Mon 03pm; the patient was told Mon 05pm. */
+    assert_int_equal(schedule_keep(s, 2, "Mon", "05pm", "doc2", 42000, 4), 0);
+    assert_int_equal(s->nfree, 5);
+    assert_string_equal(schedule_find(s, 2)->time, "05pm");
+    assert_int_equal(schedule_reserve(s, 2, 9, NULL), SCHED_TAKEN);
+    assert_string_equal(free_list(s), "1 Tue 01pm;3 Thu 02pm;4 Wed 10am;5 Sat 12pm;6 Fri 04pm;");
+    assert_int_equal(schedule_release(s, 2), SCHED_OK);
+    assert_string_equal(schedule_find(s, 2)->time, "03pm");
+    assert_int_equal(s->nfree, 6);
+    assert_int_equal(schedule_release(s, 77), SCHED_OK);
+    assert_null(schedule_find(s, 77));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_apply_free_slots, setup_sample, teardown_sample),
+        cmocka_unit_test_setup_teardown(test_apply_keeps_bookings, setup_sample, teardown_sample),
+        cmocka_unit_test_setup_teardown(test_keep, setup_sample, teardown_sample),
         cmocka_unit_test(test_load_sample),
         cmocka_unit_test(test_load_layouts),
         cmocka_unit_test(test_load_sparse),

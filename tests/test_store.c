@@ -81,6 +81,33 @@ teardown(void **state)
     return 0;
 }
 
+/* A booking of index by user, of a slot described after its index. */
+static struct store_op
+put(uint32_t index, const char *user)
+{
+    char day[16], doctor[32];
+    struct store_booking b;
+    struct store_op op;
+
+    snprintf(day, sizeof day, "d%u", index % 7);
+    snprintf(doctor, sizeof doctor, "doc%u", index % 3);
+    b = (struct store_booking){index, user, day, "10am", doctor, 41000 + index % 3};
+    store_op_put(&op, &b, NULL);
+    op.refused = 1; /* the backend must say */
+    return op;
+}
+
+/* The removal of the booking of index. */
+static struct store_op
+del(uint32_t index)
+{
+    struct store_op op;
+
+    store_op_del(&op, index, NULL);
+    op.refused = 1;
+    return op;
+}
+
 /* What load saw: "index user\n" per booking, in the order given. */
 struct seen {
     char text[8192];
@@ -88,12 +115,20 @@ struct seen {
     size_t n;
 };
 
-/* store_load callback: note one booking. */
+/* store_load callback: note one booking; its slot must be described as put() did. */
 static int
-seen_add(void *arg, const char *user, uint32_t index)
+seen_add(void *arg, const struct store_booking *b)
 {
     struct seen *s = arg;
-    int n = snprintf(s->text + s->len, sizeof s->text - s->len, "%u %s\n", index, user);
+    char day[16], doctor[32];
+    int n = snprintf(s->text + s->len, sizeof s->text - s->len, "%u %s\n", b->index, b->user);
+
+    snprintf(day, sizeof day, "d%u", b->index % 7);
+    snprintf(doctor, sizeof doctor, "doc%u", b->index % 3);
+    assert_string_equal(b->day, day);
+    assert_string_equal(b->time, "10am");
+    assert_string_equal(b->doctor, doctor);
+    assert_int_equal(b->port, 41000 + b->index % 3);
 
     assert_true(n > 0 && (size_t)n < sizeof s->text - s->len);
     s->len += (size_t)n;
@@ -153,15 +188,14 @@ static void
 test_put_del(void **state)
 {
     struct fixture *f = *state;
-    struct store_op ops[3] = {
-        {1, 5, "alice", 1, NULL}, {1, 7, "bob", 1, NULL}, {1, 4294967295u, "carol", 1, NULL}};
-    struct store_op del = {0, 7, NULL, 1, NULL};
+    struct store_op ops[3] = {put(5, "alice"), put(7, "bob"), put(4294967295u, "carol")};
+    struct store_op d = del(7);
 
     write_ok(f, ops, 3);
     assert_false(ops[0].refused || ops[1].refused || ops[2].refused);
     assert_string_equal(bookings(f), "5 alice\n7 bob\n4294967295 carol\n");
-    write_ok(f, &del, 1);
-    assert_false(del.refused);
+    write_ok(f, &d, 1);
+    assert_false(d.refused);
     assert_string_equal(bookings(f), "5 alice\n4294967295 carol\n");
 }
 
@@ -170,10 +204,9 @@ static void
 test_slot_taken_is_refused(void **state)
 {
     struct fixture *f = *state;
-    struct store_op first = {1, 5, "alice", 0, NULL};
-    struct store_op later = {1, 5, "bob", 0, NULL};
-    struct store_op same[3] = {
-        {1, 9, "carol", 0, NULL}, {1, 9, "dave", 0, NULL}, {1, 10, "erin", 0, NULL}};
+    struct store_op first = put(5, "alice");
+    struct store_op later = put(5, "bob");
+    struct store_op same[3] = {put(9, "carol"), put(9, "dave"), put(10, "erin")};
 
     write_ok(f, &first, 1);
     write_ok(f, &later, 1);
@@ -186,16 +219,38 @@ test_slot_taken_is_refused(void **state)
     assert_string_equal(bookings(f), "5 alice\n9 carol\n10 erin\n");
 }
 
+/* A user who holds a booking is refused a second one, in a later batch or the same one. */
+static void
+test_user_holds_one(void **state)
+{
+    struct fixture *f = *state;
+    struct store_op first = put(5, "alice");
+    struct store_op second = put(6, "alice");
+    struct store_op same[3] = {put(8, "bob"), put(9, "bob"), put(10, "carol")};
+    struct store_op move[2] = {del(5), put(6, "alice")};
+
+    write_ok(f, &first, 1);
+    write_ok(f, &second, 1);
+    assert_false(first.refused);
+    assert_true(second.refused);
+    write_ok(f, same, 3);
+    assert_false(same[0].refused);
+    assert_true(same[1].refused);
+    assert_false(same[2].refused);
+    assert_string_equal(bookings(f), "5 alice\n8 bob\n10 carol\n");
+    /* Given back first, another slot may be booked, in the same batch. */
+    write_ok(f, move, 2);
+    assert_false(move[1].refused);
+    assert_string_equal(bookings(f), "6 alice\n8 bob\n10 carol\n");
+}
+
 /* A removal and a new booking of the slot in one batch apply in order. */
 static void
 test_batch_in_order(void **state)
 {
     struct fixture *f = *state;
-    struct store_op first = {1, 3, "alice", 0, NULL};
-    struct store_op batch[4] = {{0, 3, NULL, 1, NULL},
-                                {1, 3, "bob", 1, NULL},
-                                {0, 3, NULL, 1, NULL},
-                                {1, 3, "carol", 1, NULL}};
+    struct store_op first = put(3, "alice");
+    struct store_op batch[4] = {del(3), put(3, "bob"), del(3), put(3, "carol")};
 
     write_ok(f, &first, 1);
     write_ok(f, batch, 4);
@@ -208,26 +263,27 @@ static void
 test_del_absent(void **state)
 {
     struct fixture *f = *state;
-    struct store_op put = {1, 2, "alice", 0, NULL};
-    struct store_op del = {0, 8, NULL, 1, NULL};
+    struct store_op p = put(2, "alice");
+    struct store_op d = del(8);
 
-    write_ok(f, &put, 1);
-    write_ok(f, &del, 1);
-    assert_false(del.refused);
+    write_ok(f, &p, 1);
+    write_ok(f, &d, 1);
+    assert_false(d.refused);
     assert_string_equal(bookings(f), "2 alice\n");
 }
 
-/* User names are kept byte for byte (quotes, bytes from 0x80 up); the caller's copy may go. */
+/* User names are kept byte for byte (quotes, bytes from 0x80 up); the op holds its own copy. */
 static void
 test_names_kept(void **state)
 {
     struct fixture *f = *state;
     char name[32];
-    struct store_op put = {1, 1, name, 0, NULL};
+    struct store_op p;
 
     snprintf(name, sizeof name, "j\xc3\xb6rg'\"x\x9b");
-    write_ok(f, &put, 1);
+    p = put(1, name);
     memset(name, 'z', sizeof name - 1);
+    write_ok(f, &p, 1);
     assert_string_equal(bookings(f), "1 j\xc3\xb6rg'\"x\x9b\n");
 }
 
@@ -244,7 +300,7 @@ test_many_and_reopen(void **state)
 
     for (i = 0; i < 200; i++) {
         snprintf(names[i], sizeof names[i], "u%zu", i);
-        ops[i] = (struct store_op){1, (uint32_t)(i + 1), names[i], 1, NULL};
+        ops[i] = put((uint32_t)(i + 1), names[i]);
     }
     write_ok(f, ops, 200);
     for (i = 0; i < 200; i++)
@@ -258,10 +314,9 @@ test_many_and_reopen(void **state)
 
 /* A load callback that stops after the first row: the load stops and fails. */
 static int
-stop_first(void *arg, const char *user, uint32_t index)
+stop_first(void *arg, const struct store_booking *b)
 {
-    (void)user;
-    (void)index;
+    (void)b;
     ++*(int *)arg;
     return -1;
 }
@@ -271,7 +326,7 @@ static void
 test_load_stops(void **state)
 {
     struct fixture *f = *state;
-    struct store_op ops[2] = {{1, 1, "a", 0, NULL}, {1, 2, "b", 0, NULL}};
+    struct store_op ops[2] = {put(1, "a"), put(2, "b")};
     char err[256];
     int calls = 0;
 
@@ -289,7 +344,7 @@ static void
 test_sqlite_locked_is_transient(void **state)
 {
     struct fixture *f = *state;
-    struct store_op ops[2] = {{1, 1, "alice", 0, NULL}, {1, 2, "bob", 0, NULL}};
+    struct store_op ops[2] = {put(1, "alice"), put(2, "bob")};
     char err[256] = "";
     sqlite3 *other;
 
@@ -309,6 +364,8 @@ test_sqlite_locked_is_transient(void **state)
     cmocka_unit_test_prestate_setup_teardown(test_empty, setup, teardown, (void *)&b),             \
         cmocka_unit_test_prestate_setup_teardown(test_put_del, setup, teardown, (void *)&b),       \
         cmocka_unit_test_prestate_setup_teardown(test_slot_taken_is_refused, setup, teardown,      \
+                                                 (void *)&b),                                      \
+        cmocka_unit_test_prestate_setup_teardown(test_user_holds_one, setup, teardown,             \
                                                  (void *)&b),                                      \
         cmocka_unit_test_prestate_setup_teardown(test_batch_in_order, setup, teardown,             \
                                                  (void *)&b),                                      \

@@ -381,11 +381,46 @@ test_load_file(void **state)
 }
 
 /* Run every test. */
+/* users_keep: a name the file lacks is added as removed (no login); a known one is returned. */
+static void
+test_keep(void **state)
+{
+    struct users u;
+    struct user *kept, *out = NULL;
+    size_t i;
+
+    (void)state;
+    load_ok(&u, "alice pw1\nbob pw2\n");
+    assert_ptr_equal(users_keep(&u, "bob", 3), users_find(&u, "bob", 3));
+    assert_int_equal(u.n, 2);
+    kept = users_keep(&u, "carol", 5);
+    assert_non_null(kept);
+    assert_int_equal(u.n, 3);
+    assert_true(kept->removed);
+    assert_string_equal(kept->name, "carol");
+    assert_ptr_equal(users_find(&u, "carol", 5), kept);
+    /* A removed user cannot log in, whatever password is tried, even an empty one. */
+    assert_int_equal(users_check(&u, "carol", 5, "", 0, &out), 0);
+    assert_null(out);
+    assert_int_equal(users_check(&u, "alice", 5, "pw1", 3, &out), 1);
+    /* Many more move the table but keep every name. */
+    for (i = 0; i < 200; i++) {
+        char name[16];
+        int n = snprintf(name, sizeof name, "gone%zu", i);
+        assert_non_null(users_keep(&u, name, (size_t)n));
+    }
+    assert_int_equal(u.n, 203);
+    assert_true(users_find(&u, "carol", 5)->removed);
+    assert_false(users_find(&u, "alice", 5)->removed);
+    users_free(&u);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_sample),
+        cmocka_unit_test(test_keep),
         cmocka_unit_test(test_load_layouts),
         cmocka_unit_test(test_load_field_count),
         cmocka_unit_test(test_load_lengths),
