@@ -124,6 +124,7 @@ conn_new(struct center *center, int fd, const struct sockaddr *sa, const struct 
         if (c->ev == NULL || c->timer == NULL || event_add(c->ev, NULL) == -1)
             goto fail;
         c->evflags = EV_READ;
+        c->handshaking = xprt != NULL && xprt->handshake != NULL;
         conn_arm_deadline(c, c->created);
     }
     center_conn_add(center, c);
@@ -438,6 +439,7 @@ conn_read(struct conn *c)
         conn_drain(c);
         return;
     }
+    c->readwantswrite = 0;
     do {
         /* The partial line goes in front of the new bytes in the shared buffer. */
         have = c->pendlen;
@@ -450,6 +452,8 @@ conn_read(struct conn *c)
             return;
         }
         if (n == -1) {
+            /* A TLS read may need the socket writable first: try again then. */
+            c->readwantswrite = want == EV_WRITE;
             if (want != EV_READ)
                 conn_set_events(c, want);
             return;
@@ -461,16 +465,45 @@ conn_read(struct conn *c)
              c->xprt->pending != NULL && c->xprt->pending(c) > 0);
 }
 
-/* The socket is readable or writable. */
+/* Go on with the transport's opening; once done, read what came with it. */
+static void
+conn_handshake(struct conn *c)
+{
+    short want = EV_READ;
+    int rc = c->xprt->handshake(c, &want);
+
+    if (rc == -1) {
+        log_debug("%s:%u: handshake failed", c->host, c->port);
+        conn_close(c);
+        return;
+    }
+    if (rc == 0) {
+        conn_set_events(c, want);
+        return;
+    }
+    c->handshaking = 0;
+    conn_set_events(c, EV_READ);
+    conn_read(c);
+}
+
+/*
+ * The socket is readable or writable. Output that waits is written first,
+ * whichever readiness came (a TLS write may wait for the socket to be
+ * readable), and a read that waited for writability is tried again.
+ */
 static void
 conn_event_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
 
     (void)fd;
-    if (what & EV_WRITE)
+    if (c->handshaking) {
+        conn_handshake(c);
+        return;
+    }
+    if ((what & EV_WRITE) || c->stalled > 0)
         conn_flush(c);
-    if ((what & EV_READ) && !c->lost)
+    if (!c->lost && ((what & EV_READ) || c->readwantswrite))
         conn_read(c);
 }
 

@@ -51,9 +51,11 @@ struct conn {
     struct evbuffer *out;
     char *pend; /* input not yet processed: a partial line, or a backlog */
     size_t pendlen;
-    int backlog;    /* pend holds complete lines waiting for output to drain */
-    size_t stalled; /* bytes the last flush could not write */
-    int overflow;   /* pushes came while over max_output was stalled: drop */
+    int backlog;        /* pend holds complete lines waiting for output to drain */
+    int handshaking;    /* the transport's opening is under way: no lines yet */
+    int readwantswrite; /* the last read waits for the socket to be writable */
+    size_t stalled;     /* bytes the last flush could not write */
+    int overflow;       /* pushes came while over max_output was stalled: drop */
     struct user *user;
     struct user *login;           /* in AUTH/THROTTLED: the user named (or whose login succeeded) */
     int loginclear;               /* in AUTH: login's clear password matched */
