@@ -161,7 +161,9 @@ fuzz_check_line(struct center *center, struct fuzz_peer *p, const char *line, si
     }
     switch (r->kind) {
     case PROTO_INVALID:
-    case PROTO_SLOT: /* a list line outside a list */
+    case PROTO_SLOT:       /* a list line outside a list */
+    case PROTO_PUSH_ADDED: /* the schedule never changes here */
+    case PROTO_PUSH_REMOVED:
         abort();
     case PROTO_SLOTS:
         if (r->count > center->sched.n)

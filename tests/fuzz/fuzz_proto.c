@@ -139,6 +139,12 @@ fuzz_format(const struct proto_reply *r, char *buf, size_t size)
     case PROTO_PUSH_RESERVED:
         n = snprintf(buf, size, "* reserved %u", r->index);
         break;
+    case PROTO_PUSH_ADDED:
+        n = snprintf(buf, size, "* added %u %s %s", r->index, r->day, r->time);
+        break;
+    case PROTO_PUSH_REMOVED:
+        n = snprintf(buf, size, "* removed %u", r->index);
+        break;
     case PROTO_PUSH_RELEASED:
         n = snprintf(buf, size, "* released %u %s %s", r->index, r->day, r->time);
         break;
@@ -161,7 +167,7 @@ fuzz_reply(const uint8_t *data, size_t size)
             abort();
         return;
     }
-    if (r.kind == PROTO_INVALID || r.kind > PROTO_PUSH_RELEASED)
+    if (r.kind == PROTO_INVALID || r.kind > PROTO_PUSH_REMOVED)
         abort();
     if (!FUZZ_TERMINATED(r.day) || !FUZZ_TERMINATED(r.time) || !FUZZ_TERMINATED(r.doctor) ||
         !FUZZ_TERMINATED(r.reason))
@@ -174,11 +180,13 @@ fuzz_reply(const uint8_t *data, size_t size)
     case PROTO_SLOT:
     case PROTO_APPOINTMENT:
     case PROTO_PUSH_RELEASED:
+    case PROTO_PUSH_ADDED:
         if (r.day[0] == '\0' || r.time[0] == '\0')
             abort();
         /* fall through */
     case PROTO_CANCELLED:
     case PROTO_PUSH_RESERVED:
+    case PROTO_PUSH_REMOVED:
         if (r.index == 0)
             abort();
         break;
