@@ -76,24 +76,62 @@ util_path_relative(const char *base, const char *path)
     return out;
 }
 
-/* Make untrusted bytes safe to print (see util.h). */
+/*
+ * How many bytes at s[0..len) form one character that may be shown as it
+ * is: printable ASCII but the backslash, or a well-formed UTF-8 sequence
+ * (no overlong form, no surrogate, at most U+10FFFF) of a character from
+ * U+00A0 up (U+0080 to U+009F are the C1 controls: a terminal obeys them).
+ * 0: the byte at s[0] must be escaped.
+ */
+static size_t
+util_char_len(const unsigned char *s, size_t len)
+{
+    uint32_t cp;
+    size_t n, k;
+
+    if (s[0] < 0x80)
+        return s[0] >= 0x20 && s[0] != 0x7f && s[0] != '\\' ? 1 : 0;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (n > len)
+        return 0;
+    for (k = 1; k < n; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[k] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp < 0xa0)
+        return 0;
+    return n;
+}
+
+/* Copy untrusted bytes as printable text (see util.h). */
 char *
 util_escape(char *dst, size_t dstlen, const char *src, size_t len)
 {
-    size_t i, o = 0, total = 0, reserve;
+    const unsigned char *s = (const unsigned char *)src;
+    size_t i, o = 0, total = 0, reserve, n;
 
     if (dstlen == 0)
         return dst;
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src[i];
-        total += (c < 0x20 || c == 0x7f || c == '\\') ? 4 : 1;
+    for (i = 0; i<len; i += n> 0 ? n : 1) {
+        n = util_char_len(s + i, len - i);
+        total += n > 0 ? n : 4;
     }
     /* Keep room for "..." and the NUL only when the whole text cannot fit. */
     reserve = total < dstlen ? 1 : 4;
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src[i];
-        size_t need = (c < 0x20 || c == 0x7f || c == '\\') ? 4 : 1;
+    for (i = 0; i<len; i += n> 0 ? n : 1) {
+        size_t need;
 
+        n = util_char_len(s + i, len - i);
+        need = n > 0 ? n : 4;
         if (o + need + reserve > dstlen) {
             if (o + 4 <= dstlen) {
                 memcpy(dst + o, "...", 3);
@@ -101,10 +139,12 @@ util_escape(char *dst, size_t dstlen, const char *src, size_t len)
             }
             break;
         }
-        if (need == 4)
-            o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", c);
-        else
-            dst[o++] = (char)c;
+        if (n == 0) {
+            o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", s[i]);
+        } else {
+            memcpy(dst + o, s + i, n);
+            o += n;
+        }
     }
     dst[o] = '\0';
     return dst;

@@ -27,9 +27,11 @@ void util_wipe(void *p, size_t len);
 char *util_path_relative(const char *base, const char *path);
 
 /*
- * Copy len untrusted bytes into dst (size dstlen), printable: control bytes
- * become \xNN and the result is truncated with "..." if it does not fit.
- * Returns dst.
+ * Copy len untrusted bytes into dst (size dstlen) as text a terminal shows
+ * and does not obey: printable ASCII and well-formed UTF-8 characters from
+ * U+00A0 up are kept whole; every other byte (controls, DEL, backslash, C1
+ * controls, bytes of malformed UTF-8) becomes \xNN. The result is cut with
+ * "..." (never inside a character) if it does not fit. Returns dst.
  */
 char *util_escape(char *dst, size_t dstlen, const char *src, size_t len);
 

@@ -202,10 +202,41 @@ test_escape_bytes(void **state)
     check_escape(64, "a\\b", 3, "a\\x5cb");
     check_escape(64, "\t \x1f", 3, "\\x09 \\x1f");
     check_escape(64, "~ !", 3, "~ !");
-    /* Bytes from 0x80 up are not control bytes and pass through as they are. */
+    /* Well-formed UTF-8 from U+00A0 up passes through as it is. */
     check_escape(64, "caf\xc3\xa9", 5, "caf\xc3\xa9");
+    check_escape(64, "\xc2\xa0\xe2\x82\xac\xf0\x9f\x98\x80", 9,
+                 "\xc2\xa0\xe2\x82\xac\xf0\x9f\x98\x80");
     /* Only len bytes are read. */
     check_escape(64, "abcdef", 3, "abc");
+}
+
+/*
+ * C1 controls (a raw 0x9b is CSI to a terminal; U+009B as UTF-8 too) and
+ * malformed UTF-8 are escaped byte by byte (issue 10, item 8).
+ */
+static void
+test_escape_c1_and_bad_utf8(void **state)
+{
+    (void)state;
+    check_escape(64,
+                 "\x9b"
+                 "2J",
+                 3, "\\x9b2J");
+    check_escape(64,
+                 "\xc2\x9b"
+                 "2J",
+                 4, "\\xc2\\x9b2J");
+    check_escape(64, "\x80\x9f", 2, "\\x80\\x9f");
+    check_escape(64, "\xc3", 1, "\\xc3");                            /* cut short */
+    check_escape(64, "\xc3(", 2, "\\xc3(");                          /* bad continuation */
+    check_escape(64, "\xc0\xaf", 2, "\\xc0\\xaf");                   /* overlong "/" */
+    check_escape(64, "\xe0\x80\xaf", 3, "\\xe0\\x80\\xaf");          /* overlong */
+    check_escape(64, "\xed\xa0\x80", 3, "\\xed\\xa0\\x80");          /* a surrogate */
+    check_escape(64, "\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80"); /* over U+10FFFF */
+    check_escape(64, "\xff\xfe", 2, "\\xff\\xfe");
+    /* A character is never cut in the middle: "é" needs 2 bytes, only 1 is left. */
+    check_escape(7, "ab\xc3\xa9" "cdef", 8, "ab...");
+    check_escape(8, "abc\xc3\xa9", 5, "abc\xc3\xa9");
 }
 
 /* Text that does not fit is cut and ends in "..."; text that fits is whole. */
@@ -322,6 +353,7 @@ main(void)
         cmocka_unit_test(test_path_relative),
         cmocka_unit_test(test_escape_bytes),
         cmocka_unit_test(test_escape_truncation),
+        cmocka_unit_test(test_escape_c1_and_bad_utf8),
         cmocka_unit_test(test_escape_zero_size),
         cmocka_unit_test(test_escape_long),
         cmocka_unit_test(test_token_ok),
