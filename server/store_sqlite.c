@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -29,6 +30,8 @@ struct store_sqlite {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *put, *del, *begin, *commit, *rollback;
+    dev_t dev; /* the file that was opened: a write checks it is still there */
+    ino_t ino;
 };
 
 /* Format an error naming the file and SQLite's message. Returns -1. */
@@ -201,6 +204,26 @@ store_sqlite_open_check(struct store_sqlite *s, int *kind, char *err, size_t err
     return 0;
 }
 
+/*
+ * Whether the path still names the file that was opened (remember: note
+ * which one it is). A state file deleted or replaced while hcs runs would
+ * take every booking confirmed into it to a file nobody reads again.
+ */
+static int
+store_sqlite_same_file(struct store_sqlite *s, int remember)
+{
+    struct stat st;
+
+    if (stat(s->path, &st) == -1)
+        return -1;
+    if (remember) {
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
+        return 0;
+    }
+    return st.st_dev == s->dev && st.st_ino == s->ino && st.st_nlink > 0 ? 0 : -1;
+}
+
 /* Create the file, readable by its owner only, unless it exists. 0, or -1 with err set. */
 static int
 store_sqlite_precreate(const char *path, char *err, size_t errlen)
@@ -254,6 +277,10 @@ store_sqlite_open(const struct store_params *params, char *err, size_t errlen)
     if ((kind == 0 && store_sqlite_create(s, err, errlen) == -1) ||
         (kind == 1 && store_sqlite_upgrade(s, err, errlen) == -1))
         goto fail;
+    if (store_sqlite_same_file(s, 1) == -1) {
+        snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        goto fail;
+    }
     if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(
             s->db, params->full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
@@ -369,6 +396,13 @@ store_sqlite_write(struct store *base, struct store_op *ops, size_t n, char *err
     size_t i;
     int rc;
 
+    if (store_sqlite_same_file(s, 0) == -1) {
+        snprintf(err, errlen,
+                 "%s was deleted or replaced while hcs ran; stopping rather than confirm "
+                 "bookings into a file nobody will read (restore it and start hcs again)",
+                 s->path);
+        return STORE_FATAL;
+    }
     if ((rc = store_sqlite_step(s->begin)) != SQLITE_DONE)
         return store_sqlite_failed(s, rc, 0, err, errlen, "cannot begin");
     for (i = 0; i < n; i++) {

@@ -444,6 +444,94 @@ test_check_changes_nothing(void **state)
         h_fail("hcs --check left a WAL file");
 }
 
+/*
+ * Issue 10, item 6: the state file deleted while hcs runs stops the center
+ * loudly instead of confirming bookings into a file nobody will read; the
+ * booking asked for afterwards is never confirmed.
+ */
+static void
+test_deleted_store_stops(void **state)
+{
+    struct fixture *f;
+    struct tconn *c, *d;
+    const char *line;
+
+    f = durable_setup(state, NULL);
+    fixture_start(f);
+    c = fixture_login(f, "u1", "pw1");
+    tc_sendf(c, "selection 1\n");
+    tc_expectf(c, "doc%d %d", 1 % 3, 41000 + 1 % 3);
+    d = fixture_login(f, "u2", "pw2");
+    unlink(h_path(f->dir, "state.db"));
+    unlink(h_path(f->dir, "state.db-wal"));
+    unlink(h_path(f->dir, "state.db-shm"));
+    tc_sendf(d, "selection 2\n");
+    if ((line = tc_line(d, H_TIMEOUT_MS)) != NULL)
+        h_fail("a booking was confirmed into a deleted state file: \"%s\"", line);
+    assert_int_equal(h_wait(f->hcs), 1);
+    if (strstr(h_stderr(f->hcs), "state.db was deleted or replaced while hcs ran") == NULL)
+        h_fail("hcs did not say why it stopped");
+    tc_close(c);
+    tc_close(d);
+}
+
+/*
+ * Issue 10, item 7: another process holding the store's lock is a
+ * transient failure: the booking in flight waits and is confirmed once
+ * the lock is gone, a new selection meanwhile is answered "error
+ * unavailable", and the center carries on.
+ */
+static void
+test_locked_store_is_unavailable(void **state)
+{
+    struct fixture *f;
+    struct tconn *c, *d;
+    sqlite3 *db;
+    const char *line;
+    long long t0;
+
+    f = durable_setup(state, NULL);
+    fixture_start(f);
+    assert_int_equal(sqlite3_open(h_path(f->dir, "state.db"), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    c = fixture_login(f, "u1", "pw1");
+    tc_sendf(c, "selection 1\n");
+    d = fixture_login(f, "u2", "pw2");
+    /* The writer waits 1 s for the lock, then says so: from then on changes are refused. */
+    t0 = h_now_ms();
+    while (strstr(h_stderr(f->hcs), "database is locked") == NULL) {
+        if (h_now_ms() - t0 > H_TIMEOUT_MS)
+            h_fail("hcs did not report the locked store");
+        h_pump(50);
+    }
+    tc_sendf(d, "selection 2\n");
+    tc_expect(d, "error unavailable");
+    if (tc_line(c, 100) != NULL)
+        h_fail("a booking was confirmed while the store was locked");
+    tc_sendf(d, "appointment\n");
+    tc_expect(d, "appointment none");
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    tc_expectf(c, "doc%d %d", 1 % 3, 41000 + 1 % 3);
+    /* Written, the store takes changes again. */
+    t0 = h_now_ms();
+    for (;;) {
+        tc_sendf(d, "selection 2\n");
+        line = tc_line(d, H_TIMEOUT_MS);
+        if (line != NULL && strcmp(line, "doc2 41002") == 0)
+            break;
+        if (line == NULL || strcmp(line, "error unavailable") != 0 || h_now_ms() - t0 > 5000)
+            h_fail("the store did not take changes again (\"%s\")", line != NULL ? line : "");
+        tc_line(c, 100); /* wait a moment for the next attempt */
+    }
+    tc_close(c);
+    tc_close(d);
+    fixture_stop(f);
+    if (strstr(h_stderr(f->hcs), "database is locked") == NULL ||
+        strstr(h_stderr(f->hcs), "store available again") == NULL)
+        h_fail("hcs did not say the store was locked and then available again");
+}
+
 int
 main(void)
 {
@@ -456,6 +544,8 @@ main(void)
         cmocka_unit_test_teardown(test_v1_store_upgraded, fixture_teardown),
         cmocka_unit_test_teardown(test_v1_double_refused, fixture_teardown),
         cmocka_unit_test_teardown(test_check_changes_nothing, fixture_teardown),
+        cmocka_unit_test_teardown(test_deleted_store_stops, fixture_teardown),
+        cmocka_unit_test_teardown(test_locked_store_is_unavailable, fixture_teardown),
     };
 
     h_init();

@@ -359,6 +359,20 @@ test_sqlite_locked_is_transient(void **state)
     sqlite3_close(other);
 }
 
+/* SQLite only: a state file deleted while open stops the writes (fatal), nothing is confirmed. */
+static void
+test_sqlite_deleted_is_fatal(void **state)
+{
+    struct fixture *f = *state;
+    struct store_op first = put(1, "alice"), second = put(2, "bob");
+    char err[256] = "";
+
+    write_ok(f, &first, 1);
+    assert_int_equal(unlink(f->path), 0);
+    assert_int_equal(store_write(f->s, &second, 1, err, sizeof err), STORE_FATAL);
+    assert_non_null(strstr(err, "was deleted or replaced"));
+}
+
 /* The contract: every case against one backend. */
 #define CONTRACT(b)                                                                                \
     cmocka_unit_test_prestate_setup_teardown(test_empty, setup, teardown, (void *)&b),             \
@@ -382,6 +396,8 @@ main(void)
     const struct CMUnitTest sqlite[] = {
         CONTRACT(sqlite_backend),
         cmocka_unit_test_prestate_setup_teardown(test_sqlite_locked_is_transient, setup, teardown,
+                                                 (void *)&sqlite_backend),
+        cmocka_unit_test_prestate_setup_teardown(test_sqlite_deleted_is_fatal, setup, teardown,
                                                  (void *)&sqlite_backend),
     };
     int failed = 0;
