@@ -52,7 +52,12 @@ struct patient_config {
 };
 
 /*
- * Load a file; on error return -1 with "file:line: message" in err. Call
+ * Load a file; on error return -1 with every error found in err, one per
+ * line ("file:line: message", or "file: message" for the file as a whole),
+ * as many as fit, then "file: N more errors". A key given twice, an unknown
+ * key or section, an indented line (inih would read it as the value above
+ * going on) and a bad value are errors on their line; center and doctor
+ * also refuse a listen address that does not parse or resolve. Call
  * config_free_* afterwards either way: a failed load may hold some strings.
  */
 int config_load_center(struct center_config *c, const char *path, char *err, size_t errlen);
@@ -64,6 +69,9 @@ int config_load_patient(struct patient_config *c, const char *path, char *err, s
 void config_free_center(struct center_config *c);
 void config_free_doctor(struct doctor_config *c);
 void config_free_patient(struct patient_config *c);
+
+/* Whether the loaders look up listen names (default 1; fuzzers turn it off: no DNS). */
+void config_set_resolve(int on);
 
 /* The conventional file for --id N: "<dir>/<kind>N.conf". Caller frees. */
 char *config_id_path(const char *dir, const char *kind, unsigned id);

@@ -36,6 +36,49 @@ net_resolve(const char *host, unsigned port, int socktype, struct sockaddr_stora
     return 0;
 }
 
+/* Check a listen address: literals must parse, names must resolve (see net.h). */
+int
+net_check_host(const char *host, int socktype, int resolve, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res;
+    struct in_addr a4;
+    char safe[128];
+    int rc;
+
+    util_escape(safe, sizeof safe, host, strlen(host));
+    /* No host name is all digits and dots, so such text can only mean an IPv4 address. */
+    if (host[strspn(host, "0123456789.")] == '\0') {
+        if (inet_pton(AF_INET, host, &a4) != 1) {
+            snprintf(err, errlen, "%s is not an IPv4 address", safe);
+            return -1;
+        }
+        return 0;
+    }
+    if (strchr(host, ':') != NULL) {
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_INET6;
+        hints.ai_socktype = socktype;
+        hints.ai_flags = AI_NUMERICHOST;
+        if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+            snprintf(err, errlen, "%s is not an IPv6 address", safe);
+            return -1;
+        }
+        freeaddrinfo(res);
+        return 0;
+    }
+    if (!resolve)
+        return 0;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = socktype;
+    if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", safe, gai_strerror(rc));
+        return -1;
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
 /* Make fd non-blocking. */
 int
 net_nonblock(int fd)

@@ -8,6 +8,13 @@
 /* Resolve host and port to the first address of the given socket type. */
 int net_resolve(const char *host, unsigned port, int socktype, struct sockaddr_storage *ss,
                 socklen_t *sslen, char *err, size_t errlen);
+/*
+ * Whether host can be an address to listen on: text of digits and dots must
+ * be an IPv4 address, text with a ':' an IPv6 address, anything else a name
+ * that resolves (when resolve is 0, names are not looked up). 0, or -1 with
+ * the reason in err.
+ */
+int net_check_host(const char *host, int socktype, int resolve, char *err, size_t errlen);
 /* A non-blocking, close-on-exec socket bound to host:port (TCP listening or UDP). */
 int net_bind(const char *host, unsigned port, int socktype, int backlog, char *err, size_t errlen);
 /* Connect a TCP socket to host:port, trying each address, within timeout_ms. */

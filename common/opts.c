@@ -1,4 +1,4 @@
-/* opts.c: the command-line options doctor and patient share (--id, --config, ...). */
+/* opts.c: the command-line options hcs, doctor and patient share (--config, --check, ...). */
 #include "opts.h"
 #include "config.h"
 #include "log.h"
@@ -17,10 +17,12 @@ opts_take(struct opts *o, int ch, const char *arg, const char *prog, void (*usag
     case OPTS_ID:
         if (util_parse_uint_str(arg, 1, 1000000, &v) == -1) {
             log_warnx("--id must be a whole number from 1 to 1000000");
+            opts_try(prog);
             return -1;
         }
         o->id = (unsigned)v;
         return 0;
+    case 'c':
     case OPTS_CONFIG:
         o->config = arg;
         return 0;
@@ -48,17 +50,54 @@ opts_take(struct opts *o, int ch, const char *arg, const char *prog, void (*usag
 int
 opts_finish(const struct opts *o, int argc, char **argv, void (*usage)(FILE *))
 {
+    const char *prog = argc > 0 && argv[0] != NULL ? argv[0] : "program";
+
+    (void)usage;
+    if (strrchr(prog, '/') != NULL)
+        prog = strrchr(prog, '/') + 1;
     if (optind != argc) {
         log_warnx("unexpected argument '%s'", argv[optind]);
-        usage(stderr);
+        opts_try(prog);
         return -1;
     }
     if ((o->id == 0) == (o->config == NULL)) {
         log_warnx("give exactly one of --id N or --config FILE");
-        usage(stderr);
+        opts_try(prog);
         return -1;
     }
     return 0;
+}
+
+/* Tell where the usage is, after a usage error. */
+void
+opts_try(const char *prog)
+{
+    fprintf(stderr, "Try '%s --help'.\n", prog);
+}
+
+/* Print the lines of the shared options (see opts.h). */
+void
+opts_usage(FILE *fp, const char *prog, unsigned which)
+{
+    char id[64];
+
+    snprintf(id, sizeof id, "use <dir>/%sN.conf", prog);
+    if (which & OPTS_USAGE_ID)
+        fprintf(fp, "      %-18s%s\n", "--id N", id);
+    if (which & OPTS_USAGE_CONFIG)
+        fprintf(fp, "  -c, %-18s%s\n", "--config FILE", "use FILE");
+    if (which & OPTS_USAGE_CONFIG_DIR)
+        fprintf(fp, "      %-18s%s\n", "--config-dir DIR",
+                "folder for --id (default: $HCS_CONFIG_DIR, else config)");
+    if (which & OPTS_USAGE_CHECK)
+        fprintf(fp, "      %-18s%s\n", "--check",
+                "validate the configuration and data files, then exit");
+    if (which & OPTS_USAGE_VERBOSE)
+        fprintf(fp, "  -v, %-18s%s\n", "--verbose", "debug messages on stderr");
+    if (which & OPTS_USAGE_HELP)
+        fprintf(fp, "  -h, %-18s%s\n", "--help", "show this help");
+    if (which & OPTS_USAGE_VERSION)
+        fprintf(fp, "  -V, %-18s%s\n", "--version", "show the version");
 }
 
 /* The config file the options name. */

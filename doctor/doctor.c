@@ -32,6 +32,7 @@ struct doctor {
     struct event *ev_read;
     struct event *ev_int;
     struct event *ev_term;
+    struct event *ev_hup;
     uint64_t served;  /* replies with a price */
     uint64_t errored; /* replies with an error */
     uint64_t dropped; /* datagrams read but not answered */
@@ -42,17 +43,11 @@ struct doctor {
 static void
 doctor_usage(FILE *fp)
 {
+    fprintf(fp, "usage: doctor [--id N | -c FILE] [--config-dir DIR] [--check] [-v] [-h] [-V]\n");
+    opts_usage(fp, "doctor", OPTS_USAGE_ALL);
     fprintf(fp,
-            "usage: doctor [--id N | --config FILE] [--config-dir DIR] [--check] [-v]\n"
-            "              [--help] [--version]\n"
-            "  --id N           use <dir>/doctorN.conf\n"
-            "  --config FILE    use FILE\n"
-            "  --config-dir DIR folder for --id (default: $HCS_CONFIG_DIR, else config)\n"
-            "  --check          load and validate the config and prices, then exit\n"
-            "  -v, --verbose    debug messages on stderr\n"
-            "  --help           show this help\n"
-            "  --version        show the version\n"
-            "Replies to datagrams of up to %d bytes; a longer one gets \"error too-long\".\n",
+            "Replies to datagrams of up to %d bytes; a longer one gets \"error too-long\".\n"
+            "SIGHUP reads the prices file again; SIGINT or SIGTERM stops the doctor.\n",
             DOCTOR_BUFSIZE);
 }
 
@@ -64,9 +59,9 @@ doctor_parse_args(int argc, char **argv, struct opts *o)
     int ch, rc;
 
     memset(o, 0, sizeof *o);
-    while ((ch = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, OPTS_SHORTOPTS, longopts, NULL)) != -1) {
         if ((rc = opts_take(o, ch, optarg, "doctor", doctor_usage)) == OPTS_OTHER) {
-            doctor_usage(stderr);
+            opts_try("doctor");
             return -1;
         }
         if (rc != 0)
@@ -79,9 +74,7 @@ doctor_parse_args(int argc, char **argv, struct opts *o)
 static int
 doctor_load(struct doctor *d, const struct opts *o)
 {
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    char err[768], *file;
+    char err[4096], *file;
     int rc = -1;
 
     if ((file = opts_config_path(o, "doctor")) == NULL) {
@@ -95,10 +88,6 @@ doctor_load(struct doctor *d, const struct opts *o)
     opts_check_id(o, file, d->cfg.id);
     if (prices_load(&d->prices, d->cfg.prices, err, sizeof err) == -1) {
         fprintf(stderr, "%s\n", err);
-        goto out;
-    }
-    if (net_resolve(d->cfg.listen, d->cfg.port, SOCK_DGRAM, &ss, &sslen, err, sizeof err) == -1) {
-        fprintf(stderr, "%s: listen: %s\n", file, err);
         goto out;
     }
     rc = 0;
@@ -133,8 +122,8 @@ doctor_reply(struct doctor *d, const struct sockaddr *sa, socklen_t salen,
         printf("Phase 3: Doctor %u has sent %s to patient with port number %u.\n", d->cfg.id,
                a->reply, port);
         d->errored++;
-        log_debug("%s from %s port %u: %" PRIu64 " errors so far", a->reply, host, port,
-                  d->errored);
+        log_debug("%s from %s port %u: %" PRIu64 " error%s so far", a->reply, host, port,
+                  d->errored, d->errored == 1 ? "" : "s");
     }
 }
 
@@ -189,6 +178,34 @@ doctor_signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(d->base);
 }
 
+/*
+ * SIGHUP: read the prices file again. A bad file leaves the table as it was
+ * and says why ("file:line: message" on stderr); a good one replaces it and
+ * one line says what changed.
+ */
+static void
+doctor_hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct doctor *d = arg;
+    struct prices fresh;
+    struct prices_diff diff;
+    char err[768], line[128];
+
+    (void)sig;
+    (void)what;
+    if (prices_load(&fresh, d->cfg.prices, err, sizeof err) == -1) {
+        fprintf(stderr, "%s\n", err);
+        log_warnx("reload failed: the %zu price%s loaded before stay", d->prices.count,
+                  d->prices.count == 1 ? "" : "s");
+        return;
+    }
+    prices_diff(&d->prices, &fresh, &diff);
+    prices_free(&d->prices);
+    d->prices = fresh;
+    prices_diff_line(&diff, line, sizeof line);
+    printf("%s\n", line);
+}
+
 /* Bind the socket, print the start-up line, and set up the events. Returns 0 or -1. */
 static int
 doctor_start(struct doctor *d)
@@ -211,8 +228,9 @@ doctor_start(struct doctor *d)
     if ((d->ev_read = event_new(d->base, d->fd, EV_READ | EV_PERSIST, doctor_read_cb, d)) == NULL ||
         (d->ev_int = evsignal_new(d->base, SIGINT, doctor_signal_cb, d)) == NULL ||
         (d->ev_term = evsignal_new(d->base, SIGTERM, doctor_signal_cb, d)) == NULL ||
+        (d->ev_hup = evsignal_new(d->base, SIGHUP, doctor_hup_cb, d)) == NULL ||
         event_add(d->ev_read, NULL) == -1 || event_add(d->ev_int, NULL) == -1 ||
-        event_add(d->ev_term, NULL) == -1) {
+        event_add(d->ev_term, NULL) == -1 || event_add(d->ev_hup, NULL) == -1) {
         log_warnx("cannot set up events");
         return -1;
     }
@@ -225,6 +243,8 @@ doctor_start(struct doctor *d)
 static void
 doctor_free(struct doctor *d)
 {
+    if (d->ev_hup != NULL)
+        event_free(d->ev_hup);
     if (d->ev_term != NULL)
         event_free(d->ev_term);
     if (d->ev_int != NULL)
@@ -260,7 +280,8 @@ main(int argc, char **argv)
     if (doctor_load(d, &o) == -1)
         goto out;
     if (o.check) {
-        printf("%s: ok (%zu prices in %s)\n", d->cfg.path, d->prices.count, d->cfg.prices);
+        printf("%s: ok (%zu price%s in %s)\n", d->cfg.path, d->prices.count,
+               d->prices.count == 1 ? "" : "s", d->cfg.prices);
         status = 0;
         goto out;
     }

@@ -135,6 +135,35 @@ prices_find(const struct prices *p, const char *name, size_t len)
     return item == -1 ? -1 : (int64_t)p->items[item].cost;
 }
 
+/* Compare two tables: each side is looked up in the other. */
+void
+prices_diff(const struct prices *old, const struct prices *new, struct prices_diff *d)
+{
+    size_t i;
+
+    memset(d, 0, sizeof *d);
+    for (i = 0; i < new->count; i++) {
+        const struct prices_item *it = &new->items[i];
+        int64_t cost = prices_find(old, it->name, it->len);
+
+        if (cost == -1)
+            d->added++;
+        else if (cost != (int64_t)it->cost)
+            d->changed++;
+    }
+    for (i = 0; i < old->count; i++)
+        if (prices_find(new, old->items[i].name, old->items[i].len) == -1)
+            d->removed++;
+}
+
+/* Format the reload line; "price" takes its plural from the count it follows. */
+void
+prices_diff_line(const struct prices_diff *d, char *buf, size_t len)
+{
+    snprintf(buf, len, "reload: %zu price%s added, %zu removed, %zu changed", d->added,
+             d->added == 1 ? "" : "s", d->removed, d->changed);
+}
+
 /* Free the rows and the index. */
 void
 prices_free(struct prices *p)

@@ -63,6 +63,19 @@ int prices_load_mem(struct prices *p, const char *name, const void *data, size_t
 /* The cost of plan name (len bytes), or -1 if the table does not have it. */
 int64_t prices_find(const struct prices *p, const char *name, size_t len);
 
+/* How a new table differs from the one it replaces, plan by plan. */
+struct prices_diff {
+    size_t added;   /* plans only in the new table */
+    size_t removed; /* plans only in the old table */
+    size_t changed; /* plans in both, at another cost */
+};
+
+/* Count the plans added, removed and changed from old to new. */
+void prices_diff(const struct prices *old, const struct prices *new, struct prices_diff *d);
+
+/* The line that reports a reload: "reload: 2 prices added, 1 removed, 0 changed". */
+void prices_diff_line(const struct prices_diff *d, char *buf, size_t len);
+
 /* Free the table; p is left empty. */
 void prices_free(struct prices *p);
 

@@ -129,9 +129,10 @@ center_setup(struct center *c, struct center_config *cfg, const char *users, con
         if (c->users.v[i].hashed)
             c->dummyhash = c->users.v[i].password;
     if (c->users.nhashed < c->users.n)
-        log_warnx("%s: %zu of %zu passwords are stored in clear; hash them with: "
+        log_warnx("%s: %zu of %zu password%s stored in clear; hash them with: "
                   "hcs passwd --upgrade %s",
-                  c->cfg.users, c->users.n - c->users.nhashed, c->users.n, c->cfg.users);
+                  c->cfg.users, c->users.n - c->users.nhashed, c->users.n,
+                  c->users.n == 1 ? " is" : "s are", c->cfg.users);
     if (center_store_open(c, err, errlen) == -1)
         return -1;
     if (throttle_init(&c->throttle, 4096) == -1) {

@@ -2,6 +2,7 @@
 #include "center.h"
 #include "config.h"
 #include "log.h"
+#include "opts.h"
 #include "passwd.h"
 
 #include <getopt.h>
@@ -20,19 +21,16 @@
 static void
 hcs_usage(FILE *fp)
 {
+    fprintf(fp, "usage: hcs [-c FILE] [-q] [-v] [--check] [-h] [-V]\n"
+                "       hcs passwd USER          print a users.txt row with a hashed password\n"
+                "       hcs passwd --upgrade FILE  hash every clear password of a users file\n");
+    opts_usage(fp, "hcs", OPTS_USAGE_ALL & ~(OPTS_USAGE_ID | OPTS_USAGE_CONFIG_DIR));
     fprintf(fp,
-            "usage: hcs [--config FILE] [-q] [-v] [--check]\n"
-            "       hcs passwd USER          print a users.txt row with a hashed password\n"
-            "       hcs passwd --upgrade FILE  hash every clear password of a users file\n"
-            "  -c, --config FILE  center configuration (default %s)\n"
-            "  -q, --quiet        no per-request screen lines (benchmarks)\n"
-            "  -v, --verbose      debug messages on stderr\n"
-            "      --check        load and validate the configuration and data, then exit\n"
-            "  -h, --help         this text\n"
-            "  -V, --version      the version\n"
-            "Defaults of center.conf: listen 127.0.0.1, port 21000, max_clients 10000,\n"
-            "max_line 512, idle_timeout 300, auth_timeout 30, max_output 1048576.\n",
-            HCS_DEFAULT_CONFIG);
+            "  -q, %-18sno per-request screen lines (benchmarks)\n"
+            "FILE defaults to %s. Defaults of center.conf: listen 127.0.0.1,\n"
+            "port 21000, max_clients 10000, max_line 512, idle_timeout 300, auth_timeout 30,\n"
+            "max_output 1048576.\n",
+            "--quiet", HCS_DEFAULT_CONFIG);
 }
 
 /* A configuration or data error: "file:line: message" alone, as the other programs print it. */
@@ -98,12 +96,8 @@ int
 main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
+        OPTS_LONGOPTS_BASE,
         {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"check", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *path = HCS_DEFAULT_CONFIG;
@@ -111,40 +105,33 @@ main(int argc, char **argv)
     struct center center;
     struct event_base *base;
     struct event *sigint, *sigterm, *sighup;
-    char err[512];
-    int ch, quiet = 0, check = 0, verbose = 0;
+    char err[4096];
+    struct opts o;
+    int ch, rc, quiet = 0, check, verbose;
 
     if (argc > 1 && strcmp(argv[1], "passwd") == 0)
         return passwd_main(argc - 1, argv + 1);
-    while ((ch = getopt_long(argc, argv, "c:qvhV", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'q':
+    log_init("hcs", 0);
+    memset(&o, 0, sizeof o);
+    while ((ch = getopt_long(argc, argv, OPTS_SHORTOPTS "q", longopts, NULL)) != -1) {
+        if ((rc = opts_take(&o, ch, optarg, "hcs", hcs_usage)) == OPTS_OTHER && ch == 'q') {
             quiet = 1;
-            break;
-        case 'v':
-            verbose = 1;
-            break;
-        case 'C':
-            check = 1;
-            break;
-        case 'h':
-            hcs_usage(stdout);
-            return 0;
-        case 'V':
-            printf("hcs %s\n", HCS_VERSION);
-            return 0;
-        default:
-            hcs_usage(stderr);
+        } else if (rc == OPTS_OTHER) {
+            opts_try("hcs");
             return 1;
+        } else if (rc != 0) {
+            return rc == 1 ? 0 : 1;
         }
     }
     if (optind != argc) {
-        hcs_usage(stderr);
+        log_warnx("unexpected argument '%s'", argv[optind]);
+        opts_try("hcs");
         return 1;
     }
+    if (o.config != NULL)
+        path = o.config;
+    check = o.check;
+    verbose = o.verbose;
     log_init("hcs", verbose);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (config_load_center(&cfg, path, err, sizeof err) == -1) {
@@ -158,7 +145,8 @@ main(int argc, char **argv)
         hcs_fail(err);
     }
     if (check) {
-        printf("%s: OK (%zu users, %zu slots)\n", path, center.users.n, center.sched.n);
+        printf("%s: OK (%zu user%s, %zu slot%s)\n", path, center.users.n,
+               center.users.n == 1 ? "" : "s", center.sched.n, center.sched.n == 1 ? "" : "s");
         center_free(&center);
         return 0;
     }

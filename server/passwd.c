@@ -62,6 +62,24 @@ passwd_check(const char *password, size_t len, char *err, size_t errlen)
     return 0;
 }
 
+/* Count the characters of a new password (see passwd.h). */
+int
+passwd_check_length(const char *password, size_t len, char *err, size_t errlen)
+{
+    size_t i, chars = 0;
+
+    for (i = 0; i < len; i++)
+        if (((unsigned char)password[i] & 0xc0) != 0x80)
+            chars++;
+    if (chars < PASSWD_MIN) {
+        snprintf(err, errlen,
+                 "password shorter than %d characters (give --force to use it all the same)",
+                 PASSWD_MIN);
+        return -1;
+    }
+    return 0;
+}
+
 /* Hash a password with a fresh yescrypt setting of the default cost. */
 int
 passwd_hash(const char *password, char *out, size_t outlen, char *err, size_t errlen)
@@ -207,11 +225,26 @@ passwd_read_error(ssize_t len, char *err, size_t errlen)
 }
 
 /*
+ * Whether a new password may be used: the rules of passwd_check, and at
+ * least PASSWD_MIN characters unless force. Returns 0 or -1 with err set.
+ */
+static int
+passwd_acceptable(const char *password, size_t len, int force, char *err, size_t errlen)
+{
+    if (passwd_check(password, len, err, errlen) == -1)
+        return -1;
+    if (!force && passwd_check_length(password, len, err, errlen) == -1)
+        return -1;
+    return 0;
+}
+
+/*
  * Read a new password into buf (PASSWD_MAX + 1 bytes): twice with echo off
- * on a terminal, else one line of standard input. Returns its length or -1.
+ * on a terminal (a password refused by passwd_acceptable is not asked
+ * again), else one line of standard input. Returns its length or -1.
  */
 static ssize_t
-passwd_read(const char *user, char *buf, char *err, size_t errlen)
+passwd_read(const char *user, int force, char *buf, char *err, size_t errlen)
 {
     char again[PASSWD_MAX + 1], prompt[128];
     ssize_t len, len2;
@@ -229,7 +262,7 @@ passwd_read(const char *user, char *buf, char *err, size_t errlen)
     snprintf(prompt, sizeof prompt, "New password for %s: ", user);
     if ((len = passwd_read_tty(tty, prompt, buf, PASSWD_MAX)) < 0) {
         passwd_read_error(len, err, errlen);
-    } else if (passwd_check(buf, (size_t)len, err, errlen) == -1) {
+    } else if (passwd_acceptable(buf, (size_t)len, force, err, errlen) == -1) {
         len = -1;
     } else if ((len2 = passwd_read_tty(tty, "Retype the password: ", again, PASSWD_MAX)) < 0) {
         passwd_read_error(len2, err, errlen);
@@ -245,7 +278,7 @@ passwd_read(const char *user, char *buf, char *err, size_t errlen)
 
 /* hcs passwd USER: print "USER <hash>" for a password read from the user. */
 static int
-passwd_one(const char *user)
+passwd_one(const char *user, int force)
 {
     char pw[PASSWD_MAX + 1], hash[CRYPT_OUTPUT_SIZE], err[256], name[160];
     ssize_t len;
@@ -259,8 +292,8 @@ passwd_one(const char *user)
                 name, USERS_MAXNAME);
         return 1;
     }
-    if ((len = passwd_read(user, pw, err, sizeof err)) < 0 ||
-        passwd_check(pw, (size_t)len, err, sizeof err) == -1 ||
+    if ((len = passwd_read(user, force, pw, err, sizeof err)) < 0 ||
+        passwd_acceptable(pw, (size_t)len, force, err, sizeof err) == -1 ||
         passwd_hash(pw, hash, sizeof hash, err, sizeof err) == -1) {
         fprintf(stderr, "hcs passwd: %s\n", err);
     } else if (printf("%s %s\n", user, hash) < 0 || fflush(stdout) == EOF) {
@@ -532,15 +565,28 @@ out:
 static void
 passwd_usage(FILE *fp)
 {
-    fprintf(fp, "usage: hcs passwd USER\n"
-                "       hcs passwd --upgrade FILE\n"
-                "  USER               read a new password (twice, without echo, on a terminal;\n"
-                "                     else one line of standard input) and print the row\n"
-                "                     \"USER <yescrypt hash>\" for users.txt\n"
-                "  -u, --upgrade FILE replace every clear password of a users file by its hash,\n"
-                "                     atomically, keeping the file's mode; hashed rows are kept\n"
-                "  -h, --help         this text\n"
-                "Passwords: 1 to 64 bytes, no space or control character.\n");
+    fprintf(fp,
+            "usage: hcs passwd [-f] USER\n"
+            "       hcs passwd --upgrade FILE\n"
+            "  USER               read a new password (twice, without echo, on a terminal;\n"
+            "                     else one line of standard input) and print the row\n"
+            "                     \"USER <yescrypt hash>\" for users.txt\n"
+            "  -f, --force        take a password shorter than %d characters\n"
+            "  -u, --upgrade FILE replace every clear password of a users file by its hash,\n"
+            "                     atomically, keeping the file's mode; hashed rows are kept\n"
+            "  -h, --help         show this help\n"
+            "New passwords: %d characters to %d bytes, no space or control character.\n",
+            PASSWD_MIN, PASSWD_MIN, PASSWD_MAX);
+}
+
+/* A usage error: the reason (getopt said it already when NULL), where the help is; status 1. */
+static int
+passwd_usage_error(const char *why)
+{
+    if (why != NULL)
+        fprintf(stderr, "hcs passwd: %s\n", why);
+    fprintf(stderr, "Try 'hcs passwd --help'.\n");
+    return 1;
 }
 
 /* hcs passwd: parse the options and run one of the two modes. */
@@ -549,39 +595,41 @@ passwd_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"upgrade", required_argument, NULL, 'u'},
+        {"force", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *upgrade = NULL;
     char err[1024];
     unsigned hashed, kept;
-    int ch;
+    int ch, force = 0;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "u:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "u:fh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'u':
             upgrade = optarg;
+            break;
+        case 'f':
+            force = 1;
             break;
         case 'h':
             passwd_usage(stdout);
             return 0;
         default:
-            passwd_usage(stderr);
-            return 1;
+            return passwd_usage_error(NULL);
         }
     }
     if (upgrade == NULL) {
-        if (argc - optind != 1) {
-            passwd_usage(stderr);
-            return 1;
-        }
-        return passwd_one(argv[optind]);
+        if (argc - optind != 1)
+            return passwd_usage_error(argc == optind ? "give the USER to make a row for"
+                                                     : "give one USER only");
+        return passwd_one(argv[optind], force);
     }
-    if (optind != argc) {
-        passwd_usage(stderr);
-        return 1;
-    }
+    if (optind != argc)
+        return passwd_usage_error("--upgrade FILE takes no other argument");
+    if (force)
+        return passwd_usage_error("--force is for a new password, not for --upgrade");
     if (passwd_upgrade(upgrade, err, sizeof err, &hashed, &kept) == -1) {
         fprintf(stderr, "%s\n", err);
         return 1;

@@ -5,10 +5,12 @@
 #include <stddef.h>
 
 #define PASSWD_MAX 64 /* bytes in a password (USERS_MAXNAME) */
+#define PASSWD_MIN 8  /* characters in a new password, unless --force */
 
 /*
  * The subcommand, argv[0] == "passwd":
- *   hcs passwd USER            read a password, print "USER <yescrypt hash>"
+ *   hcs passwd [--force] USER  read a password, print "USER <yescrypt hash>";
+ *                              --force takes one shorter than PASSWD_MIN
  *   hcs passwd --upgrade FILE  hash every clear password of a users file in place
  * Returns the exit status: 0 ok, 1 error.
  */
@@ -31,6 +33,13 @@ int passwd_upgrade(const char *path, char *err, size_t errlen, unsigned *hashed,
  * no space or control byte. Returns 0, or -1 with the reason in err.
  */
 int passwd_check(const char *password, size_t len, char *err, size_t errlen);
+
+/*
+ * Whether len bytes hold at least PASSWD_MIN characters (UTF-8: a character
+ * is a byte that does not continue another). Returns 0, or -1 with the
+ * reason in err.
+ */
+int passwd_check_length(const char *password, size_t len, char *err, size_t errlen);
 
 /* Hash a NUL-terminated password with a fresh yescrypt salt into out. Returns 0 or -1. */
 int passwd_hash(const char *password, char *out, size_t outlen, char *err, size_t errlen);

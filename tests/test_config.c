@@ -21,7 +21,7 @@ struct tmp {
     char dir[64];
     char path[256];
     char want[1024];
-    char err[512];
+    char err[4096];
 };
 
 /* Make a fresh folder for the test's files. */
@@ -117,6 +117,28 @@ center_fails(struct tmp *t, const char *text, const char *rest)
     assert_string_equal(t->err, twant(t, want));
 }
 
+/*
+ * Check that text as center.conf fails with these errors, one per line, each
+ * "<dir>/center.conf<rest>" (the NULL-terminated rests, in order).
+ */
+static void
+center_fails_all(struct tmp *t, const char *text, ...)
+{
+    char want[4096], one[512];
+    const char *rest;
+    va_list ap;
+
+    want[0] = '\0';
+    va_start(ap, text);
+    while ((rest = va_arg(ap, const char *)) != NULL) {
+        snprintf(one, sizeof one, "%s%s/center.conf%s", want[0] != '\0' ? "\n" : "", t->dir, rest);
+        strcat(want, one);
+    }
+    va_end(ap);
+    assert_int_equal(center_text(t, text), -1);
+    assert_string_equal(t->err, want);
+}
+
 #define CENTER_MIN "[center]\nusers = users.txt\navailabilities = availabilities.txt\n"
 
 /* Only the two files given: every other key has its default. */
@@ -176,7 +198,6 @@ test_center_every_key(void **state)
     config_free_center(&c);
 }
 
-/* A key given twice keeps its last value. */
 /* state is a path relative to the config, or none; durability is a word. */
 static void
 test_center_state(void **state)
@@ -196,7 +217,7 @@ test_center_state(void **state)
     assert_int_equal(c.durability, CONFIG_DURABILITY_FULL);
     config_free_center(&c);
 
-    twrite(t, "center.conf", CENTER_MIN "state = x.db\nstate = none\ndurability = normal\n");
+    twrite(t, "center.conf", CENTER_MIN "state = none\ndurability = normal\n");
     assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
     assert_null(c.state);
     assert_int_equal(c.durability, CONFIG_DURABILITY_NORMAL);
@@ -264,17 +285,174 @@ test_center_text(void **state)
     config_free_center(&c);
 }
 
+/* A key given twice is an error on its second line: no value silently overrides another. */
 static void
 test_center_repeated_key(void **state)
 {
     struct tmp *t = *state;
+
+    center_fails_all(t, CENTER_MIN "port = 1\nusers = other.txt\nport = 2\n",
+                     ":5: duplicate key 'users' in [center] (first on line 2)",
+                     ":6: duplicate key 'port' in [center] (first on line 4)", NULL);
+    center_fails(t, CENTER_MIN "state = x.db\nstate = none\n",
+                 ":5: duplicate key 'state' in [center] (first on line 4)");
+    /* Even with the same value, and across two [center] headers. */
+    center_fails(t, CENTER_MIN "port = 1\n[center]\nport = 1\n",
+                 ":6: duplicate key 'port' in [center] (first on line 4)");
+    /* A bad first value still counts as given. */
+    center_fails_all(t, CENTER_MIN "port = x\nport = 1\n",
+                     ":4: port must be a whole number from 0 to 65535",
+                     ":5: duplicate key 'port' in [center] (first on line 4)", NULL);
+}
+
+/*
+ * An indented line is refused: inih's multi-line mode would make it go on
+ * with the value above ("state = s.db" then "    durability = full" named a
+ * state file "durability = full" and left durability normal).
+ */
+static void
+test_center_indented_line(void **state)
+{
+    static const char *const msg =
+        "indented line: a value cannot go on over several lines (remove the leading whitespace)";
+    struct tmp *t = *state;
+    struct center_config c;
+    char want[256];
+
+    snprintf(want, sizeof want, ":5: %s", msg);
+    center_fails(t, CENTER_MIN "state = s.db\n    durability = full\n", want);
+    center_fails(t, CENTER_MIN "state = s.db\n\tdurability = full\n", want);
+    center_fails(t, CENTER_MIN "port = 1\n 2\n", want);
+    snprintf(want, sizeof want, ":1: %s", msg);
+    center_fails(t, " [center]\nusers = u\navailabilities = a\n", want);
+    snprintf(want, sizeof want, ":2: %s", msg);
+    /* The line is still read (without its indent), so what follows is judged as meant. */
+    center_fails_all(t, "[center]\n  users = u\navailabilities = a\nusers = v\n", want,
+                     ":4: duplicate key 'users' in [center] (first on line 2)", NULL);
+    /* Indented blank lines and comments are fine, and so is a byte order mark. */
+    twrite(t, "center.conf",
+           "\xEF\xBB\xBF[center]\nstate = s.db\n   \n\t; durability = full\n  # note\n\r\n"
+           "users = u\navailabilities = a\n");
+    assert_int_equal(config_load_center(&c, t->path, t->err, sizeof t->err), 0);
+    assert_string_equal(c.state, twant(t, "s.db"));
+    assert_int_equal(c.durability, CONFIG_DURABILITY_NORMAL);
+    config_free_center(&c);
+}
+
+/* listen must be an address that parses, or a name that resolves. */
+static void
+test_center_listen(void **state)
+{
+    struct tmp *t = *state;
     struct center_config c;
 
-    twrite(t, "center.conf", CENTER_MIN "port = 1\nusers = other.txt\nport = 2\n");
-    assert_int_equal(config_load_center(&c, tpath(t, "center.conf"), t->err, sizeof t->err), 0);
-    assert_int_equal(c.port, 2);
-    assert_string_equal(c.users, twant(t, "other.txt"));
+    center_fails(t, CENTER_MIN "listen = 999.1.1.1\n",
+                 ":4: listen: 999.1.1.1 is not an IPv4 address");
+    center_fails(t, CENTER_MIN "listen = 127.1\n", ":4: listen: 127.1 is not an IPv4 address");
+    center_fails(t, CENTER_MIN "listen = 1.2.3.4.\n",
+                 ":4: listen: 1.2.3.4. is not an IPv4 address");
+    center_fails(t, CENTER_MIN "listen = ::g\n", ":4: listen: ::g is not an IPv6 address");
+    center_fails(t, CENTER_MIN "listen = 127.0.0.1:80\n",
+                 ":4: listen: 127.0.0.1:80 is not an IPv6 address");
+    assert_int_equal(center_text(t, CENTER_MIN "listen = nosuchhost.invalid\n"), -1);
+    snprintf(t->want, sizeof t->want,
+             "%s/center.conf:4: listen: cannot resolve nosuchhost.invalid: ", t->dir);
+    assert_memory_equal(t->err, t->want, strlen(t->want));
+    assert_null(strchr(t->err, '\n'));
+    /* The error keeps its line among the others. */
+    center_fails_all(t, "[center]\nport = x\nlisten = 999.1.1.1\nfoo = 1\n",
+                     ":2: port must be a whole number from 0 to 65535",
+                     ":3: listen: 999.1.1.1 is not an IPv4 address",
+                     ":4: unknown key 'foo' in [center]", ": missing key 'users' in [center]",
+                     ": missing key 'availabilities' in [center]", NULL);
+    /* Names that resolve, and addresses that parse. */
+    assert_int_equal(center_text(t, CENTER_MIN "listen = localhost\n"), 0);
+    assert_int_equal(center_text(t, CENTER_MIN "listen = 0.0.0.0\n"), 0);
+    assert_int_equal(center_text(t, CENTER_MIN "listen = ::\n"), 0);
+    assert_int_equal(center_text(t, CENTER_MIN "listen = ::ffff:127.0.0.1\n"), 0);
+    /* Without look-ups (the fuzzers) a name passes, a bad address still does not. */
+    config_set_resolve(0);
+    assert_int_equal(center_text(t, CENTER_MIN "listen = nosuchhost.invalid\n"), 0);
+    center_fails(t, CENTER_MIN "listen = 999.1.1.1\n",
+                 ":4: listen: 999.1.1.1 is not an IPv4 address");
+    config_set_resolve(1);
+    assert_int_equal(config_load_center(&c,
+                                        twrite(t, "center.conf", CENTER_MIN "listen = localhost\n"),
+                                        t->err, sizeof t->err),
+                     0);
+    assert_string_equal(c.listen, "localhost");
     config_free_center(&c);
+}
+
+/* Load text as center.conf with an err of errlen bytes; the message goes to err. */
+static int
+center_text_err(struct tmp *t, const char *text, char *err, size_t errlen)
+{
+    struct center_config c;
+    int rc;
+
+    rc = config_load_center(&c, twrite(t, "center.conf", text), err, errlen);
+    config_free_center(&c);
+    return rc;
+}
+
+/* How many lines of err are "<dir>/center.conf:<first + i>: malformed ..."; *rest is the next. */
+static int
+count_malformed(struct tmp *t, const char *err, int first, const char **rest)
+{
+    char want[256];
+    const char *p, *nl;
+    int n = 0;
+
+    for (p = err; (nl = strchr(p, '\n')) != NULL; p = nl + 1, n++) {
+        snprintf(want, sizeof want,
+                 "%s/center.conf:%d: malformed line (expected key = value or [section])", t->dir,
+                 first + n);
+        assert_int_equal(nl - p, (long)strlen(want));
+        assert_memory_equal(p, want, strlen(want));
+    }
+    *rest = p;
+    return n;
+}
+
+/* Many errors: as many whole lines as fit in err, then how many more there were. */
+static void
+test_center_many_errors(void **state)
+{
+    struct tmp *t = *state;
+    char text[4096], err[8192], want[256];
+    const char *rest;
+    unsigned more = 0;
+    int i, shown;
+
+    strcpy(text, CENTER_MIN);
+    for (i = 0; i < 100; i++)
+        strcat(text, "junk\n");
+    /* 600 bytes: a few whole lines, then the count of the others. */
+    assert_int_equal(center_text_err(t, text, err, 600), -1);
+    assert_true(strlen(err) < 600);
+    shown = count_malformed(t, err, 4, &rest);
+    assert_true(shown >= 2);
+    snprintf(want, sizeof want, "%s/center.conf: %%u more errors%%n", t->dir);
+    i = 0;
+    assert_int_equal(sscanf(rest, want, &more, &i), 1);
+    assert_int_equal(rest[i], '\0');
+    assert_int_equal(shown + (int)more, 100);
+    /* A big buffer: the errors kept (32), then the count of the rest. */
+    assert_int_equal(center_text_err(t, text, err, sizeof err), -1);
+    assert_int_equal(count_malformed(t, err, 4, &rest), 32);
+    snprintf(want, sizeof want, "%s/center.conf: 68 more errors", t->dir);
+    assert_string_equal(rest, want);
+    /* 33 errors: "1 more error", singular. */
+    text[strlen(CENTER_MIN) + 5 * 33] = '\0';
+    assert_int_equal(center_text_err(t, text, err, sizeof err), -1);
+    assert_int_equal(count_malformed(t, err, 4, &rest), 32);
+    snprintf(want, sizeof want, "%s/center.conf: 1 more error", t->dir);
+    assert_string_equal(rest, want);
+    /* A tiny buffer still gets the start of the first error. */
+    assert_int_equal(center_text_err(t, text, err, 20), -1);
+    assert_int_equal(strlen(err), 19);
+    assert_memory_equal(err, t->dir, 19);
 }
 
 /* Unknown keys and sections are errors on their line. */
@@ -329,9 +507,13 @@ test_center_missing_and_empty(void **state)
 
     center_fails(t, "[center]\navailabilities = a.txt\n", ": missing key 'users' in [center]");
     center_fails(t, "[center]\nusers = u.txt\n", ": missing key 'availabilities' in [center]");
-    center_fails(t, "", ": missing key 'users' in [center]");
+    center_fails_all(t, "", ": missing key 'users' in [center]",
+                     ": missing key 'availabilities' in [center]", NULL);
     center_fails(t, CENTER_MIN "listen =\n", ":4: listen is empty");
-    center_fails(t, "[center]\nusers = \n", ":2: users is empty");
+    center_fails_all(t, "[center]\nusers = \n", ":2: users is empty",
+                     ": missing key 'availabilities' in [center]", NULL);
+    center_fails_all(t, "[center]\n", ": missing key 'users' in [center]",
+                     ": missing key 'availabilities' in [center]", NULL);
 }
 
 /* Lines that are neither a key nor a section are errors on their line. */
@@ -345,20 +527,36 @@ test_center_malformed(void **state)
                  ":1: malformed line (expected key = value or [section])");
 }
 
-/* The first wrong line is the one reported, whatever is wrong on later lines. */
+/* Every wrong line is reported, in order, then what the file as a whole lacks. */
 static void
-test_center_first_error_wins(void **state)
+test_center_every_error(void **state)
 {
     struct tmp *t = *state;
 
-    center_fails(t, "[center]\ngarbage\nport = x\n",
-                 ":2: malformed line (expected key = value or [section])");
-    center_fails(t, "[center]\nport = x\ngarbage\n",
-                 ":2: port must be a whole number from 0 to 65535");
-    center_fails(t, "[center]\nport = x\nfoo = 1\n",
-                 ":2: port must be a whole number from 0 to 65535");
-    center_fails(t, "[center]\nfoo = 1\nport = x\n", ":2: unknown key 'foo' in [center]");
-    center_fails(t, "[center]\nusers = u\n\nfoo = 1\n[x\n", ":4: unknown key 'foo' in [center]");
+    center_fails_all(t, "[center]\ngarbage\nport = x\n",
+                     ":2: malformed line (expected key = value or [section])",
+                     ":3: port must be a whole number from 0 to 65535",
+                     ": missing key 'users' in [center]",
+                     ": missing key 'availabilities' in [center]", NULL);
+    center_fails_all(t,
+                     CENTER_MIN "port = x\ngarbage\nfoo = 1\n  durability = full\nport = 2\n"
+                                "[x\nmax_line = 1\n[doctor]\nid = 1\nname = d\n",
+                     ":4: port must be a whole number from 0 to 65535",
+                     ":5: malformed line (expected key = value or [section])",
+                     ":6: unknown key 'foo' in [center]",
+                     ":7: indented line: a value cannot go on over several lines (remove the "
+                     "leading whitespace)",
+                     ":8: duplicate key 'port' in [center] (first on line 4)",
+                     ":9: malformed line (expected key = value or [section])",
+                     ":10: max_line must be a whole number from 64 to 65536",
+                     ":12: unknown section [doctor] (expected [center])", NULL);
+    /* A bad store or state value is not also reported as a store/state mismatch. */
+    center_fails(t, CENTER_MIN "store = sql\nstate = s.db\n",
+                 ":4: store must be one of: memory sqlite");
+    center_fails(t, CENTER_MIN "store = sqlite\nstate =\n", ":5: state is empty");
+    center_fails_all(t, "[center]\nstore = sqlite\nusers = \n", ":3: users is empty",
+                     ": missing key 'availabilities' in [center]",
+                     ": store = sqlite needs a state file (state = <file>)", NULL);
 }
 
 /* A line longer than inih's buffer is refused on its own line, not cut. */
@@ -388,8 +586,13 @@ test_center_long_line(void **state)
              fit + 1 - (int)strlen("users = "), 7);
     snprintf(want, sizeof want, ":3: line too long (over %d bytes)", fit);
     center_fails(t, text, want);
-    snprintf(text, sizeof text, "[center]\nlisten = %0500d\nport = x\n", 1);
+    snprintf(text, sizeof text,
+             "[center]\nlisten = %0500d\nport = x\nusers = u\navailabilities = a\n", 1);
     snprintf(want, sizeof want, ":2: line too long (over %d bytes)", fit);
+    center_fails_all(t, text, want, ":3: port must be a whole number from 0 to 65535", NULL);
+    /* The rest of a long line is skipped, not read as a line of its own. */
+    snprintf(text, sizeof text, CENTER_MIN "listen = %0*d\n", fit, 1);
+    snprintf(want, sizeof want, ":4: line too long (over %d bytes)", fit);
     center_fails(t, text, want);
 }
 
@@ -467,16 +670,29 @@ static void
 doctor_fails(struct tmp *t, const char *text, const char *rest)
 {
     struct doctor_config c;
-    char want[512];
 
-    snprintf(want, sizeof want, "doctor1.conf%s", rest);
+    char full[2048], *p;
+    const char *r;
+
+    /* Every DOCTOR_PATH in rest stands for the file's path. */
+    snprintf(full, sizeof full, "%s/doctor1.conf", t->dir);
+    for (p = full + strlen(full), r = rest; *r != '\0'; r++) {
+        if (*r == '\001')
+            p += sprintf(p, "%s/doctor1.conf", t->dir);
+        else
+            *p++ = *r;
+    }
+    *p = '\0';
     assert_int_equal(config_load_doctor(&c, twrite(t, "doctor1.conf", text), t->err, sizeof t->err),
                      -1);
-    assert_string_equal(t->err, twant(t, want));
+    assert_string_equal(t->err, full);
     config_free_doctor(&c);
 }
 
-/* Doctor errors: required keys, ranges, other sections. */
+#define DOCTOR_MIN "[doctor]\nid = 1\nname = d\nprices = p\n"
+#define DOCTOR_PATH "\001" /* stands for "<dir>/doctor1.conf" in doctor_fails */
+
+/* Doctor errors: required keys, ranges, other sections, and every error at once. */
 static void
 test_doctor_errors(void **state)
 {
@@ -487,11 +703,25 @@ test_doctor_errors(void **state)
     doctor_fails(t, "[doctor]\nid = 1\nname = d\n", ": missing key 'prices' in [doctor]");
     doctor_fails(t, "[doctor]\nid = 0\nname = d\nprices = p\n",
                  ":2: id must be a whole number from 1 to 1000000");
-    doctor_fails(t, "[doctor]\nid = 1000001\n", ":2: id must be a whole number from 1 to 1000000");
-    doctor_fails(t, "[doctor]\nid = 1\nport = 65536\n",
-                 ":3: port must be a whole number from 0 to 65535");
-    doctor_fails(t, "[center]\nid = 1\n", ":2: unknown section [center] (expected [doctor])");
-    doctor_fails(t, "[doctor]\nid = 1\nusers = u\n", ":3: unknown key 'users' in [doctor]");
+    doctor_fails(t, "[doctor]\nid = 1000001\nname = d\nprices = p\n",
+                 ":2: id must be a whole number from 1 to 1000000");
+    doctor_fails(t, DOCTOR_MIN "port = 65536\n", ":5: port must be a whole number from 0 to 65535");
+    doctor_fails(t, "[center]\nid = 1\n[doctor]\nid = 1\nname = d\nprices = p\n",
+                 ":2: unknown section [center] (expected [doctor])");
+    doctor_fails(t, DOCTOR_MIN "users = u\n", ":5: unknown key 'users' in [doctor]");
+    doctor_fails(t, DOCTOR_MIN "listen = 300.0.0.1\n",
+                 ":5: listen: 300.0.0.1 is not an IPv4 address");
+    doctor_fails(t, DOCTOR_MIN "name = e\n",
+                 ":5: duplicate key 'name' in [doctor] (first on line 3)");
+    doctor_fails(t, "[doctor]\nid = 1\nname = d\nprices = p\n  q.txt\n",
+                 ":5: indented line: a value cannot go on over several lines (remove the leading "
+                 "whitespace)");
+    /* Every error, one per line. */
+    doctor_fails(t, "[doctor]\nid = 1000001\nport = x\n",
+                 ":2: id must be a whole number from 1 to 1000000\n" DOCTOR_PATH
+                 ":3: port must be a whole number from 0 to 65535\n" DOCTOR_PATH
+                 ": missing key 'name' in [doctor]\n" DOCTOR_PATH
+                 ": missing key 'prices' in [doctor]");
 }
 
 /* A patient file with only the required keys gets the defaults. */
@@ -630,7 +860,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_center_bad_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_missing_and_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_center_first_error_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_every_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_indented_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_listen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_many_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_long_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_nul_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_cannot_open, setup, teardown),

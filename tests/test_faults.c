@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,255 @@ test_doctor_files(void **state)
     expect_bad_files("doctor", conf, h_str("%s: cannot open: No such file or directory", conf));
 }
 
+/* The next part of stderr holds want; waits for it (the harness keeps reading). */
+static void
+expect_stderr(struct hproc *p, size_t *from, const char *want)
+{
+    long long end = h_now_ms() + h_timeout_ms;
+    const char *at;
+
+    while ((at = strstr(h_stderr(p) + *from, want)) == NULL) {
+        if (h_now_ms() > end)
+            h_fail("%s: stderr never said \"%s\"", p->name, want);
+        h_pump(20);
+    }
+    *from = (size_t)(at - h_stderr(p)) + strlen(want);
+}
+
+/* Run prog with args (NULL-terminated); it must exit 1 with exactly err on stderr, nothing on
+ * stdout. */
+static void
+expect_usage_error(const char *prog, const char *const *args, const char *err)
+{
+    const char *argv[8];
+    struct hproc *p;
+    size_t n = 0;
+
+    argv[n++] = prog;
+    while (*args != NULL)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    p = h_startv(h_str("%s %s", prog, argv[1]), NULL, argv);
+    h_close_in(p);
+    if (h_wait(p) != 1)
+        h_fail("%s: exit status %d after a usage error, expected 1", p->name, p->status);
+    if (strcmp(h_stderr(p), err) != 0)
+        h_fail("%s: stderr \"%s\", expected \"%s\"", p->name, h_stderr(p), err);
+    if (h_stdout(p)[0] != '\0')
+        h_fail("%s: printed \"%s\" on stdout", p->name, h_stdout(p));
+}
+
+/* Run prog --help; return what it printed (exit 0, nothing on stderr). */
+static const char *
+help_text(const char *prog)
+{
+    struct hproc *p = h_start(h_str("%s --help", prog), NULL, prog, "--help", NULL);
+
+    h_close_in(p);
+    assert_int_equal(h_wait(p), 0);
+    assert_string_equal(h_stderr(p), "");
+    return h_stdout(p);
+}
+
+/*
+ * 3d. Usage errors of hcs and doctor: the reason, then one line "Try 'PROG
+ * --help'.", exit 1; the options they share are spelled alike in their help.
+ */
+static void
+test_usage_errors(void **state)
+{
+    static const char *const shared[] = {"  -c, --config FILE ", "      --check ",
+                                         "  -v, --verbose ", "  -h, --help ", "  -V, --version "};
+    const char *dir = good_files(state)->dir;
+    const char *hcs_help, *doctor_help;
+    struct hproc *p;
+    size_t i;
+
+    expect_usage_error(
+        "hcs", (const char *const[]){"--nope", NULL},
+        h_str("%s/hcs: unrecognized option '--nope'\nTry 'hcs --help'.\n", HCS_BIN_DIR));
+    expect_usage_error("hcs", (const char *const[]){"-x", NULL},
+                       h_str("%s/hcs: invalid option -- 'x'\nTry 'hcs --help'.\n", HCS_BIN_DIR));
+    expect_usage_error(
+        "hcs", (const char *const[]){"--config", NULL},
+        h_str("%s/hcs: option '--config' requires an argument\nTry 'hcs --help'.\n", HCS_BIN_DIR));
+    expect_usage_error("hcs", (const char *const[]){"extra", NULL},
+                       "hcs: unexpected argument 'extra'\nTry 'hcs --help'.\n");
+    expect_usage_error(
+        "hcs", (const char *const[]){"--id", "1", NULL},
+        h_str("%s/hcs: unrecognized option '--id'\nTry 'hcs --help'.\n", HCS_BIN_DIR));
+    expect_usage_error(
+        "doctor", (const char *const[]){"--nope", NULL},
+        h_str("%s/doctor: unrecognized option '--nope'\nTry 'doctor --help'.\n", HCS_BIN_DIR));
+    expect_usage_error("doctor", (const char *const[]){"--id", "x", NULL},
+                       "doctor: --id must be a whole number from 1 to 1000000\n"
+                       "Try 'doctor --help'.\n");
+    expect_usage_error("doctor", (const char *const[]){"--id", "1", "extra", NULL},
+                       "doctor: unexpected argument 'extra'\nTry 'doctor --help'.\n");
+    expect_usage_error("doctor", (const char *const[]){"--id", "1", "-c", "x.conf", NULL},
+                       "doctor: give exactly one of --id N or --config FILE\n"
+                       "Try 'doctor --help'.\n");
+    expect_usage_error("doctor", (const char *const[]){"-v", NULL},
+                       "doctor: give exactly one of --id N or --config FILE\n"
+                       "Try 'doctor --help'.\n");
+
+    hcs_help = help_text("hcs");
+    doctor_help = help_text("doctor");
+    for (i = 0; i < sizeof shared / sizeof shared[0]; i++) {
+        const char *a = strstr(hcs_help, shared[i]), *b = strstr(doctor_help, shared[i]);
+
+        if (a == NULL || b == NULL || (a != hcs_help && a[-1] != '\n') ||
+            (b != doctor_help && b[-1] != '\n'))
+            h_fail("\"%s\" should start a line of both helps:\n%s\n%s", shared[i], hcs_help,
+                   doctor_help);
+        if (strcspn(a, "\n") != strcspn(b, "\n") || memcmp(a, b, strcspn(a, "\n")) != 0)
+            h_fail("\"%s\" is described differently:\n%.*s\n%.*s", shared[i], (int)strcspn(a, "\n"),
+                   a, (int)strcspn(b, "\n"), b);
+    }
+    /* -c is --config in both. */
+    p = h_start("hcs -c --check", NULL, "hcs", "-c", h_path(dir, "center.conf"), "--check", NULL);
+    assert_int_equal(h_wait(p), 0);
+    p = h_start("doctor -c --check", NULL, "doctor", "-c", h_path(dir, "doctor1.conf"), "--check",
+                NULL);
+    assert_int_equal(h_wait(p), 0);
+    assert_string_equal(h_stdout(p), h_str("%s: ok (2 prices in %s)\n", h_path(dir, "doctor1.conf"),
+                                           h_path(dir, "house.txt")));
+}
+
+/*
+ * 3e. --check (and start-up) report every bad line of center.conf and
+ * doctorN.conf, one "file:line: message" each, and refuse a listen address
+ * that does not parse or resolve; the OK lines count in the right number.
+ */
+static void
+test_check_every_error(void **state)
+{
+    struct fixture *f = good_files(state);
+    const char *dir = f->dir;
+    const char *conf = f->conf;
+    const char *dconf = h_path(dir, "doctor1.conf");
+    const char *files = "users = users.txt\navailabilities = availabilities.txt\n";
+    struct hproc *p;
+    int i;
+
+    h_file(dir, "center.conf",
+           "[center]\nport = x\n%sstate = s.db\n    durability = full\nlisten = 999.1.1.1\n"
+           "max_line = 64\nmax_line = 128\n",
+           files);
+    expect_bad_files("hcs", conf,
+                     h_str("%s:2: port must be a whole number from 0 to 65535\n"
+                           "%s:6: indented line: a value cannot go on over several lines (remove "
+                           "the leading whitespace)\n"
+                           "%s:7: listen: 999.1.1.1 is not an IPv4 address\n"
+                           "%s:9: duplicate key 'max_line' in [center] (first on line 8)",
+                           conf, conf, conf, conf));
+    /* One error alone reads as it always did. */
+    h_file(dir, "center.conf", "[center]\nport = 0\n%slisten = 999.1.1.1\n", files);
+    expect_bad_files("hcs", conf, h_str("%s:5: listen: 999.1.1.1 is not an IPv4 address", conf));
+    /* A name that does not resolve: the resolver's reason after the name. */
+    h_file(dir, "center.conf", "[center]\nport = 0\n%slisten = nosuchhost.invalid\n", files);
+    for (i = 0; i < 2; i++) {
+        p = i == 0 ? h_start("hcs --check", NULL, "hcs", "--check", "--config", conf, NULL)
+                   : h_start("hcs", NULL, "hcs", "--config", conf, NULL);
+        h_close_in(p);
+        assert_int_equal(h_wait(p), 1);
+        if (strncmp(h_stderr(p), h_str("%s:5: listen: cannot resolve nosuchhost.invalid: ", conf),
+                    strlen(h_str("%s:5: listen: cannot resolve nosuchhost.invalid: ", conf))) !=
+                0 ||
+            strchr(h_stderr(p), '\n')[1] != '\0')
+            h_fail("%s: stderr \"%s\"", p->name, h_stderr(p));
+        assert_string_equal(h_stdout(p), "");
+    }
+    /* A name that resolves is fine, and one user and one slot are counted as such. */
+    h_file(dir, "center.conf", "[center]\nport = 0\n%slisten = localhost\n", files);
+    h_file(dir, "users.txt", "alice pw-alice.1\n");
+    h_file(dir, "availabilities.txt", "4 Mon 09am house 41001\n");
+    chmod(h_path(dir, "users.txt"), 0600);
+    p = h_start("hcs --check", NULL, "hcs", "--check", "--config", conf, NULL);
+    assert_int_equal(h_wait(p), 0);
+    assert_string_equal(h_stdout(p), h_str("%s: OK (1 user, 1 slot)\n", conf));
+
+    h_file(dir, "doctor1.conf",
+           "[doctor]\nid = 0\nname = house\n  listen = 127.0.0.1\nport = 0\nport = 1\n"
+           "prices = house.txt\nlisten = 300.1.1.1\n[doctors]\nid = 1\n");
+    expect_bad_files("doctor", dconf,
+                     h_str("%s:2: id must be a whole number from 1 to 1000000\n"
+                           "%s:4: indented line: a value cannot go on over several lines (remove "
+                           "the leading whitespace)\n"
+                           "%s:6: duplicate key 'port' in [doctor] (first on line 5)\n"
+                           "%s:8: duplicate key 'listen' in [doctor] (first on line 4)\n"
+                           "%s:10: unknown section [doctors] (expected [doctor])",
+                           dconf, dconf, dconf, dconf, dconf));
+    h_file(dir, "doctor1.conf",
+           "[doctor]\nid = 1\nname = house\nlisten = 300.1.1.1\nprices = house.txt\n");
+    expect_bad_files("doctor", dconf,
+                     h_str("%s:4: listen: 300.1.1.1 is not an IPv4 address", dconf));
+    h_file(dir, "house.txt", "acme-gold 135\n");
+    h_file(dir, "doctor1.conf",
+           "[doctor]\nid = 1\nname = house\nlisten = localhost\nprices = "
+           "house.txt\n");
+    p = h_start("doctor --check", NULL, "doctor", "--check", "--config", dconf, NULL);
+    assert_int_equal(h_wait(p), 0);
+    assert_string_equal(h_stdout(p),
+                        h_str("%s: ok (1 price in %s)\n", dconf, h_path(dir, "house.txt")));
+}
+
+/*
+ * 3f. SIGHUP makes the doctor read its prices file again: a good file
+ * replaces the table and one line says what changed; a bad or missing one
+ * is reported as "file:line: message" and the old prices stay.
+ */
+static void
+test_doctor_reload(void **state)
+{
+    const char *dir = h_tmpdir();
+    const char *prices = h_path(dir, "house.txt");
+    struct hproc *d;
+    unsigned port;
+    size_t err_at = 0;
+    int fd;
+
+    (void)state;
+    d = doctor_start(dir, &port, 0);
+    fd = tc_udp(port);
+    expect_prices(fd);
+
+    /* acme-gold changes, medi+ goes, two plans come. */
+    h_file(dir, "house.txt", "acme-gold 140\nblueshield 80\nnewplan 12\nother 3\n");
+    assert_int_equal(kill(d->pid, SIGHUP), 0);
+    h_wait_prefix(d, "reload: ");
+    assert_string_equal(d->line, "reload: 2 prices added, 1 removed, 1 changed");
+    assert_string_equal(tc_udp_ask(fd, "acme-gold", 9), "140");
+    assert_string_equal(tc_udp_ask(fd, "newplan", 7), "12");
+    assert_string_equal(tc_udp_ask(fd, "blueshield", 10), "80");
+    assert_string_equal(tc_udp_ask(fd, "medi+", 5), "error unknown-insurance");
+
+    /* A bad row: the message, and the table as it was. */
+    h_file(dir, "house.txt", "acme-gold 150\nnewplan twelve\n");
+    assert_int_equal(kill(d->pid, SIGHUP), 0);
+    expect_stderr(
+        d, &err_at,
+        h_str("%s:2: bad cost 'twelve' (expected a whole number from 0 to 1000000)\n", prices));
+    expect_stderr(d, &err_at, "doctor: reload failed: the 4 prices loaded before stay\n");
+    assert_string_equal(tc_udp_ask(fd, "acme-gold", 9), "140");
+    assert_string_equal(tc_udp_ask(fd, "newplan", 7), "12");
+    assert_string_equal(tc_udp_ask(fd, "other", 5), "3");
+    /* No file at all: the same. */
+    unlink(prices);
+    assert_int_equal(kill(d->pid, SIGHUP), 0);
+    expect_stderr(d, &err_at, h_str("%s: cannot open: No such file or directory\n", prices));
+    assert_string_equal(tc_udp_ask(fd, "acme-gold", 9), "140");
+
+    /* Fixed again: one plan left, at a new price. */
+    h_file(dir, "house.txt", "acme-gold 150\n");
+    assert_int_equal(kill(d->pid, SIGHUP), 0);
+    h_wait_prefix(d, "reload: ");
+    assert_string_equal(d->line, "reload: 0 prices added, 3 removed, 1 changed");
+    assert_string_equal(tc_udp_ask(fd, "acme-gold", 9), "150");
+    assert_string_equal(tc_udp_ask(fd, "newplan", 7), "error unknown-insurance");
+    stop_ok(d);
+}
+
 /* 3c. patient: broken credentials, insurance and patient config. */
 static void
 test_patient_files(void **state)
@@ -637,6 +887,9 @@ main(void)
         cmocka_unit_test_teardown(test_center_files, fixture_teardown),
         cmocka_unit_test_teardown(test_doctor_files, fixture_teardown),
         cmocka_unit_test_teardown(test_patient_files, fixture_teardown),
+        cmocka_unit_test_teardown(test_usage_errors, fixture_teardown),
+        cmocka_unit_test_teardown(test_check_every_error, fixture_teardown),
+        cmocka_unit_test_teardown(test_doctor_reload, fixture_teardown),
         cmocka_unit_test_teardown(test_no_password, fixture_teardown),
     };
 

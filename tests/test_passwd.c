@@ -327,6 +327,15 @@ test_check_and_hash(void **state)
         -1);
     assert_string_equal(err, "password longer than 64 bytes");
 
+    /* At least 8 characters, counted as UTF-8: "pässwör" is 9 bytes but 7 characters. */
+    assert_int_equal(passwd_check_length("hunter22", 8, err, sizeof err), 0);
+    assert_int_equal(passwd_check_length("pässwört", strlen("pässwört"), err, sizeof err), 0);
+    assert_int_equal(passwd_check_length("hunter2", 7, err, sizeof err), -1);
+    assert_string_equal(err,
+                        "password shorter than 8 characters (give --force to use it all the same)");
+    assert_int_equal(passwd_check_length("pässwör", strlen("pässwör"), err, sizeof err), -1);
+    assert_int_equal(passwd_check_length("", 0, err, sizeof err), -1);
+
     assert_int_equal(passwd_hash("hunter2", hash, sizeof hash, err, sizeof err), 0);
     assert_memory_equal(hash, "$y$", 3);
     assert_true(authpool_is_hash(hash));
@@ -394,6 +403,32 @@ run_main(const struct fixture *f, char **argv, const char *input, struct run *r)
     unlink(errp);
 }
 
+/* Run passwd_main(argv) on input: it must print the row of alice with a hash of password. */
+static void
+expect_row(const struct fixture *f, char **argv, const char *input, const char *password)
+{
+    char hash[CRYPT_OUTPUT_SIZE];
+    struct run r;
+
+    run_main(f, argv, input, &r);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.err, "");
+    assert_int_equal(sscanf(r.out, "alice %383s", hash), 1);
+    assert_true(verifies(hash, password));
+}
+
+/* Run passwd_main(argv) on input: it must exit 1 with exactly err on stderr and no row. */
+static void
+expect_refused(const struct fixture *f, char **argv, const char *input, const char *err)
+{
+    struct run r;
+
+    run_main(f, argv, input, &r);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, err);
+}
+
 static void
 test_main_prints_row(void **state)
 {
@@ -402,24 +437,45 @@ test_main_prints_row(void **state)
     char hash[CRYPT_OUTPUT_SIZE];
     struct run r;
 
-    run_main(f, argv, "hunter2\n", &r);
+    run_main(f, argv, "hunter22\n", &r);
     assert_int_equal(r.rc, 0);
     assert_memory_equal(r.out, "alice $y$", 9);
     assert_int_equal(sscanf(r.out, "alice %383s", hash), 1);
     assert_int_equal(strlen(r.out), 6 + strlen(hash) + 1);
-    assert_true(verifies(hash, "hunter2"));
-    assert_null(strstr(r.out, "hunter2"));
-    assert_null(strstr(r.err, "hunter2"));
+    assert_true(verifies(hash, "hunter22"));
+    assert_null(strstr(r.out, "hunter22"));
+    assert_null(strstr(r.err, "hunter22"));
 
     /* "\r\n" and a missing final newline; only the first line counts */
-    run_main(f, argv, "hunter2\r\nsecond\n", &r);
-    assert_int_equal(r.rc, 0);
-    assert_int_equal(sscanf(r.out, "alice %383s", hash), 1);
-    assert_true(verifies(hash, "hunter2"));
-    run_main(f, argv, "hunter2", &r);
-    assert_int_equal(r.rc, 0);
-    assert_int_equal(sscanf(r.out, "alice %383s", hash), 1);
-    assert_true(verifies(hash, "hunter2"));
+    expect_row(f, argv, "hunter22\r\nsecond\n", "hunter22");
+    expect_row(f, argv, "hunter22", "hunter22");
+    /* Eight characters of UTF-8 are enough, however many bytes they take. */
+    expect_row(f, argv, "pässwört\n", "pässwört");
+}
+
+/* A password shorter than 8 characters is refused, unless --force (or -f) says to take it. */
+static void
+test_main_short_password(void **state)
+{
+    static const char refused[] =
+        "hcs passwd: password shorter than 8 characters (give --force to use it all the same)\n";
+    struct fixture *f = *state;
+    char *plain[] = {"passwd", "alice", NULL};
+    char *force[] = {"passwd", "--force", "alice", NULL};
+    char *force_short[] = {"passwd", "-f", "alice", NULL};
+    char *force_after[] = {"passwd", "alice", "--force", NULL};
+
+    expect_refused(f, plain, "hunter2\n", refused);
+    expect_refused(f, plain, "pässwör\n", refused);
+    expect_refused(f, plain, "x\n", refused);
+
+    expect_row(f, force, "hunter2\n", "hunter2");
+    expect_row(f, force_short, "x\n", "x");
+    expect_row(f, force_after, "hunter2\n", "hunter2");
+    /* --force does not lift the other rules. */
+    expect_refused(f, force, "\n", "hcs passwd: empty password\n");
+    expect_refused(f, force, "a b\n",
+                   "hcs passwd: password holds a space or a control character\n");
 }
 
 static void
@@ -448,7 +504,7 @@ test_main_refuses_bad_input(void **state)
         assert_string_equal(r.out, "");
         assert_string_equal(r.err, cases[i].message);
     }
-    run_main(f, badname, "hunter2\n", &r);
+    run_main(f, badname, "hunter22\n", &r);
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.out, "");
     assert_non_null(strstr(r.err, "bad username"));
@@ -464,19 +520,22 @@ test_main_options(void **state)
     char *bad[] = {"passwd", "--nope", NULL};
     char *upgrade[] = {"passwd", "--upgrade", f->path, NULL};
     char *upgrade_extra[] = {"passwd", "--upgrade", f->path, "alice", NULL};
+    char *upgrade_force[] = {"passwd", "--force", "--upgrade", f->path, NULL};
     char want[512];
     struct run r;
 
     run_main(f, help, "", &r);
     assert_int_equal(r.rc, 0);
-    assert_non_null(strstr(r.out, "usage: hcs passwd USER"));
-    run_main(f, none, "", &r);
-    assert_int_equal(r.rc, 1);
-    assert_non_null(strstr(r.err, "usage:"));
-    run_main(f, two, "", &r);
-    assert_int_equal(r.rc, 1);
-    run_main(f, bad, "", &r);
-    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.out, "usage: hcs passwd [-f] USER"));
+    assert_non_null(strstr(r.out, "-f, --force"));
+    /* A usage error is one line of reason and where the help is, not the whole text. */
+    expect_refused(f, none, "",
+                   "hcs passwd: give the USER to make a row for\nTry 'hcs passwd --help'.\n");
+    expect_refused(f, two, "", "hcs passwd: give one USER only\nTry 'hcs passwd --help'.\n");
+    expect_refused(f, bad, "", "passwd: unrecognized option '--nope'\nTry 'hcs passwd --help'.\n");
+    expect_refused(
+        f, upgrade_force, "",
+        "hcs passwd: --force is for a new password, not for --upgrade\nTry 'hcs passwd --help'.\n");
 
     write_file(f->path, "alice pw1\nbob pw2\n", 0600);
     run_main(f, upgrade_extra, "", &r);
@@ -513,6 +572,7 @@ main(void)
         cmocka_unit_test(test_check_and_hash),
         cmocka_unit_test_setup_teardown(test_main_prints_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_main_refuses_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_main_short_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_main_options, setup, teardown),
     };
 

@@ -73,7 +73,7 @@ static void
 test_hashed_logins(void **state)
 {
     const char *ana = hashed_row("ana", "Secret-1");
-    const char *bo = hashed_row("bo", "pw-bo");
+    const char *bo = hashed_row("bo", "pw-bo-long");
     const char *hash = strchr(ana, ' ') + 1;
     struct fixture *f = start_center(state, h_str("%s\n%s\ncy clear-pw\n", ana, bo));
     struct hproc *hcs = f->hcs;
@@ -82,7 +82,7 @@ test_hashed_logins(void **state)
     if (strstr(h_stderr(hcs), "users.txt: 1 of 3 passwords are stored in clear") == NULL)
         h_fail("no warning about the clear password: \"%s\"", h_stderr(hcs));
     assert_string_equal(try_login(port, "ana", "Secret-1"), "success");
-    assert_string_equal(try_login(port, "bo", "pw-bo"), "success");
+    assert_string_equal(try_login(port, "bo", "pw-bo-long"), "success");
     assert_string_equal(try_login(port, "cy", "clear-pw"), "success");
     assert_string_equal(try_login(port, "ana", "Secret-2"), "failure");
     assert_string_equal(try_login(port, "ana", hash), "failure");
@@ -130,7 +130,7 @@ static void
 test_loop_not_blocked(void **state)
 {
     enum { N = 40 };
-    const char *row = hashed_row("u0", "same-pw");
+    const char *row = hashed_row("u0", "same-pw-long");
     const char *hash = strchr(row, ' ') + 1;
     struct fixture *f;
     struct tconn *a, *c[N];
@@ -141,10 +141,10 @@ test_loop_not_blocked(void **state)
     for (i = 0; i < N; i++)
         off += (size_t)snprintf(text + off, sizeof text - off, "u%d %s\n", i, hash);
     f = start_center(state, text);
-    a = fixture_login(f, "u0", "same-pw");
+    a = fixture_login(f, "u0", "same-pw-long");
     for (i = 0; i < N; i++) {
         c[i] = tc_connect(f->port);
-        tc_sendf(c[i], "authenticate u%d same-pw\n", i);
+        tc_sendf(c[i], "authenticate u%d same-pw-long\n", i);
     }
     tc_sendf(a, "available\n");
     tc_expect(a, "slots 2");

@@ -380,6 +380,70 @@ test_answer_length_limit(void **state)
     assert_string_equal(a.plan, "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq...");
 }
 
+/* Diff old to new (both as text) and check the counts and the reload line. */
+static void
+check_diff(const char *old_text, const char *new_text, size_t added, size_t removed, size_t changed,
+           const char *line)
+{
+    struct prices old, new;
+    struct prices_diff d;
+    char buf[128];
+
+    load_ok(&old, old_text);
+    load_ok(&new, new_text);
+    prices_diff(&old, &new, &d);
+    assert_int_equal(d.added, added);
+    assert_int_equal(d.removed, removed);
+    assert_int_equal(d.changed, changed);
+    prices_diff_line(&d, buf, sizeof buf);
+    assert_string_equal(buf, line);
+    prices_free(&old);
+    prices_free(&new);
+}
+
+/* A reload counts plans added, removed and changed, whatever the order of the rows. */
+static void
+test_diff(void **state)
+{
+    (void)state;
+    check_diff("a 1\nb 2\n", "a 1\nb 2\n", 0, 0, 0, "reload: 0 prices added, 0 removed, 0 changed");
+    check_diff("a 1\nb 2\n", "b 2\na 1\n", 0, 0, 0, "reload: 0 prices added, 0 removed, 0 changed");
+    check_diff("a 1\nb 2\nc 3\n", "a 1\nc 4\nd 5\ne 6\n", 2, 1, 1,
+               "reload: 2 prices added, 1 removed, 1 changed");
+    check_diff("a 1\n", "a 1\nb 2\n", 1, 0, 0, "reload: 1 price added, 0 removed, 0 changed");
+    check_diff("a 1\nb 2\n", "c 1\n", 1, 2, 0, "reload: 1 price added, 2 removed, 0 changed");
+    /* Names are compared byte for byte; a cost of 0 is a cost like any other. */
+    check_diff("a 1\nb 0\n", "A 1\nb 1\n", 1, 1, 1, "reload: 1 price added, 1 removed, 1 changed");
+    check_diff("a 7\nb 0\n", "a 0\nb 0\n", 0, 0, 1, "reload: 0 prices added, 0 removed, 1 changed");
+}
+
+/* A table of many plans against its shifted self. */
+static void
+test_diff_many(void **state)
+{
+    static char old_text[20000], new_text[20000];
+    struct prices old, new;
+    struct prices_diff d;
+    size_t o = 0, n = 0;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 1000; i++)
+        o += (size_t)snprintf(old_text + o, sizeof old_text - o, "plan%d %d\n", i, i);
+    /* Plans 0-99 go, 1000-1199 come, every tenth of the rest costs one more. */
+    for (i = 100; i < 1200; i++)
+        n += (size_t)snprintf(new_text + n, sizeof new_text - n, "plan%d %d\n", i,
+                              i < 1000 && i % 10 == 0 ? i + 1 : i);
+    load_ok(&old, old_text);
+    load_ok(&new, new_text);
+    prices_diff(&old, &new, &d);
+    assert_int_equal(d.added, 200);
+    assert_int_equal(d.removed, 100);
+    assert_int_equal(d.changed, 90);
+    prices_free(&old);
+    prices_free(&new);
+}
+
 /* Run every test. */
 int
 main(void)
@@ -394,7 +458,8 @@ main(void)
         cmocka_unit_test(test_load_file),           cmocka_unit_test(test_answer_price),
         cmocka_unit_test(test_answer_unknown),      cmocka_unit_test(test_answer_empty),
         cmocka_unit_test(test_answer_too_long),     cmocka_unit_test(test_answer_bad_request),
-        cmocka_unit_test(test_answer_length_limit),
+        cmocka_unit_test(test_answer_length_limit), cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_diff_many),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

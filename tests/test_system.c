@@ -93,14 +93,18 @@ slot_of(unsigned index)
     return NULL;
 }
 
-/* Write patientN.txt, patientNinsurance.txt and patientN.conf for center port port. */
+/* Write patientN.txt, patientNinsurance.txt and patientN.conf for center port port; extra
+ * keys are appended (timeout_ms is 5000 unless extra sets it: a key may be given once). */
 static void
 write_patient(struct world *w, unsigned id, unsigned port, const char *extra)
 {
     const struct tpatient *t = &patients[id];
 
-    fixture_patient(w->dir, id, port, t->user, t->password, t->plan,
-                    h_str("timeout_ms = 5000\n%s", extra != NULL ? extra : ""));
+    if (extra == NULL)
+        extra = "";
+    fixture_patient(
+        w->dir, id, port, t->user, t->password, t->plan,
+        h_str("%s%s", strstr(extra, "timeout_ms") != NULL ? "" : "timeout_ms = 5000\n", extra));
 }
 
 /* A UDP socket on a free loopback port that nobody answers; returns the fd. */

@@ -43,18 +43,27 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     atexit(fuzz_cleanup);
+    config_set_resolve(0);
     return 0;
 }
 
-/* A failed load names the file first. */
+/* A failed load names the file first on every line of its message. */
 static void
 fuzz_check_error(const char *err, size_t errlen)
 {
     size_t pl = strlen(fuzz_path);
+    const char *p = err, *nl;
 
-    if (memchr(err, '\0', errlen) == NULL || strncmp(err, fuzz_path, pl) != 0 || err[pl] != ':' ||
-        err[pl + 1] == '\0')
+    if (memchr(err, '\0', errlen) == NULL)
         abort();
+    for (;;) {
+        if (strncmp(p, fuzz_path, pl) != 0 || p[pl] != ':' || p[pl + 1] == '\0' ||
+            p[pl + 1] == '\n')
+            abort();
+        if ((nl = strchr(p, '\n')) == NULL)
+            break;
+        p = nl + 1;
+    }
 }
 
 /* Whether a loaded path was resolved against the config file's folder (which is absolute). */
