@@ -69,6 +69,49 @@ datafile_error(const struct datafile *df, char *err, size_t errlen, const char *
     return -1;
 }
 
+/*
+ * Read one line into df->buf, at most DATAFILE_MAXLINE bytes: its length
+ * with the "\n", 0 at end of file, -1 on a read error or a longer line
+ * (a file such as /dev/zero must not grow the buffer without end).
+ */
+static ssize_t
+datafile_getline(struct datafile *df, char *err, size_t errlen)
+{
+    size_t n = 0, len;
+    int c = 0;
+
+    if (df->buf == NULL) {
+        if ((df->buf = malloc(DATAFILE_MAXLINE + 3)) == NULL) {
+            snprintf(err, errlen, "%s: out of memory", df->name);
+            return -1;
+        }
+        df->cap = DATAFILE_MAXLINE + 3;
+    }
+    errno = 0;
+    /* Room for the longest line and its "\r\n". */
+    while (n < DATAFILE_MAXLINE + 2 && (c = getc(df->fp)) != EOF) {
+        df->buf[n++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    df->buf[n] = '\0';
+    if (c == EOF && ferror(df->fp)) {
+        snprintf(err, errlen, "%s:%u: read error: %s", df->name, df->line + 1, strerror(errno));
+        return -1;
+    }
+    len = n;
+    if (len > 0 && df->buf[len - 1] == '\n')
+        len--;
+    if (len > 0 && df->buf[len - 1] == '\r')
+        len--;
+    if (len > DATAFILE_MAXLINE || (n == DATAFILE_MAXLINE + 2 && c != '\n')) {
+        snprintf(err, errlen, "%s:%u: line longer than %d bytes", df->name, df->line + 1,
+                 DATAFILE_MAXLINE);
+        return -1;
+    }
+    return (ssize_t)n;
+}
+
 /* Read lines until one has fields, and split it. */
 int
 datafile_next(struct datafile *df, char *err, size_t errlen)
@@ -78,15 +121,8 @@ datafile_next(struct datafile *df, char *err, size_t errlen)
     for (;;) {
         char *p, *end;
 
-        errno = 0;
-        if ((n = getline(&df->buf, &df->cap, df->fp)) == -1) {
-            if (ferror(df->fp)) {
-                snprintf(err, errlen, "%s:%u: read error: %s", df->name, df->line + 1,
-                         strerror(errno));
-                return -1;
-            }
-            return 0;
-        }
+        if ((n = datafile_getline(df, err, errlen)) <= 0)
+            return (int)n;
         df->line++;
         end = df->buf + n;
         if (end > df->buf && end[-1] == '\n')

@@ -6,11 +6,13 @@
 #include <stdio.h>
 
 #define DATAFILE_MAXFIELDS 8
+#define DATAFILE_MAXLINE 4096 /* bytes in one line, its line ending excluded */
 
 /*
  * One open data file. Rows are split on spaces and tabs; "\r\n" and "\n"
  * both end a line, the last line needs no newline, and blank lines are
- * skipped. A row holding a NUL or another control byte is an error.
+ * skipped. A row holding a NUL or another control byte is an error, and so
+ * is a line longer than DATAFILE_MAXLINE bytes.
  */
 struct datafile {
     FILE *fp;

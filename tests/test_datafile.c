@@ -174,7 +174,7 @@ test_empty(void **state)
     assert_string_equal(err, "");
 }
 
-/* Line numbers stay right over many lines; long lines are read whole. */
+/* Line numbers stay right over many lines; lines up to the limit are read whole. */
 static void
 test_many_and_long_lines(void **state)
 {
@@ -187,8 +187,8 @@ test_many_and_long_lines(void **state)
     assert_non_null(text);
     for (i = 1; i < 1000; i++)
         o += (size_t)snprintf(text + o, size - o, "%s%u\n", i % 2 ? "row " : "", i);
-    memset(text + o, 'x', 100000);
-    o += 100000;
+    memset(text + o, 'x', DATAFILE_MAXLINE - 2);
+    o += DATAFILE_MAXLINE - 2;
     memcpy(text + o, " y\n\x02", 4);
     o += 4;
     assert_int_equal(datafile_open_mem(&df, "big.txt", text, o, err, sizeof err), 0);
@@ -200,7 +200,7 @@ test_many_and_long_lines(void **state)
     assert_int_equal(datafile_next(&df, err, sizeof err), 1);
     assert_int_equal(df.line, 1000);
     assert_int_equal(df.nfields, 2);
-    assert_int_equal(df.len[0], 100000);
+    assert_int_equal(df.len[0], DATAFILE_MAXLINE - 2);
     assert_string_equal(df.field[1], "y");
     assert_int_equal(datafile_next(&df, err, sizeof err), -1);
     assert_string_equal(err, "big.txt:1001: control character (byte 0x02) in row");
@@ -328,11 +328,52 @@ test_load(void **state)
     assert_string_equal(err, "/nonexistent/rows.txt: cannot open: No such file or directory");
 }
 
+/* Callback of datafile_load that reads every row. */
+static int
+read_all(void *ctx, struct datafile *df, char *err, size_t errlen)
+{
+    int rc;
+
+    while ((rc = datafile_next(df, err, errlen)) == 1)
+        ++*(int *)ctx;
+    return rc;
+}
+
+/* A line of DATAFILE_MAXLINE bytes is read (with "\n" or "\r\n"); one byte more is an error. */
+static void
+test_line_limit(void **state)
+{
+    static char text[2 * DATAFILE_MAXLINE + 16];
+    char err[256] = "";
+    int rows = 0;
+
+    (void)state;
+    memset(text, 'a', DATAFILE_MAXLINE);
+    memcpy(text + DATAFILE_MAXLINE, "\r\nb\n", 4);
+    assert_int_equal(
+        datafile_load("f", text, DATAFILE_MAXLINE + 4, read_all, &rows, err, sizeof err), 0);
+    assert_int_equal(rows, 2);
+    rows = 0;
+    memset(text, 'a', DATAFILE_MAXLINE + 1);
+    text[DATAFILE_MAXLINE + 1] = '\n';
+    assert_int_equal(
+        datafile_load("f", text, DATAFILE_MAXLINE + 2, read_all, &rows, err, sizeof err), -1);
+    assert_string_equal(err, "f:1: line longer than 4096 bytes");
+    /* Without any newline: a file that never ends a line (/dev/zero) is refused at once. */
+    memcpy(text, "x y\n", 4);
+    memset(text + 4, 'z', sizeof text - 4);
+    rows = 0;
+    assert_int_equal(datafile_load("g", text, sizeof text, read_all, &rows, err, sizeof err), -1);
+    assert_string_equal(err, "g:2: line longer than 4096 bytes");
+    assert_int_equal(rows, 1);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_rows),
+        cmocka_unit_test(test_line_limit),
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_missing_final_newline),
