@@ -9,7 +9,6 @@
 #include <string.h>
 
 #define CLIENT_SHOWLEN 96 /* escaped untrusted text in a message, NUL included */
-#define CLIENT_PROMPT_TEXT "Please enter the preferred appointment index and press enter: "
 
 /* Append len bytes to b; the old copy is wiped when b moves. Returns 0 or -1. */
 static int
@@ -96,6 +95,13 @@ client_fresh_line(struct client *c)
 {
     if (c->midline)
         client_print(c, "\n");
+}
+
+/* The word for n things: one when n is 1, else many ("1 try", "3 tries"). */
+static const char *
+client_plural(unsigned long n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
 }
 
 /* The one place where the state changes. */
@@ -202,23 +208,25 @@ client_none_left(struct client *c)
     client_finish(c, PATIENT_EXIT_NOBOOKING);
 }
 
-/* Ask for the index: the prompt stays open on its line. */
+/* Ask for the index: the prompt stays open on its line (the shell's editor draws its own). */
 static void
 client_prompt(struct client *c)
 {
-    client_print(c, "%s", CLIENT_PROMPT_TEXT);
+    if (!c->p.editor)
+        client_print(c, "%s", CLIENT_PROMPT_TEXT);
     client_set_state(c, CLIENT_PROMPT);
 }
 
-/* Show the list again and prompt, or end if it is empty. */
+/* Show the list again (always, or only when it is short) and prompt, or end if it is empty. */
 static void
-client_reprompt(struct client *c)
+client_reprompt(struct client *c, int always)
 {
     if (c->list.nslots == 0) {
         client_none_left(c);
         return;
     }
-    client_show_list(c);
+    if (always || c->list.nslots <= CLIENT_SHORTLIST)
+        client_show_list(c);
     client_prompt(c);
 }
 
@@ -291,39 +299,64 @@ client_push(struct client *c, const struct proto_reply *r)
         client_print(c, "Phase 2: Appointment %" PRIu32 " %s %s has just become available.\n",
                      r->index, r->day, r->time);
         break;
+    case PROTO_PUSH_ADDED:
+        client_print(c,
+                     "Phase 2: Appointment %" PRIu32 " %s %s has just been added to the "
+                     "schedule.\n",
+                     r->index, r->day, r->time);
+        break;
+    case PROTO_PUSH_REMOVED:
+        client_print(c,
+                     "Phase 2: Appointment %" PRIu32 " has just been removed from the schedule.\n",
+                     r->index);
+        break;
     default:
         break;
     }
-    client_reprompt(c);
+    client_reprompt(c, 0);
 }
 
-/* An "error <reason>" line from the center. */
+/* The index after the reason in "already-booked <index>", or 0 if there is none. */
+static uint32_t
+client_booked_index(const char *reason)
+{
+    size_t n = strlen(proto_errors[PROTO_ERR_ALREADY_BOOKED].reason);
+    uint64_t v;
+
+    if (reason[n] != ' ' || util_parse_uint_str(reason + n + 1, 1, PROTO_MAXINDEX, &v) == -1)
+        return 0;
+    return (uint32_t)v;
+}
+
+/* An "error <reason>" line from the center, told apart by the error table of proto.h. */
 static void
 client_error(struct client *c, const struct proto_reply *r)
 {
+    int e = proto_error_find(r->reason, strlen(r->reason));
+    int bare = e >= 0 && strcmp(r->reason, proto_errors[e].reason) == 0; /* nothing after it */
     char esc[CLIENT_SHOWLEN];
-    uint64_t v;
+    uint32_t held;
 
-    if (strcmp(r->reason, "busy") == 0) {
+    if (bare && e == PROTO_ERR_BUSY) {
         client_fail(c, PATIENT_EXIT_CENTER,
                     "the center is busy (too many patients at once); try again later");
-    } else if (strcmp(r->reason, "idle-timeout") == 0) {
+    } else if (bare && e == PROTO_ERR_IDLE_TIMEOUT) {
         client_fail(c, PATIENT_EXIT_CENTER,
-                    "the center ended the session: no input for too long "
-                    "(error idle-timeout)");
-    } else if (strcmp(r->reason, "auth-timeout") == 0) {
+                    "the center ended the session: no input for too long (error %s)",
+                    proto_errors[e].reason);
+    } else if (bare && e == PROTO_ERR_AUTH_TIMEOUT) {
         client_fail(c, PATIENT_EXIT_CENTER,
-                    "the center ended the session: authentication took too long "
-                    "(error auth-timeout)");
-    } else if (c->state == CLIENT_SELECT && strncmp(r->reason, "already-booked ", 15) == 0 &&
-               util_parse_uint_str(r->reason + 15, 1, PROTO_MAXINDEX, &v) == 0) {
+                    "the center ended the session: authentication took too long (error %s)",
+                    proto_errors[e].reason);
+    } else if (e == PROTO_ERR_ALREADY_BOOKED && c->state == CLIENT_SELECT &&
+               (held = client_booked_index(r->reason)) != 0) {
         client_print(c,
-                     "Phase 2: Patient %u already holds appointment %" PRIu64
+                     "Phase 2: Patient %u already holds appointment %" PRIu32
                      "; cancel it first with: patient --id %u --cancel\n",
-                     c->p.id, v, c->p.id);
+                     c->p.id, held, c->p.id);
         client_finish(c, PATIENT_EXIT_NOBOOKING);
-    } else if (c->state == CLIENT_QUERY && c->p.mode == CLIENT_CANCEL &&
-               strcmp(r->reason, "no-appointment") == 0) {
+    } else if (bare && e == PROTO_ERR_NO_APPOINTMENT && c->state == CLIENT_QUERY &&
+               c->p.mode == CLIENT_CANCEL) {
         client_print(c, "Patient %u has no appointment to cancel.\n", c->p.id);
         client_finish(c, PATIENT_EXIT_NOBOOKING);
     } else {
@@ -355,10 +388,30 @@ client_on_auth(struct client *c, const struct proto_reply *r)
         client_set_state(c, CLIENT_QUERY);
         break;
     case CLIENT_BOOK:
-        client_send(c, "available\n");
-        client_set_state(c, CLIENT_LIST);
+        /* Ask what the user holds first: one who holds a booking is told before the list. */
+        client_send(c, "appointment\n");
+        client_set_state(c, CLIENT_QUERY);
         break;
     }
+    return 0;
+}
+
+/* Booking: the answer to appointment says whether the user already holds one. Returns 0 or -1. */
+static int
+client_on_held(struct client *c, const struct proto_reply *r)
+{
+    if (r->kind == PROTO_APPOINTMENT_NONE) {
+        client_send(c, "available\n");
+        client_set_state(c, CLIENT_LIST);
+        return 0;
+    }
+    if (r->kind != PROTO_APPOINTMENT)
+        return -1;
+    client_print(c,
+                 "Phase 2: Patient %u already holds appointment %" PRIu32 " %s %s with %s "
+                 "(port %u); cancel it first with: patient --id %u --cancel\n",
+                 c->p.id, r->index, r->day, r->time, r->doctor, r->port, c->p.id);
+    client_finish(c, PATIENT_EXIT_NOBOOKING);
     return 0;
 }
 
@@ -366,6 +419,8 @@ client_on_auth(struct client *c, const struct proto_reply *r)
 static int
 client_on_query(struct client *c, const struct proto_reply *r)
 {
+    if (c->p.mode == CLIENT_BOOK)
+        return client_on_held(c, r);
     if (c->p.mode == CLIENT_SHOW && r->kind == PROTO_APPOINTMENT)
         client_print(c, "Patient %u has appointment %" PRIu32 " %s %s with %s (port %u).\n",
                      c->p.id, r->index, r->day, r->time, r->doctor, r->port);
@@ -387,9 +442,8 @@ client_on_list(struct client *c, const struct proto_reply *r)
         if (r->kind != PROTO_SLOTS)
             return -1;
         if (r->count > SLOTLIST_MAX) {
-            client_fail(c, PATIENT_EXIT_CENTER,
-                        "the center announced %" PRIu32 " slots (at most %d)", r->count,
-                        SLOTLIST_MAX);
+            client_fail(c, PATIENT_EXIT_CENTER, "the center announced %" PRIu32 " %s (at most %d)",
+                        r->count, client_plural(r->count, "slot", "slots"), SLOTLIST_MAX);
             return 0;
         }
         c->rows = r->count;
@@ -436,8 +490,8 @@ client_on_select(struct client *c, const struct proto_reply *r)
     }
     client_print(c, "Phase 2: The requested appointment from Patient %u is not available.\n",
                  c->p.id);
-    slotlist_remove(&c->list, c->selected);
-    client_reprompt(c);
+    slotlist_remove(&c->list, c->selected, SLOTLIST_TAKEN);
+    client_reprompt(c, 0);
     return 0;
 }
 
@@ -548,28 +602,62 @@ client_waits_center(const struct client *c)
     }
 }
 
-/* A line typed at the prompt: a shown index is selected, anything else re-prompts. */
+/* Whether b is a blank a person may type around the index. */
+static int
+client_blank(char b)
+{
+    return b == ' ' || b == '\t';
+}
+
+/* Say why index, which is not listed, cannot be chosen. */
+static void
+client_not_listed(struct client *c, uint64_t v, int parsed, const char *esc)
+{
+    switch (parsed ? slotlist_gone(&c->list, (uint32_t)v) : SLOTLIST_LISTED) {
+    case SLOTLIST_TAKEN:
+        client_print(c, "Phase 2: Appointment %" PRIu64 " was just taken by another patient.\n", v);
+        break;
+    case SLOTLIST_DROPPED:
+        client_print(c, "Phase 2: Appointment %" PRIu64 " was removed from the schedule.\n", v);
+        break;
+    default:
+        client_print(c, "Phase 2: %s is not one of the available appointment indices.\n", esc);
+        break;
+    }
+}
+
+/*
+ * A line typed at the prompt: a shown index (blanks around it allowed) is
+ * selected, an empty line shows the list again, anything else re-prompts.
+ */
 void
 client_input_line(struct client *c, const char *line, size_t len)
 {
     char esc[CLIENT_SHOWLEN];
-    uint64_t v;
+    uint64_t v = 0;
+    int parsed;
 
     if (c->state != CLIENT_PROMPT)
         return;
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    util_escape(esc, sizeof esc, line, len);
     if (c->p.echo)
-        client_print(c, "%s\n", esc);
+        client_print(c, "%s\n", util_escape(esc, sizeof esc, line, len));
     c->midline = 0; /* a terminal echoed the person's newline */
+    while (len > 0 && client_blank(line[0])) {
+        line++;
+        len--;
+    }
+    while (len > 0 && client_blank(line[len - 1]))
+        len--;
+    util_escape(esc, sizeof esc, line, len);
+    parsed = util_parse_uint(line, len, 1, PROTO_MAXINDEX, &v) == 0;
     if (len == 0) {
-        client_prompt(c);
-    } else if (util_parse_uint(line, len, 1, PROTO_MAXINDEX, &v) == 0 &&
-               slotlist_has(&c->list, (uint32_t)v)) {
+        client_reprompt(c, 1);
+    } else if (parsed && slotlist_has(&c->list, (uint32_t)v)) {
         client_select(c, (uint32_t)v);
     } else {
-        client_print(c, "Phase 2: %s is not one of the available appointment indices.\n", esc);
+        client_not_listed(c, v, parsed, esc);
         client_prompt(c);
     }
     if (c->nomem)
@@ -618,6 +706,17 @@ client_doctor_sent(struct client *c, const char *host)
                      c->p.id, c->p.plan, c->port, host);
 }
 
+/* No price came: say that the booking made in phase 2 stands, and end. */
+static void
+client_no_price(struct client *c)
+{
+    client_print(c,
+                 "Phase 3: Appointment %" PRIu32 " stays booked for Patient %u without a cost "
+                 "estimate; see it with: patient --id %u --show\n",
+                 c->selected, c->p.id, c->p.id);
+    client_finish(c, PATIENT_EXIT_NOPRICE);
+}
+
 /* No reply in time: try again or give up. */
 int
 client_doctor_timeout(struct client *c)
@@ -627,11 +726,24 @@ client_doctor_timeout(struct client *c)
     if (c->tries <= c->p.retries)
         return 1;
     client_print(c,
-                 "Phase 3: The doctor at port %u did not answer Patient %u after %u tries. "
+                 "Phase 3: The doctor at port %u did not answer Patient %u after %u %s. "
                  "Exiting...\n",
-                 c->port, c->p.id, c->tries);
-    client_finish(c, PATIENT_EXIT_NOPRICE);
+                 c->port, c->p.id, c->tries, client_plural(c->tries, "try", "tries"));
+    client_no_price(c);
     return 0;
+}
+
+/* The doctor's host said nobody listens on the port: no use trying again. */
+void
+client_doctor_refused(struct client *c)
+{
+    if (c->state != CLIENT_DOCTOR)
+        return;
+    client_print(c,
+                 "Phase 3: The doctor at port %u refused the request of Patient %u: no doctor "
+                 "is running there. Exiting...\n",
+                 c->port, c->p.id);
+    client_no_price(c);
 }
 
 /* The doctor's answer: a cost, or an error. */
@@ -661,18 +773,18 @@ client_doctor_reply(struct client *c, const char *data, size_t len, int truncate
                      "Phase 3: Doctor %s does not know insurance plan %s; no estimate for "
                      "Patient %u. Exiting...\n",
                      c->doctor, c->p.plan, c->p.id);
-        client_finish(c, PATIENT_EXIT_NOPRICE);
+        client_no_price(c);
     } else if (!truncated && len > 6 && memcmp(data, "error ", 6) == 0) {
         client_print(c,
                      "Phase 3: Doctor %s answered '%s' to Patient %u; no estimate. "
                      "Exiting...\n",
                      c->doctor, esc, c->p.id);
-        client_finish(c, PATIENT_EXIT_NOPRICE);
+        client_no_price(c);
     } else {
         client_print(c,
                      "Phase 3: Doctor %s sent an unreadable answer '%s%s' to Patient %u. "
                      "Exiting...\n",
                      c->doctor, esc, truncated ? "..." : "", c->p.id);
-        client_finish(c, PATIENT_EXIT_NOPRICE);
+        client_no_price(c);
     }
 }

@@ -10,6 +10,10 @@
 
 #define CLIENT_MAXLINE 1024 /* bytes in one line from the center, line ending excluded */
 #define CLIENT_DIAGLEN 256  /* a failure explained for stderr, NUL included */
+#define CLIENT_SHORTLIST                                                                           \
+    10 /* a change at the prompt shows the whole list again up to this many                        \
+        */
+#define CLIENT_PROMPT_TEXT "Please enter the preferred appointment index and press enter: "
 
 /*
  * How the shell uses this module: it feeds every line from the center to
@@ -19,6 +23,13 @@
  * looks at c->state: CLIENT_DOCTOR means close TCP and start phase 3,
  * CLIENT_DONE means exit with c->status, printing c->diag on stderr if set.
  * The free slots shown to the person are c->list (slotlist.h).
+ *
+ * At the prompt, a change of the schedule prints one line saying what
+ * changed, then the whole list again if it holds at most CLIENT_SHORTLIST
+ * slots, then the prompt; an empty answer shows the whole list again. With
+ * p.editor the shell's line editor draws CLIENT_PROMPT_TEXT and what the
+ * person typed, so the client prints neither: the shell clears the editor's
+ * line, writes c->screen, and redraws it.
  */
 
 /* The exit statuses of the patient program, as the README's table gives them. */
@@ -28,8 +39,9 @@ enum patient_exit {
     PATIENT_EXIT_AUTH = 2,      /* authentication failed */
     PATIENT_EXIT_NOBOOKING = 3, /* no appointment made: slot taken or not listed, no slot left,
                                    input ended at the prompt, already booked, nothing to cancel */
-    PATIENT_EXIT_NOPRICE = 4,   /* the doctor gave no price: no answer after the retries, or an
-                                   error such as an unknown insurance plan */
+    PATIENT_EXIT_NOPRICE = 4,   /* the doctor gave no price (the booking stands): no answer
+                                   after the retries, a refusal, or an error such as an unknown
+                                   insurance plan */
     PATIENT_EXIT_CENTER = 5,    /* the center could not be reached, timed out the session, or
                                    broke the protocol */
 };
@@ -45,7 +57,7 @@ enum client_mode {
 enum client_state {
     CLIENT_START,  /* connected, nothing sent */
     CLIENT_AUTH,   /* authenticate sent: waiting for success or failure */
-    CLIENT_QUERY,  /* appointment or cancel sent: waiting for the answer */
+    CLIENT_QUERY,  /* appointment or cancel sent: waiting for the answer (before the list too) */
     CLIENT_LIST,   /* available sent: waiting for "slots <n>" */
     CLIENT_ROWS,   /* reading the n slot lines */
     CLIENT_PROMPT, /* list and prompt shown: waiting for the person */
@@ -64,6 +76,7 @@ struct client_params {
     uint32_t slot;    /* --slot K, or 0: ask the person */
     int echo;         /* print what was read after the prompt (stdin is not a terminal) */
     unsigned retries; /* resends of the doctor request after the first try */
+    int editor;       /* the shell's line editor shows the prompt and the typed text */
 };
 
 /* Bytes waiting to be written by the shell. */
@@ -122,6 +135,8 @@ void client_doctor_ready(struct client *c, const char *host, unsigned port);
 void client_doctor_sent(struct client *c, const char *host);
 /* No reply in time: 1 means send again, 0 means the tries are used up (CLIENT_DONE). */
 int client_doctor_timeout(struct client *c);
+/* The doctor's host refused the request (ICMP port unreachable): nobody listens there. */
+void client_doctor_refused(struct client *c);
 /* One datagram from the doctor (truncated: it did not fit the shell's buffer). */
 void client_doctor_reply(struct client *c, const char *data, size_t len, int truncated);
 

@@ -24,6 +24,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <editline/readline.h>
+
 #define PATIENT_INMAX 256     /* bytes of one typed line kept; the rest is dropped */
 #define PATIENT_READMAX 65536 /* bytes read from the center before its lines are taken */
 #define PATIENT_UDPMAX 512    /* bytes of the doctor's answer */
@@ -51,6 +53,10 @@ struct patient {
     int stdin_added;   /* ev_stdin is added */
     int stdin_eof;     /* read() gave 0 or failed */
     int stdin_skip;    /* dropping the rest of an over-long typed line */
+    int editor;        /* stdin and stdout are terminals: libedit reads the person's lines */
+    int editing;       /* the editor's prompt and typed text are on the screen */
+    int cleared;       /* ... but were erased to print above them: redraw them */
+    char *edline;      /* a line the editor finished, not yet given to the client */
     size_t inlen;
     char in[PATIENT_INMAX]; /* typed bytes not yet given to the client */
     char dochost[64];       /* the doctor's address, as text */
@@ -58,26 +64,28 @@ struct patient {
 
 static void patient_sync(struct patient *pt, int rearm);
 
+/* The patient whose line editor is installed: libedit's callbacks take no argument. */
+static struct patient *patient_editing;
+
 /* Print how to run the program, with the defaults. */
 static void
 patient_usage(FILE *fp)
 {
-    fprintf(fp, "usage: patient [--id N | --config FILE] [--config-dir DIR] [--slot K] [--show]\n"
-                "               [--cancel] [--check] [-v] [--help] [--version]\n"
-                "  --id N           use <dir>/patientN.conf\n"
-                "  --config FILE    use FILE\n"
-                "  --config-dir DIR folder for --id (default: $HCS_CONFIG_DIR, else config)\n"
-                "  --slot K         choose slot K without asking\n"
-                "  --show           show the appointment held, then exit\n"
-                "  --cancel         cancel the appointment held, then exit\n"
-                "  --check          load and validate the config and data files, then exit\n"
-                "  -v, --verbose    debug messages on stderr\n"
-                "  --help           show this help\n"
-                "  --version        show the version\n"
-                "Exit status: 0 booked and priced (or --show/--cancel answered), 1 usage or\n"
-                "config error, 2 authentication failed, 3 no appointment made, 4 the doctor\n"
-                "gave no price, 5 the center could not be reached or broke the protocol.\n"
-                "Config defaults: timeout_ms = 2000, udp_retries = 3.\n");
+    fprintf(fp,
+            "usage: patient [--id N | -c FILE] [--config-dir DIR] [--slot K | --show | --cancel]\n"
+            "               [--check] [-v] [-h] [-V]\n");
+    opts_usage(fp, "patient", OPTS_USAGE_ALL);
+    fprintf(fp, "      %-18s%s\n", "--slot K", "choose slot K without asking");
+    fprintf(fp, "      %-18s%s\n", "--show", "show the appointment held, then exit");
+    fprintf(fp, "      %-18s%s\n", "--cancel", "cancel the appointment held, then exit");
+    fprintf(fp,
+            "At the prompt, Enter alone shows the list of free slots again; a change of the\n"
+            "schedule shows the whole list again only when it holds at most %d slots.\n"
+            "Exit status: 0 booked and priced (or --show/--cancel answered), 1 usage or\n"
+            "config error, 2 authentication failed, 3 no appointment made, 4 the doctor\n"
+            "gave no price, 5 the center could not be reached or broke the protocol.\n"
+            "Config defaults: timeout_ms = 2000, udp_retries = 3.\n",
+            CLIENT_SHORTLIST);
 }
 
 /* Parse the command line into o. Returns 0, 1 to exit with 0, -1 to exit with 1. */
@@ -96,7 +104,7 @@ patient_parse_args(int argc, char **argv, struct patient_opts *o)
     uint64_t v;
 
     memset(o, 0, sizeof *o);
-    while ((ch = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, OPTS_SHORTOPTS, longopts, NULL)) != -1) {
         if ((rc = opts_take(&o->common, ch, optarg, "patient", patient_usage)) != OPTS_OTHER) {
             if (rc != 0)
                 return rc;
@@ -106,6 +114,7 @@ patient_parse_args(int argc, char **argv, struct patient_opts *o)
         case OPT_SLOT:
             if (util_parse_uint_str(optarg, 1, PROTO_MAXINDEX, &v) == -1) {
                 log_warnx("--slot must be a whole number from 1 to %u", PROTO_MAXINDEX);
+                opts_try("patient");
                 return -1;
             }
             o->slot = (uint32_t)v;
@@ -117,7 +126,7 @@ patient_parse_args(int argc, char **argv, struct patient_opts *o)
             cancel = 1;
             break;
         default:
-            patient_usage(stderr);
+            opts_try("patient");
             return -1;
         }
     }
@@ -125,7 +134,7 @@ patient_parse_args(int argc, char **argv, struct patient_opts *o)
         return -1;
     if (show + cancel + (o->slot != 0) > 1) {
         log_warnx("--show, --cancel and --slot exclude each other");
-        patient_usage(stderr);
+        opts_try("patient");
         return -1;
     }
     o->mode = show ? CLIENT_SHOW : cancel ? CLIENT_CANCEL : CLIENT_BOOK;
@@ -159,6 +168,24 @@ out:
     return rc;
 }
 
+/* Take the line the editor finished (or the end of input) to the client. Returns 1 if it did. */
+static int
+patient_editor_take(struct patient *pt)
+{
+    char *line = pt->edline;
+
+    if (line != NULL) {
+        pt->edline = NULL;
+        client_input_line(&pt->client, line, strlen(line));
+        free(line);
+        return 1;
+    }
+    if (!pt->stdin_eof)
+        return 0;
+    client_input_eof(&pt->client);
+    return 1;
+}
+
 /* Take one line (or the end) of typed input to the client. Returns 1 if it took something. */
 static int
 patient_input_take(struct patient *pt)
@@ -167,6 +194,8 @@ patient_input_take(struct patient *pt)
     char *nl = memchr(pt->in, '\n', pt->inlen);
     size_t len;
 
+    if (pt->editor)
+        return patient_editor_take(pt);
     if (nl != NULL) {
         len = (size_t)(nl - pt->in);
         if (pt->stdin_skip)
@@ -197,6 +226,104 @@ patient_input_take(struct patient *pt)
     return 1;
 }
 
+/* libedit reads the terminal through this: one byte, or -1 at the end of input. */
+static int
+patient_editor_getc(FILE *fp)
+{
+    unsigned char ch;
+    ssize_t n;
+
+    (void)fp;
+    do
+        n = read(STDIN_FILENO, &ch, 1);
+    while (n == -1 && errno == EINTR);
+    if (n == 1)
+        return ch;
+    if (n == -1)
+        log_warn("reading the standard input");
+    if (patient_editing != NULL)
+        patient_editing->stdin_eof = 1;
+    return -1;
+}
+
+/* Take the editor off the terminal, which goes back to its normal mode. */
+static void
+patient_editor_remove(struct patient *pt)
+{
+    rl_callback_handler_remove();
+    pt->editing = 0;
+    pt->cleared = 0;
+}
+
+/* libedit finished a line (NULL: the person typed the end of input on an empty line). */
+static void
+patient_editor_line(char *line)
+{
+    struct patient *pt = patient_editing;
+
+    patient_editor_remove(pt);
+    if (line == NULL) {
+        pt->stdin_eof = 1;
+        fputs("\n", stdout); /* the end of input left the cursor after the prompt */
+        return;
+    }
+    free(pt->edline);
+    pt->edline = line;
+}
+
+/*
+ * Erase the editor's prompt and typed text from the screen so that a message
+ * can be printed in their place; patient_editor_set draws them again below.
+ * They may wrap over several rows: the cursor is on the row of the point,
+ * so go up to the first one, then erase to the end of the screen.
+ */
+static void
+patient_editor_clear(struct patient *pt)
+{
+    int cols = 0;
+    size_t at = strlen(CLIENT_PROMPT_TEXT) + (rl_point > 0 ? (size_t)rl_point : 0);
+
+    rl_get_screen_size(NULL, &cols);
+    fputs("\r", stdout);
+    if (cols > 0 && at / (size_t)cols > 0)
+        fprintf(stdout, "\033[%zuA", at / (size_t)cols);
+    fputs("\033[J", stdout);
+    pt->cleared = 1;
+}
+
+/* Show the editor's prompt (on), redraw it after a message, or take it away (off). */
+static void
+patient_editor_set(struct patient *pt, int on)
+{
+    if (!pt->editor)
+        return;
+    if (on && !pt->editing) {
+        patient_editing = pt;
+        rl_callback_handler_install(CLIENT_PROMPT_TEXT, patient_editor_line);
+        pt->editing = 1;
+    } else if (on && pt->cleared) {
+        rl_forced_update_display();
+        pt->cleared = 0;
+    } else if (!on && pt->editing) {
+        if (!pt->cleared)
+            patient_editor_clear(pt); /* what comes next replaces the prompt */
+        patient_editor_remove(pt);
+    }
+    fflush(stdout);
+}
+
+/* The terminal has a key for the editor at the prompt. */
+static void
+patient_editor_read(struct patient *pt)
+{
+    rl_callback_read_char();
+    if (pt->stdin_eof && pt->editing) { /* the terminal went away */
+        patient_editor_remove(pt);
+        fputs("\n", stdout);
+    }
+    patient_sync(pt, 0);
+}
+
 /* stdin is readable at the prompt: read what is there and give the client its lines. */
 static void
 patient_stdin_cb(evutil_socket_t fd, short what, void *arg)
@@ -205,6 +332,10 @@ patient_stdin_cb(evutil_socket_t fd, short what, void *arg)
     ssize_t n;
 
     (void)what;
+    if (pt->editor) {
+        patient_editor_read(pt);
+        return;
+    }
     n = read(fd, pt->in + pt->inlen, sizeof pt->in - pt->inlen);
     if (n == -1 && (errno == EINTR || errno == EAGAIN))
         return;
@@ -285,11 +416,19 @@ static void
 patient_doctor_send(struct patient *pt)
 {
     struct timeval tv = {pt->cfg.timeout_ms / 1000, (pt->cfg.timeout_ms % 1000) * 1000};
+    ssize_t n = send(pt->udp_fd, pt->prof.plan, strlen(pt->prof.plan), 0);
+    int err = errno;
 
-    /* ECONNREFUSED reports an earlier try that found no doctor: this one still counts. */
-    if (send(pt->udp_fd, pt->prof.plan, strlen(pt->prof.plan), 0) == -1 && errno != ECONNREFUSED)
-        log_warn("sending to the doctor");
     client_doctor_sent(&pt->client, pt->dochost);
+    if (n == -1 && err == ECONNREFUSED) {
+        /* An earlier try found no doctor there (ICMP port unreachable). */
+        client_doctor_refused(&pt->client);
+        return;
+    }
+    if (n == -1) {
+        errno = err;
+        log_warn("sending to the doctor");
+    }
     evtimer_add(pt->ev_retry, &tv);
 }
 
@@ -311,8 +450,13 @@ patient_udp_cb(evutil_socket_t fd, short what, void *arg)
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
         if ((n = recvmsg(fd, &msg, 0)) == -1) {
-            if (errno == EINTR || errno == ECONNREFUSED)
-                continue; /* no doctor there yet: the retry timer sends again */
+            if (errno == EINTR)
+                continue;
+            if (errno == ECONNREFUSED) {
+                /* ICMP port unreachable: nobody listens there; retries would not help. */
+                client_doctor_refused(&pt->client);
+                break;
+            }
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 log_warn("reading from the doctor");
             break;
@@ -432,6 +576,8 @@ patient_sync(struct patient *pt, int rearm)
 
     for (;;) {
         if (c->screen.len > 0) {
+            if (pt->editing && !pt->cleared)
+                patient_editor_clear(pt);
             fwrite(c->screen.data, 1, c->screen.len, stdout);
             c->screen.len = 0;
             fflush(stdout);
@@ -444,6 +590,7 @@ patient_sync(struct patient *pt, int rearm)
             rearm = 1;
         }
         if (c->state == CLIENT_DONE) {
+            patient_editor_set(pt, 0);
             patient_stdin_set(pt, 0);
             event_base_loopbreak(pt->base);
             return;
@@ -453,6 +600,7 @@ patient_sync(struct patient *pt, int rearm)
             bufferevent_free(pt->bev);
             pt->bev = NULL;
             evtimer_del(pt->ev_timer);
+            patient_editor_set(pt, 0);
             patient_stdin_set(pt, 0);
             patient_doctor_start(pt);
             continue;
@@ -461,6 +609,7 @@ patient_sync(struct patient *pt, int rearm)
             continue;
         break;
     }
+    patient_editor_set(pt, client_waits_input(c) && !pt->stdin_eof);
     patient_stdin_set(pt, client_waits_input(c) && !pt->stdin_eof);
     if (!client_waits_center(c))
         evtimer_del(pt->ev_timer);
@@ -489,6 +638,13 @@ patient_start(struct patient *pt, const struct patient_opts *o)
     p.slot = o->slot;
     p.echo = !isatty(STDIN_FILENO);
     p.retries = pt->cfg.udp_retries;
+    /* A person at a terminal gets a line editor that keeps the typed text across messages. */
+    pt->editor = p.editor =
+        o->mode == CLIENT_BOOK && o->slot == 0 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    if (pt->editor) {
+        rl_readline_name = "patient";
+        rl_getc_function = patient_editor_getc;
+    }
     if (client_init(&pt->client, &p) == -1) {
         log_warnx("out of memory");
         return -1;
@@ -542,6 +698,9 @@ patient_start(struct patient *pt, const struct patient_opts *o)
 static void
 patient_free(struct patient *pt)
 {
+    if (pt->editing)
+        patient_editor_remove(pt);
+    free(pt->edline);
     if (pt->ev_retry != NULL)
         event_free(pt->ev_retry);
     if (pt->ev_udp != NULL)

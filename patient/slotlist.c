@@ -12,13 +12,16 @@ _Static_assert(SLOTLIST_ROWLEN >= 12 + 2 * PROTO_DAYLEN, "SLOTLIST_ROWLEN holds 
 /* A push and what it does to the list; another kind of push is one more row of the table. */
 struct slotlist_push {
     enum proto_reply_kind kind;
-    int adds; /* 1: the slot (index, day, time) is free again; 0: the index is gone */
+    int adds;              /* 1: the slot (index, day, time) is free; 0: the index is gone */
+    enum slotlist_why why; /* when it is gone: why */
 };
 
 /* The pushes that change the list. */
 static const struct slotlist_push slotlist_pushes[] = {
-    {PROTO_PUSH_RESERVED, 0}, /* another patient took the slot */
-    {PROTO_PUSH_RELEASED, 1}, /* a booking was cancelled */
+    {PROTO_PUSH_RESERVED, 0, SLOTLIST_TAKEN},  /* another patient took the slot */
+    {PROTO_PUSH_RELEASED, 1, SLOTLIST_LISTED}, /* a booking was cancelled */
+    {PROTO_PUSH_ADDED, 1, SLOTLIST_LISTED},    /* the center added the slot to its schedule */
+    {PROTO_PUSH_REMOVED, 0, SLOTLIST_DROPPED}, /* the center took the slot off its schedule */
 };
 
 /* Start an empty list. */
@@ -28,12 +31,13 @@ slotlist_init(struct slotlist *l)
     memset(l, 0, sizeof *l);
 }
 
-/* Free both arrays. */
+/* Free the arrays. */
 void
 slotlist_free(struct slotlist *l)
 {
     free(l->slots);
     free(l->sorted);
+    free(l->gone);
     slotlist_init(l);
 }
 
@@ -137,9 +141,83 @@ slotlist_finish(struct slotlist *l, uint32_t *dup)
     return 0;
 }
 
-/* Remove index from both arrays. */
+/* Position of index in the gone array, or where it would go; *found tells which. */
+static size_t
+slotlist_gone_find(const struct slotlist *l, uint32_t index, int *found)
+{
+    size_t lo = 0, hi = l->ngone;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->gone[mid].index < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < l->ngone && l->gone[lo].index == index;
+    return lo;
+}
+
+/* Remember why index went away; without room, it is not remembered. */
+static void
+slotlist_gone_add(struct slotlist *l, uint32_t index, enum slotlist_why why)
+{
+    struct slotlist_gone *gone;
+    size_t pos, cap;
+    int found;
+
+    pos = slotlist_gone_find(l, index, &found);
+    if (found) {
+        l->gone[pos].why = why;
+        return;
+    }
+    if (l->ngone == l->gonecap) {
+        if (l->gonecap >= SLOTLIST_MAX)
+            return;
+        cap = l->gonecap == 0 ? 16 : l->gonecap * 2;
+        if (cap > SLOTLIST_MAX)
+            cap = SLOTLIST_MAX;
+        if ((gone = realloc(l->gone, cap * sizeof *gone)) == NULL)
+            return;
+        l->gone = gone;
+        l->gonecap = cap;
+    }
+    memmove(&l->gone[pos + 1], &l->gone[pos], (l->ngone - pos) * sizeof *l->gone);
+    l->gone[pos].index = index;
+    l->gone[pos].why = why;
+    l->ngone++;
+}
+
+/* Forget why index went away: it is listed again. */
+static void
+slotlist_gone_forget(struct slotlist *l, uint32_t index)
+{
+    size_t pos;
+    int found;
+
+    pos = slotlist_gone_find(l, index, &found);
+    if (!found)
+        return;
+    memmove(&l->gone[pos], &l->gone[pos + 1], (l->ngone - pos - 1) * sizeof *l->gone);
+    l->ngone--;
+}
+
+/* Why index is not listed. */
+enum slotlist_why
+slotlist_gone(const struct slotlist *l, uint32_t index)
+{
+    size_t pos;
+    int found;
+
+    if (slotlist_has(l, index))
+        return SLOTLIST_LISTED;
+    pos = slotlist_gone_find(l, index, &found);
+    return found ? l->gone[pos].why : SLOTLIST_LISTED;
+}
+
+/* Remove index from both arrays and remember why. */
 enum slotlist_result
-slotlist_remove(struct slotlist *l, uint32_t index)
+slotlist_remove(struct slotlist *l, uint32_t index, enum slotlist_why why)
 {
     size_t pos, i;
     int found;
@@ -152,6 +230,8 @@ slotlist_remove(struct slotlist *l, uint32_t index)
         continue;
     memmove(&l->slots[i], &l->slots[i + 1], (l->nslots - i - 1) * sizeof *l->slots);
     l->nslots--;
+    if (why != SLOTLIST_LISTED)
+        slotlist_gone_add(l, index, why);
     return SLOTLIST_CHANGED;
 }
 
@@ -175,6 +255,7 @@ slotlist_insert(struct slotlist *l, const struct proto_reply *r)
     memmove(&l->slots[i + 1], &l->slots[i], (l->nslots - i) * sizeof *l->slots);
     slotlist_set(&l->slots[i], r);
     l->nslots++;
+    slotlist_gone_forget(l, r->index);
     return SLOTLIST_CHANGED;
 }
 
@@ -205,7 +286,7 @@ slotlist_apply(struct slotlist *l, const struct proto_reply *r)
 
     if (push == NULL)
         return SLOTLIST_SAME;
-    return push->adds ? slotlist_insert(l, r) : slotlist_remove(l, r->index);
+    return push->adds ? slotlist_insert(l, r) : slotlist_remove(l, r->index, push->why);
 }
 
 /* Format row i for the screen. */

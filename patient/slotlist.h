@@ -20,6 +20,10 @@
  * The list is kept in the center's order (availabilities.txt). A slot that
  * comes back goes before the first listed slot with a higher index, which is
  * ascending order whenever the center's list is ascending.
+ *
+ * The list also remembers why a slot it listed went away (slotlist_gone), so
+ * that a person who types it is told it was taken or taken off the schedule,
+ * not that it was never there. A slot that comes back is forgotten there.
  */
 
 /* One free slot as the center listed it. */
@@ -29,12 +33,28 @@ struct slotlist_slot {
     char time[PROTO_DAYLEN];
 };
 
+/* Why a slot is not listed. */
+enum slotlist_why {
+    SLOTLIST_LISTED = 0,  /* not gone: listed now, or never listed */
+    SLOTLIST_TAKEN = 1,   /* another patient took it ("* reserved", or the center refused it) */
+    SLOTLIST_DROPPED = 2, /* the center took it off the schedule ("* removed") */
+};
+
+/* A slot that was listed and is gone, and why. */
+struct slotlist_gone {
+    uint32_t index;
+    enum slotlist_why why;
+};
+
 /* The list. Fields are for reading; change them only through the functions below. */
 struct slotlist {
     struct slotlist_slot *slots; /* in the center's order */
     uint32_t *sorted;            /* the same indices in ascending order, for lookups */
     size_t nslots;
-    size_t cap; /* room in both arrays */
+    size_t cap;                 /* room in both arrays */
+    struct slotlist_gone *gone; /* slots that went away, ascending by index */
+    size_t ngone;
+    size_t gonecap;
 };
 
 /* What a change of the list did. The negative ones leave the list as it was. */
@@ -59,11 +79,18 @@ int slotlist_finish(struct slotlist *l, uint32_t *dup);
 int slotlist_is_push(const struct proto_reply *r);
 /* Apply a pushed schedule change; anything else than a push is SLOTLIST_SAME. */
 enum slotlist_result slotlist_apply(struct slotlist *l, const struct proto_reply *r);
-/* Remove index: SLOTLIST_CHANGED, or SLOTLIST_SAME if it is not listed. */
-enum slotlist_result slotlist_remove(struct slotlist *l, uint32_t index);
+/*
+ * Remove index and remember why (SLOTLIST_LISTED: remember nothing):
+ * SLOTLIST_CHANGED, or SLOTLIST_SAME if it is not listed. The reason is
+ * kept as long as memory allows (at most SLOTLIST_MAX of them); it is only
+ * a better message.
+ */
+enum slotlist_result slotlist_remove(struct slotlist *l, uint32_t index, enum slotlist_why why);
 
 /* Whether index is listed. */
 int slotlist_has(const struct slotlist *l, uint32_t index);
+/* Why index is not listed: SLOTLIST_LISTED if it is, or if it never was (or was forgotten). */
+enum slotlist_why slotlist_gone(const struct slotlist *l, uint32_t index);
 /* Format row i (below l->nslots) as the screen shows it, "5 Mon 01pm\n"; returns its length. */
 size_t slotlist_row(const struct slotlist *l, size_t i, char buf[SLOTLIST_ROWLEN]);
 

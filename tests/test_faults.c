@@ -278,6 +278,8 @@ test_patient_broken_center(void **state)
             /* Read the patient's next request first: closing with it unread
              * would make the kernel answer it with a reset, not an end. */
             tc_sendf(c, "success\n");
+            tc_expect(c, "appointment"); /* the patient asks what the user holds first */
+            tc_sendf(c, "appointment none\n");
             tc_expect(c, "available");
             tc_close(c);
             break;
@@ -290,6 +292,8 @@ test_patient_broken_center(void **state)
         if (fc->act == FAKE_STALL_LIST || fc->act == FAKE_SHORT_LIST || fc->act == FAKE_BAD_ROW ||
             fc->act == FAKE_HUGE_COUNT || fc->act == FAKE_DUP_ROW || fc->act == FAKE_STALL_SELECT) {
             tc_sendf(c, "success\n");
+            tc_expect(c, "appointment"); /* the patient asks what the user holds first */
+            tc_sendf(c, "appointment none\n");
             tc_expect(c, "available");
             t0 = h_now_ms();
         }

@@ -133,8 +133,8 @@ test_reserved(void **state)
     assert_false(slotlist_has(&l, 2));
     assert_string_equal(rows(&l), "5 Mon 01pm\n9 Wed 03pm\n");
     assert_int_equal(push(&l, "* reserved 2"), SLOTLIST_SAME);
-    assert_int_equal(slotlist_remove(&l, 9), SLOTLIST_CHANGED);
-    assert_int_equal(slotlist_remove(&l, 9), SLOTLIST_SAME);
+    assert_int_equal(slotlist_remove(&l, 9, SLOTLIST_LISTED), SLOTLIST_CHANGED);
+    assert_int_equal(slotlist_remove(&l, 9, SLOTLIST_TAKEN), SLOTLIST_SAME);
     assert_int_equal(push(&l, "* reserved 5"), SLOTLIST_CHANGED);
     assert_int_equal(l.nslots, 0);
     assert_string_equal(rows(&l), "");
@@ -176,6 +176,77 @@ test_released(void **state)
     assert_int_equal(push(&l, "* released 6 Mon 04pm"), SLOTLIST_CHANGED);
     assert_string_equal(rows(&l), "1 Mon 02pm\n4 Mon 01pm\n6 Mon 04pm\n9 Mon 03pm\n");
     slotlist_free(&l);
+}
+
+/* "* added" goes in like "* released"; "* removed" takes the slot out like "* reserved". */
+static void
+test_added_removed(void **state)
+{
+    struct slotlist l;
+
+    (void)state;
+    three(&l);
+    assert_int_equal(push(&l, "* added 3 Thu 04pm"), SLOTLIST_CHANGED);
+    assert_string_equal(rows(&l), "3 Thu 04pm\n5 Mon 01pm\n2 Tue 02pm\n9 Wed 03pm\n");
+    assert_int_equal(push(&l, "* added 3 Fri 05pm"), SLOTLIST_SAME);
+    assert_int_equal(push(&l, "* added 12 Sat 11am"), SLOTLIST_CHANGED);
+    assert_true(slotlist_has(&l, 12));
+    assert_int_equal(push(&l, "* removed 5"), SLOTLIST_CHANGED);
+    assert_false(slotlist_has(&l, 5));
+    assert_int_equal(push(&l, "* removed 5"), SLOTLIST_SAME);
+    assert_int_equal(push(&l, "* removed 77"), SLOTLIST_SAME);
+    assert_string_equal(rows(&l), "3 Thu 04pm\n2 Tue 02pm\n9 Wed 03pm\n12 Sat 11am\n");
+    slotlist_free(&l);
+}
+
+/* A slot that went away is remembered with why, until it comes back. */
+static void
+test_gone(void **state)
+{
+    struct proto_reply r;
+    struct slotlist l;
+    uint32_t i;
+
+    (void)state;
+    three(&l);
+    assert_int_equal(slotlist_gone(&l, 5), SLOTLIST_LISTED);  /* listed */
+    assert_int_equal(slotlist_gone(&l, 77), SLOTLIST_LISTED); /* never listed */
+    push(&l, "* reserved 2");
+    push(&l, "* removed 9");
+    push(&l, "* reserved 77"); /* not listed: nothing to remember */
+    assert_int_equal(slotlist_gone(&l, 2), SLOTLIST_TAKEN);
+    assert_int_equal(slotlist_gone(&l, 9), SLOTLIST_DROPPED);
+    assert_int_equal(slotlist_gone(&l, 77), SLOTLIST_LISTED);
+    /* Back again: forgotten there, and it can go again for another reason. */
+    assert_int_equal(l.ngone, 2);
+    assert_int_equal(push(&l, "* released 2 Tue 02pm"), SLOTLIST_CHANGED);
+    assert_int_equal(slotlist_gone(&l, 2), SLOTLIST_LISTED);
+    assert_int_equal(l.ngone, 1); /* forgotten, not only hidden */
+    assert_int_equal(push(&l, "* added 9 Wed 03pm"), SLOTLIST_CHANGED);
+    assert_int_equal(slotlist_gone(&l, 9), SLOTLIST_LISTED);
+    assert_int_equal(push(&l, "* removed 2"), SLOTLIST_CHANGED);
+    assert_int_equal(slotlist_gone(&l, 2), SLOTLIST_DROPPED);
+    assert_int_equal(slotlist_remove(&l, 9, SLOTLIST_TAKEN), SLOTLIST_CHANGED);
+    assert_int_equal(slotlist_gone(&l, 9), SLOTLIST_TAKEN);
+    assert_int_equal(slotlist_remove(&l, 5, SLOTLIST_LISTED), SLOTLIST_CHANGED);
+    assert_int_equal(slotlist_gone(&l, 5), SLOTLIST_LISTED);
+    assert_int_equal(l.nslots, 0);
+    assert_int_equal(l.ngone, 2);
+    /* Many, added in a shuffled order: each keeps its own reason. */
+    parse("* added 100 Mon 01pm", &r);
+    for (i = 0; i < 41; i++) {
+        r.index = 100 + i * 7 % 41;
+        assert_int_equal(slotlist_apply(&l, &r), SLOTLIST_CHANGED);
+    }
+    for (i = 100; i <= 140; i++)
+        assert_int_equal(slotlist_remove(&l, i, i % 2 ? SLOTLIST_TAKEN : SLOTLIST_DROPPED),
+                         SLOTLIST_CHANGED);
+    for (i = 100; i <= 140; i++)
+        assert_int_equal(slotlist_gone(&l, i), i % 2 ? SLOTLIST_TAKEN : SLOTLIST_DROPPED);
+    assert_int_equal(l.ngone, 43);
+    slotlist_free(&l);
+    assert_null(l.gone);
+    assert_int_equal(l.ngone, 0);
 }
 
 /* Replies that are not pushes change nothing. */
@@ -249,7 +320,8 @@ main(void)
         cmocka_unit_test(test_add_find), cmocka_unit_test(test_empty_and_twice),
         cmocka_unit_test(test_reserved), cmocka_unit_test(test_released),
         cmocka_unit_test(test_not_push), cmocka_unit_test(test_row_longest),
-        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_full),     cmocka_unit_test(test_added_removed),
+        cmocka_unit_test(test_gone),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,6 +107,28 @@ write_patient(struct world *w, unsigned id, unsigned port, const char *extra)
         h_str("%s%s", strstr(extra, "timeout_ms") != NULL ? "" : "timeout_ms = 5000\n", extra));
 }
 
+/* The line that tells patient id, before any list, that it holds index of doctor d. */
+static void
+expect_held(struct world *w, struct hproc *p, unsigned id, unsigned index, int d)
+{
+    const struct tslot *s = slot_of(index);
+
+    h_expectf(p,
+              "Phase 2: Patient %u already holds appointment %u %s %s with %s (port %u); "
+              "cancel it first with: patient --id %u --cancel",
+              id, index, s->day, s->time, doctor_names[d], w->docport[d], id);
+}
+
+/* The line that tells patient id that its booking of index stands without a price. */
+static void
+expect_kept(struct hproc *p, unsigned id, unsigned index)
+{
+    h_expectf(p,
+              "Phase 3: Appointment %u stays booked for Patient %u without a cost estimate; see "
+              "it with: patient --id %u --show",
+              index, id, id);
+}
+
 /* A UDP socket on a free loopback port that nobody answers; returns the fd. */
 static int
 silent_socket(unsigned *port)
@@ -622,17 +644,18 @@ test_invalid_index(void **state)
 
     world_start(state, &w, 0);
     p = patient_start(&w, 1, NULL);
-    /* Typed ahead into the pipe, as `printf '99\n\n1\n11\n' | patient` does. */
-    h_send(p, "99\n\n1\n11\n");
+    /* Typed ahead into the pipe, as `printf '99\n\n1\n 11 \n' | patient` does. */
+    h_send(p, "99\n\n1\n 11 \n");
     h_close_in(p);
     tcp = expect_phase1(p, 1, 1);
     expect_list(p, 1, 2, 3, 10, 11, 12, 0);
     h_expect(p, PROMPT "99");
     h_expect(p, "Phase 2: 99 is not one of the available appointment indices.");
     h_expect(p, PROMPT);
+    expect_list(p, 1, 2, 3, 10, 11, 12, 0); /* an empty answer shows the list again */
     h_expect(p, PROMPT "1");
     h_expect(p, "Phase 2: 1 is not one of the available appointment indices.");
-    h_expect(p, PROMPT "11");
+    h_expect(p, PROMPT " 11 "); /* blanks around the index are fine */
     expect_booked(&w, p, 1, 2);
     udp = expect_phase3(&w, p, 1, 2);
     expect_end(p, 0);
@@ -662,6 +685,7 @@ test_unknown_insurance(void **state)
     udp = expect_phase3_sent(&w, p, 3, 1);
     h_expect(p, "Phase 3: Doctor house does not know insurance plan nosuchplan; no estimate for "
                 "Patient 3. Exiting...");
+    expect_kept(p, 3, 12);
     expect_end(p, 4);
     expect_center_auth(&w, "cyd", 1);
     expect_center_list(&w, tcp, "cyd");
@@ -678,29 +702,40 @@ test_unknown_insurance(void **state)
     world_stop(&w);
 }
 
-/* A doctor that is not running: the patient gives up after its retries, exit 4. */
+/*
+ * A doctor that is not running: its host refuses the request (ICMP port
+ * unreachable), and the patient says so at once instead of waiting through
+ * its retries; the booking stands; exit 4.
+ */
 static void
 test_doctor_down(void **state)
 {
     struct world w;
     struct hproc *p;
     unsigned tcp;
+    long long t0;
 
     world_start(state, &w, 0);
     assert_int_equal(h_stop(w.doc[2]), 0);
     h_expect_eof(w.doc[2]);
     w.doc[2] = NULL;
-    write_patient(&w, 5, w.f->port, "timeout_ms = 200\nudp_retries = 2\n");
+    write_patient(&w, 5, w.f->port, "timeout_ms = 3000\nudp_retries = 2\n");
     p = patient_start(&w, 5, "--slot", "3", NULL);
     tcp = expect_phase1(p, 5, 1);
     expect_list(p, 5, 2, 3, 10, 11, 12, 0);
     h_expect(p, PROMPT "3");
     expect_booked(&w, p, 5, 2);
     expect_phase3_sent(&w, p, 5, 2);
+    t0 = h_now_ms();
     h_expectf(p,
-              "Phase 3: The doctor at port %u did not answer Patient 5 after 3 tries. Exiting...",
+              "Phase 3: The doctor at port %u refused the request of Patient 5: no doctor is "
+              "running there. Exiting...",
               w.docport[2]);
+    expect_kept(p, 5, 3);
     expect_end(p, 4);
+    if (h_now_ms() - t0 > 1500)
+        h_fail("patient5: told of the refusal after %lld ms, not at once (timeout_ms = 3000)",
+               h_now_ms() - t0);
     expect_center_auth(&w, "eve", 1);
     expect_center_list(&w, tcp, "eve");
     expect_center_select(&w, 3, tcp, "eve", 1);
@@ -730,6 +765,7 @@ test_doctor_silent(void **state)
     h_expectf(p,
               "Phase 3: The doctor at port %u did not answer Patient 5 after 3 tries. Exiting...",
               sport);
+    expect_kept(p, 5, 11);
     expect_end(p, 4);
     expect_center_auth(&w, "eve", 1);
     expect_center_list(&w, tcp, "eve");
@@ -783,7 +819,7 @@ test_live_taken(void **state)
     h_expect_text(a, PROMPT);
     h_send(a, "2\n");
     h_expect(a, "2");
-    h_expect(a, "Phase 2: 2 is not one of the available appointment indices.");
+    h_expect(a, "Phase 2: Appointment 2 was just taken by another patient.");
     h_expect_text(a, PROMPT);
     h_send(a, "10\n");
     h_expect(a, "10");
@@ -870,12 +906,18 @@ test_none_left(void **state)
     h_expect(a, "Phase 2: Appointment 12 was just taken by another patient.");
     h_expect(a, "Phase 2: No appointments are available for Patient 1. Exiting...");
     expect_end(a, 3);
+    d = patient_start(&w, 1, "--slot", "12", NULL);
+    tcp = expect_phase1(d, 1, 1);
+    h_expect(d, "Phase 2: No appointments are available for Patient 1. Exiting...");
+    expect_end(d, 3);
+    expect_center_auth(&w, "ana.k", 1);
+    expect_center_list(&w, tcp, "ana.k");
+    /* One who holds a booking is told so, and sees no list. */
     d = patient_start(&w, 4, "--slot", "12", NULL);
-    tcp = expect_phase1(d, 4, 1);
-    h_expect(d, "Phase 2: No appointments are available for Patient 4. Exiting...");
+    expect_phase1(d, 4, 1);
+    expect_held(&w, d, 4, 10, 1);
     expect_end(d, 3);
     expect_center_auth(&w, "dee", 1);
-    expect_center_list(&w, tcp, "dee");
     world_stop(&w);
 }
 
@@ -886,7 +928,7 @@ test_show_cancel(void **state)
     static const unsigned all[] = {2, 3, 10, 11, 12, 0};
     struct world w;
     struct hproc *p, *b;
-    unsigned tcp, tcpb, udp;
+    unsigned tcpb, udp;
 
     world_start(state, &w, 0);
     book_with_slot(&w, 1, 3, all);
@@ -897,17 +939,17 @@ test_show_cancel(void **state)
     expect_end(p, 0);
     expect_center_auth(&w, "ana.k", 1);
 
-    /* The same user on another connection cannot book a second slot. */
+    /* The same user on another connection cannot book a second slot: told before the list. */
     p = patient_start(&w, 1, "--slot", "10", NULL);
-    tcp = expect_phase1(p, 1, 1);
-    expect_list(p, 1, 2, 10, 11, 12, 0);
-    h_expect(p, PROMPT "10");
-    h_expect(p, "Phase 2: Patient 1 already holds appointment 3; cancel it first with: patient "
-                "--id 1 --cancel");
+    expect_phase1(p, 1, 1);
+    expect_held(&w, p, 1, 3, 2);
     expect_end(p, 3);
     expect_center_auth(&w, "ana.k", 1);
-    expect_center_list(&w, tcp, "ana.k");
-    expect_center_select(&w, 10, tcp, "ana.k", 0);
+    p = patient_start(&w, 1, NULL); /* asking at the prompt: the same */
+    expect_phase1(p, 1, 1);
+    expect_held(&w, p, 1, 3, 2);
+    expect_end(p, 3);
+    expect_center_auth(&w, "ana.k", 1);
 
     /* Patient 2 waits at the prompt while patient 1 cancels. */
     b = patient_start(&w, 2, NULL);
@@ -950,6 +992,57 @@ test_show_cancel(void **state)
     world_stop(&w);
 }
 
+/* Run patient with args (NULL-terminated): exit 1, exactly err on stderr, nothing on stdout. */
+static void
+expect_patient_usage(const char *const *args, const char *err)
+{
+    const char *argv[8];
+    struct hproc *p;
+    size_t n = 0;
+
+    argv[n++] = "patient";
+    while (*args != NULL && n < 7)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    p = h_startv(h_str("patient %s", argv[1]), NULL, argv);
+    h_close_in(p);
+    if (h_wait(p) != 1)
+        h_fail("%s: exit status %d after a usage error, expected 1", p->name, p->status);
+    if (strcmp(h_stderr(p), err) != 0)
+        h_fail("%s: stderr \"%s\", expected \"%s\"", p->name, h_stderr(p), err);
+    if (h_stdout(p)[0] != '\0')
+        h_fail("%s: printed \"%s\" on stdout", p->name, h_stdout(p));
+}
+
+/* A usage error of the patient is the reason and one line pointing at --help, not the help. */
+static void
+test_patient_usage(void **state)
+{
+    struct hproc *p;
+
+    (void)state;
+    expect_patient_usage(
+        (const char *const[]){"--nope", NULL},
+        h_str("%s/patient: unrecognized option '--nope'\nTry 'patient --help'.\n", HCS_BIN_DIR));
+    expect_patient_usage((const char *const[]){"--id", "1", "extra", NULL},
+                         "patient: unexpected argument 'extra'\nTry 'patient --help'.\n");
+    expect_patient_usage((const char *const[]){"--id", "1", "--show", "--cancel", NULL},
+                         "patient: --show, --cancel and --slot exclude each other\n"
+                         "Try 'patient --help'.\n");
+    expect_patient_usage((const char *const[]){"--id", "1", "--slot", "0", NULL},
+                         "patient: --slot must be a whole number from 1 to 4294967295\n"
+                         "Try 'patient --help'.\n");
+    expect_patient_usage((const char *const[]){"-v", NULL},
+                         "patient: give exactly one of --id N or --config FILE\n"
+                         "Try 'patient --help'.\n");
+    p = h_start("patient --help", NULL, "patient", "--help", NULL);
+    h_close_in(p);
+    assert_int_equal(h_wait(p), 0);
+    assert_string_equal(h_stderr(p), "");
+    assert_memory_equal(h_stdout(p), "usage: patient ", 15);
+    assert_non_null(strstr(h_stdout(p), "at most 10 slots"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -965,6 +1058,7 @@ main(int argc, char **argv)
         cmocka_unit_test_teardown(test_live_taken, fixture_teardown),
         cmocka_unit_test_teardown(test_show_cancel, fixture_teardown),
         cmocka_unit_test_teardown(test_none_left, fixture_teardown),
+        cmocka_unit_test_teardown(test_patient_usage, fixture_teardown),
     };
 
     if (argc == 4 && strcmp(argv[1], "--proxy") == 0)

@@ -3,14 +3,18 @@
  * slots in patient/slotlist.c) driven by lines, as patient.c drives it, with
  * every line the center, the person and the doctor could send. After each
  * event the screen, the wire, the session and its list are checked, then
- * emptied as the shell empties them.
+ * emptied as the shell empties them: among the checks, a booking session asks
+ * what the user holds before the list, a change at the prompt prints the whole
+ * list again only when it is short, the editor's prompt is never printed by
+ * the session, and a slot typed after it went away is named as gone.
  *
  * Input: lines ("\n"); the first byte of each says where it comes from:
- *   '#'  only as the first line: options, any of "show", "cancel", "echo", "slot=N"
+ *   '#'  only as the first line: options, any of "show", "cancel", "echo", "editor", "slot=N"
  *   '>'  a line typed by the person (the rest of the line)
  *   '<'  a datagram from the doctor; '{' one cut short by the buffer
  *   '!'  an event: 'c' the center closed, 'C' the connection failed, 't' the
- *        center did not answer in time, 'T' the doctor did not, 'e' the input ended
+ *        center did not answer in time, 'T' the doctor did not, 'r' the doctor's
+ *        host refused, 'e' the input ended
  *   else a line from the center, filtered as patient.c filters it (a "\r"
  *        removed; over CLIENT_MAXLINE bytes or holding a NUL: garbage)
  */
@@ -87,10 +91,31 @@ fuzz_check_list(const struct slotlist *l)
     free(copy);
 }
 
+/* What one run has seen so far, for the checks that span events. */
+struct fuzz_run {
+    unsigned nauth;    /* authenticate lines sent */
+    int asked_held;    /* appointment sent */
+    int prompt_before; /* the session was at the prompt before the event */
+    int push;          /* the event is a schedule push from the center */
+    int gone_typed;    /* the event is an index typed after its slot went away */
+};
+
+/* How many lines the n bytes of s end. */
+static size_t
+fuzz_lines(const char *s, size_t n)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < n; i++)
+        k += s[i] == '\n';
+    return k;
+}
+
 /* Check the lines queued for the center: known commands only, the password only in one. */
 static void
-fuzz_check_wire(const struct client *c, unsigned *nauth)
+fuzz_check_wire(const struct client *c, struct fuzz_run *run)
 {
+    unsigned *nauth = &run->nauth;
     const char *line = c->wire.data, *end = line + c->wire.len, *nl;
     uint64_t v;
     size_t len;
@@ -118,8 +143,15 @@ fuzz_check_wire(const struct client *c, unsigned *nauth)
                 abort();
             continue;
         }
+        if (len == 11 && memcmp(line, "appointment", 11) == 0) {
+            run->asked_held = 1;
+            continue;
+        }
+        /* Booking: the list is asked only once the center said the user holds nothing. */
+        if (len == 9 && memcmp(line, "available", 9) == 0 && c->p.mode == CLIENT_BOOK &&
+            !run->asked_held)
+            abort();
         if (!(len == 9 && memcmp(line, "available", 9) == 0) &&
-            !(len == 11 && memcmp(line, "appointment", 11) == 0) &&
             !(len == 6 && memcmp(line, "cancel", 6) == 0))
             abort();
     }
@@ -130,7 +162,7 @@ fuzz_check_wire(const struct client *c, unsigned *nauth)
  * does. The password may show only if the input itself holds it (an echo).
  */
 static void
-fuzz_check(struct client *c, int was_done, int echoed, unsigned *nauth)
+fuzz_check(struct client *c, int was_done, int echoed, struct fuzz_run *run)
 {
     size_t dl;
 
@@ -138,7 +170,19 @@ fuzz_check(struct client *c, int was_done, int echoed, unsigned *nauth)
         (fuzz_has_control(c->screen.data, c->screen.len) || c->screen.data[c->screen.len] != '\0' ||
          (!echoed && fuzz_find(c->screen.data, c->screen.len, FUZZ_PASSWORD) != NULL)))
         abort();
-    fuzz_check_wire(c, nauth);
+    /* With the shell's editor the session never prints the prompt it asks with. */
+    if (c->p.editor && !c->p.echo && c->p.slot == 0 && c->screen.len > 0 &&
+        fuzz_find(c->screen.data, c->screen.len, CLIENT_PROMPT_TEXT) != NULL)
+        abort();
+    /* A change at the prompt with a long list: the line ended, one line of news, the prompt. */
+    if (run->push && run->prompt_before && c->state == CLIENT_PROMPT &&
+        c->list.nslots > CLIENT_SHORTLIST && fuzz_lines(c->screen.data, c->screen.len) > 2)
+        abort();
+    /* A slot typed after it went away is named as taken or removed. */
+    if (run->gone_typed && c->state == CLIENT_PROMPT && c->screen.len > 0 &&
+        fuzz_find(c->screen.data, c->screen.len, "is not one of") != NULL)
+        abort();
+    fuzz_check_wire(c, run);
     if (was_done && (c->screen.len > 0 || c->wire.len > 0 || c->state != CLIENT_DONE))
         abort(); /* a finished session stays quiet */
     if (memchr(c->diag, '\0', sizeof c->diag) == NULL)
@@ -203,6 +247,7 @@ fuzz_params(struct client_params *p, const char *line, size_t len)
     else if (fuzz_find(line, len, "cancel") != NULL)
         p->mode = CLIENT_CANCEL;
     p->echo = fuzz_find(line, len, "echo") != NULL;
+    p->editor = fuzz_find(line, len, "editor") != NULL;
     if ((s = fuzz_find(line, len, "slot=")) != NULL) {
         s += 5;
         for (i = 0; s + i < line + len && s[i] >= '0' && s[i] <= '9' && i < 10; i++)
@@ -225,6 +270,36 @@ fuzz_center_line(struct client *c, const char *line, size_t len)
         client_center_garbage(c, "a line holding a NUL byte");
     else
         client_center_line(c, line, len);
+}
+
+/* Whether the typed line (its first len bytes) names, blanks aside, a slot that went away. */
+static int
+fuzz_typed_gone(const struct client *c, const char *line, size_t len)
+{
+    uint64_t v;
+
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    while (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+        line++;
+        len--;
+    }
+    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    return util_parse_uint(line, len, 1, PROTO_MAXINDEX, &v) == 0 &&
+           slotlist_gone(&c->list, (uint32_t)v) != SLOTLIST_LISTED;
+}
+
+/* Whether a line from the center is a schedule push. */
+static int
+fuzz_is_push(const char *line, size_t len)
+{
+    struct proto_reply r;
+
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    return len <= CLIENT_MAXLINE && memchr(line, '\0', len) == NULL &&
+           proto_parse_reply(line, len, &r) == 0 && slotlist_is_push(&r);
 }
 
 /* One event of the input. */
@@ -260,6 +335,9 @@ fuzz_event(struct client *c, const char *line, size_t len)
             if (client_doctor_timeout(c))
                 client_doctor_sent(c, "127.0.0.1");
             break;
+        case 'r':
+            client_doctor_refused(c);
+            break;
         case 'e':
             client_input_eof(c);
             break;
@@ -278,7 +356,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *p = (const char *)data, *end = p + size, *nl;
     struct client_params params;
     struct client c;
-    unsigned nauth = 0;
+    struct fuzz_run run;
     size_t len;
     int was_done, echoed = fuzz_find(p, size, FUZZ_PASSWORD) != NULL;
 
@@ -288,9 +366,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p = nl != NULL ? nl + 1 : end;
     if (client_init(&c, &params) == -1)
         abort();
+    memset(&run, 0, sizeof run);
     client_connected(&c, "127.0.0.1", 50000);
-    fuzz_check(&c, 0, echoed, &nauth);
-    if (nauth != 1 || c.state != CLIENT_AUTH)
+    fuzz_check(&c, 0, echoed, &run);
+    if (run.nauth != 1 || c.state != CLIENT_AUTH)
         abort();
     while (p < end) {
         nl = memchr(p, '\n', (size_t)(end - p));
@@ -301,8 +380,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             client_doctor_ready(&c, "127.0.0.1", 50001);
             client_doctor_sent(&c, "127.0.0.1");
         }
+        run.prompt_before = c.state == CLIENT_PROMPT;
+        run.push = len > 0 && !strchr(">{<!", p[0]) && fuzz_is_push(p, len);
+        run.gone_typed =
+            len > 0 && p[0] == '>' && run.prompt_before && fuzz_typed_gone(&c, p + 1, len - 1);
         fuzz_event(&c, p, len);
-        fuzz_check(&c, was_done, echoed, &nauth);
+        fuzz_check(&c, was_done, echoed, &run);
         p = nl != NULL ? nl + 1 : end;
     }
     client_free(&c);
