@@ -243,6 +243,38 @@ test_reload_with_store(void **state)
     fixture_stop(f);
 }
 
+#define PROMPT "Please enter the preferred appointment index and press enter: "
+
+/*
+ * Done means of issue 9: the real patient program waits at its prompt,
+ * availabilities.txt gains a slot, kill -HUP, and the patient shows the new
+ * slot and books it.
+ */
+static void
+test_patient_sees_new_slot(void **state)
+{
+    struct fixture *f = start(state, NULL);
+    const char *conf = fixture_patient(f->dir, 1, f->port, "ann", "pw-ann-1", "acme\n",
+                                       "timeout_ms = 300\nudp_retries = 0\n");
+    struct hproc *p = h_start("patient1", NULL, "patient", "--config", conf, NULL);
+
+    h_wait_prefix(p, "Phase 2: The following appointments are available for Patient 1:");
+    h_expect(p, "2 Mon 09am");
+    h_expect(p, "3 Tue 10am");
+    h_expect(p, "5 Wed 11am");
+    h_expect_text(p, PROMPT);
+    write_slots(f, "2 Mon 09am house 41001\n3 Tue 10am grey 41002\n5 Wed 11am house 41001\n"
+                   "9 Fri 01pm grey 41002\n");
+    reload(f, "reload: 1 slot added, 0 removed, 0 changed");
+    h_wait_prefix(p, "Phase 2: Appointment 9 Fri 01pm has just been added to the schedule.");
+    h_send(p, "9\n");
+    h_wait_prefix(p, "Phase 2: The requested appointment is available and reserved to Patient 1. "
+                     "The assigned doctor port number is 41002.");
+    h_close_in(p);
+    h_wait(p);
+    fixture_stop(f);
+}
+
 int
 main(void)
 {
@@ -252,6 +284,7 @@ main(void)
         cmocka_unit_test_teardown(test_booked_slot_kept, fixture_teardown),
         cmocka_unit_test_teardown(test_users_change, fixture_teardown),
         cmocka_unit_test_teardown(test_reload_with_store, fixture_teardown),
+        cmocka_unit_test_teardown(test_patient_sees_new_slot, fixture_teardown),
     };
 
     h_init();
