@@ -1,5 +1,7 @@
-/* log.c: diagnostics on stderr, with libevent's own messages routed in. */
+/* log.c: diagnostics on stderr, with libevent's own messages routed in. Lines go through
+ * out.c: once out_start has run, a stalled reader of stderr never blocks the caller. */
 #include "log.h"
+#include "out.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,9 +40,9 @@ log_vwrite(const char *errstr, const char *fmt, va_list ap)
 
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (errstr != NULL)
-        fprintf(stderr, "%s: %s: %s\n", log_progname, msg, errstr);
+        out_line(OUT_STDERR, "%s: %s: %s", log_progname, msg, errstr);
     else
-        fprintf(stderr, "%s: %s\n", log_progname, msg);
+        out_line(OUT_STDERR, "%s: %s", log_progname, msg);
 }
 
 /* Log a warning with strerror(errno) appended. */
@@ -93,7 +95,7 @@ log_debug(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Log an error with strerror(errno) and exit with status 1. */
+/* Log an error with strerror(errno), write what is queued (bounded) and exit with status 1. */
 void
 fatal(const char *fmt, ...)
 {
@@ -103,10 +105,11 @@ fatal(const char *fmt, ...)
     va_start(ap, fmt);
     log_vwrite(strerror(saved), fmt, ap);
     va_end(ap);
+    out_stop();
     exit(1);
 }
 
-/* Log an error and exit with status 1. */
+/* Log an error, write what is queued (bounded) and exit with status 1. */
 void
 fatalx(const char *fmt, ...)
 {
@@ -115,5 +118,6 @@ fatalx(const char *fmt, ...)
     va_start(ap, fmt);
     log_vwrite(NULL, fmt, ap);
     va_end(ap);
+    out_stop();
     exit(1);
 }

@@ -1,4 +1,5 @@
-/* log.h: diagnostics on stderr, shared by hcs, doctor and patient. */
+/* log.h: diagnostics on stderr (queued by out.c once out_start ran), shared by hcs, doctor
+ * and patient. */
 #ifndef HCS_LOG_H
 #define HCS_LOG_H
 

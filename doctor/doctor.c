@@ -3,6 +3,7 @@
 #include "log.h"
 #include "net.h"
 #include "opts.h"
+#include "out.h"
 #include "prices.h"
 #include "util.h"
 
@@ -96,7 +97,7 @@ out:
     return rc;
 }
 
-/* Print the screen lines for one answered request and send the reply. */
+/* Queue the screen lines for one answered request and send the reply. */
 static void
 doctor_reply(struct doctor *d, const struct sockaddr *sa, socklen_t salen,
              const struct prices_answer *a)
@@ -105,22 +106,24 @@ doctor_reply(struct doctor *d, const struct sockaddr *sa, socklen_t salen,
     unsigned port;
 
     net_addr_str(sa, host, sizeof host, &port);
-    printf("Phase 3: Doctor %u receives the request from the patient with port number %u "
-           "and the insurance plan %s.\n",
-           d->cfg.id, port, a->plan);
+    out_line(OUT_STDOUT,
+             "Phase 3: Doctor %u receives the request from the patient with port number %u "
+             "and the insurance plan %s.",
+             d->cfg.id, port, a->plan);
     if (sendto(d->fd, a->reply, a->len, 0, sa, salen) == -1) {
         log_warn("cannot send %s to %s port %u", a->reply, host, port);
         d->dropped++;
         return;
     }
     if (a->status == PRICES_PRICE) {
-        printf("Phase 3: Doctor %u has sent estimated price %" PRId64
-               "$ to patient with port number %u.\n",
-               d->cfg.id, a->cost, port);
+        out_line(OUT_STDOUT,
+                 "Phase 3: Doctor %u has sent estimated price %" PRId64
+                 "$ to patient with port number %u.",
+                 d->cfg.id, a->cost, port);
         d->served++;
     } else {
-        printf("Phase 3: Doctor %u has sent %s to patient with port number %u.\n", d->cfg.id,
-               a->reply, port);
+        out_line(OUT_STDOUT, "Phase 3: Doctor %u has sent %s to patient with port number %u.",
+                 d->cfg.id, a->reply, port);
         d->errored++;
         log_debug("%s from %s port %u: %" PRIu64 " error%s so far", a->reply, host, port,
                   d->errored, d->errored == 1 ? "" : "s");
@@ -194,7 +197,7 @@ doctor_hup_cb(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     if (prices_load(&fresh, d->cfg.prices, err, sizeof err) == -1) {
-        fprintf(stderr, "%s\n", err);
+        out_line(OUT_STDERR, "%s", err);
         log_warnx("reload failed: the %zu price%s loaded before stay", d->prices.count,
                   d->prices.count == 1 ? "" : "s");
         return;
@@ -203,7 +206,7 @@ doctor_hup_cb(evutil_socket_t sig, short what, void *arg)
     prices_free(&d->prices);
     d->prices = fresh;
     prices_diff_line(&diff, line, sizeof line);
-    printf("%s\n", line);
+    out_line(OUT_STDOUT, "%s", line);
 }
 
 /* Bind the socket, print the start-up line, and set up the events. Returns 0 or -1. */
@@ -234,8 +237,8 @@ doctor_start(struct doctor *d)
         log_warnx("cannot set up events");
         return -1;
     }
-    printf("Phase 3: Doctor %u has a static UDP port %u and IP address %s.\n", d->cfg.id, port,
-           host);
+    out_line(OUT_STDOUT, "Phase 3: Doctor %u has a static UDP port %u and IP address %s.",
+             d->cfg.id, port, host);
     return 0;
 }
 
@@ -285,6 +288,9 @@ main(int argc, char **argv)
         status = 0;
         goto out;
     }
+    /* From here on screen and log lines are queued: a stalled reader never blocks the loop. */
+    if (out_start("doctor") == -1)
+        log_warn("cannot start the output writers; lines are written directly");
     if (doctor_start(d) == -1)
         goto out;
     if (event_base_dispatch(d->base) == -1) {
@@ -298,5 +304,6 @@ out:
     doctor_free(d);
     free(d);
     libevent_global_shutdown();
+    out_stop();
     return status;
 }

@@ -6,6 +6,7 @@
 #include "conn.h"
 #include "log.h"
 #include "net.h"
+#include "out.h"
 #include "proto.h"
 #include "transport.h"
 
@@ -173,7 +174,7 @@ center_init_text(struct center *c, const char *conf, const char *users, const ch
     return center_setup(c, &cfg, users, slots, flags, err, errlen);
 }
 
-/* Print one screen line unless quiet. */
+/* Queue one screen line unless quiet (out.c: a stalled reader never blocks the loop). */
 void
 center_print(const struct center *c, const char *fmt, ...)
 {
@@ -182,9 +183,8 @@ center_print(const struct center *c, const char *fmt, ...)
     if (c->quiet)
         return;
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    out_vline(OUT_STDOUT, fmt, ap);
     va_end(ap);
-    putchar('\n');
 }
 
 /*
@@ -646,7 +646,8 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
         (c->committer = committer_new(base, c->store, center_committed_cb, c, err, errlen)) == NULL)
         return -1;
     net_local_addr(fd, host, sizeof host, &port);
-    printf("Phase 1: The Health Center Server has port number %u and IP address %s.\n", port, host);
+    out_line(OUT_STDOUT, "Phase 1: The Health Center Server has port number %u and IP address %s.",
+             port, host);
     return 0;
 }
 

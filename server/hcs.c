@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "opts.h"
+#include "out.h"
 #include "passwd.h"
 
 #include <getopt.h>
@@ -92,6 +93,24 @@ hcs_raise_nofile(unsigned max_clients)
                   (unsigned long long)rl.rlim_cur, max_clients);
 }
 
+/* The counters of -v on stderr, queued as one block like every other line. */
+static void
+hcs_print_stats(const struct center *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp;
+
+    if ((fp = open_memstream(&text, &len)) == NULL) {
+        log_warn("open_memstream");
+        return;
+    }
+    center_print_stats(c, fp);
+    if (fclose(fp) == 0)
+        out_write(OUT_STDERR, text, len);
+    free(text);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -150,6 +169,9 @@ main(int argc, char **argv)
         center_free(&center);
         return 0;
     }
+    /* From here on screen and log lines are queued: a stalled reader never blocks the loop. */
+    if (out_start("hcs") == -1)
+        log_warn("cannot start the output writers; lines are written directly");
     signal(SIGPIPE, SIG_IGN);
     hcs_raise_nofile(center.cfg.max_clients);
     if ((base = event_base_new()) == NULL)
@@ -172,12 +194,13 @@ main(int argc, char **argv)
     event_base_dispatch(base);
 
     if (verbose)
-        center_print_stats(&center, stderr);
+        hcs_print_stats(&center);
     event_free(sighup);
     event_free(sigterm);
     event_free(sigint);
     center_free(&center);
     event_base_free(base);
     libevent_global_shutdown();
+    out_stop();
     return 0;
 }

@@ -252,6 +252,8 @@ h_pump(int ms)
     for (i = 0; i < h_nprocs; i++) {
         struct hproc *p = h_procs[i];
 
+        if (p->held)
+            continue;
         if (p->out != -1) {
             pfd[n] = (struct pollfd){.fd = p->out, .events = POLLIN};
             who[n] = p;
@@ -271,6 +273,13 @@ h_pump(int ms)
     for (i = 0; i < n; i++)
         if (pfd[i].revents != 0)
             h_read_fd(who[i], isr[i]);
+}
+
+/* Stop (held 1) or resume (0) reading p's stdout and stderr. */
+void
+h_hold(struct hproc *p, int held)
+{
+    p->held = held;
 }
 
 /* Reap p if it has exited. Returns 1 once reaped. */
@@ -752,6 +761,7 @@ h_expect_text_at(const char *file, int line, struct hproc *p, const char *text)
 static int
 h_wait_until(struct hproc *p, long long deadline)
 {
+    p->held = 0;
     for (;;) {
         long long left;
 

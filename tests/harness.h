@@ -29,6 +29,7 @@ struct hproc {
     int status; /* once reaped: exit code, or 128 + signal */
     char *line; /* the line h_line returned last */
     size_t linecap;
+    int held; /* h_hold: its stdout and stderr are left unread (a reader that stopped) */
 };
 
 /* Deadline of every wait, in milliseconds (H_TIMEOUT_MS unless changed). */
@@ -107,6 +108,10 @@ void h_expect_exit_at(const char *file, int line, struct hproc *p, int status);
 int h_stop_at(const char *file, int line, struct hproc *p);
 /* Kill it now (SIGTERM, then SIGKILL after a grace period) and reap it. */
 void h_kill(struct hproc *p);
+
+/* held 1: stop reading its stdout and stderr, so its pipes fill as for a reader that stopped;
+ * 0: read them again. Waiting for it to exit (h_wait, h_stop, h_kill) reads them again too. */
+void h_hold(struct hproc *p, int held);
 
 /* Wait up to ms for output of any started process and read it into its buffer. Call it
  * from a test's own poll loop so that no process blocks on a full pipe. */

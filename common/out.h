@@ -1,0 +1,46 @@
+/* out.h: screen and log lines that never block the caller: a bounded queue per stream,
+ * written by a thread of its own, dropping (and counting) lines when the reader stalls. */
+#ifndef HCS_OUT_H
+#define HCS_OUT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define OUT_CAPACITY (256 * 1024) /* bytes queued per stream before lines are dropped */
+#define OUT_MIN_CAPACITY 4096     /* the smallest queue out_start_fds accepts */
+#define OUT_FLUSH_MS 1000         /* how long out_stop waits for a stalled reader */
+
+/* The two streams: standard output (screen lines) and standard error (the log). */
+enum out_stream {
+    OUT_STDOUT,
+    OUT_STDERR,
+};
+
+/*
+ * Start a writer thread for stdout and one for stderr; progname starts the
+ * line that says how many lines were dropped. Until then (and after
+ * out_stop) every line is written at once with stdio, blocking as usual.
+ * Returns 0, or -1 (errno set) when a thread cannot start: lines are then
+ * written at once, as before.
+ */
+int out_start(const char *progname);
+/* The same on two descriptors of the caller's, with a queue of capacity bytes each. */
+int out_start_fds(const char *progname, int outfd, int errfd, size_t capacity);
+/* Queue one line (the newline is added); drop it when its stream's queue is full. */
+void out_line(enum out_stream s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with a va_list. */
+void out_vline(enum out_stream s, const char *fmt, va_list ap);
+/* Queue text made of whole lines as one unit: all of it, or none when it does not fit. */
+void out_write(enum out_stream s, const char *text, size_t len);
+/* Wait up to ms for everything queued to be written. Returns 0, or -1 when time ran out. */
+int out_flush(int ms);
+/*
+ * Write what is queued (waiting at most OUT_FLUSH_MS for a stalled reader),
+ * stop the writers and free what they hold; lines after it are written at
+ * once. Safe to call twice and from fatal(); out_start registers it with atexit.
+ */
+void out_stop(void);
+/* Lines dropped on a stream since out_start (each drop is also told on the stream). */
+unsigned long long out_dropped(enum out_stream s);
+
+#endif
