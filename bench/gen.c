@@ -69,7 +69,8 @@ gen_run(const struct bench_opts *o)
     fprintf(fp,
             "; hcs-bench data set: %u users, %s\n"
             "[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\n"
-            "availabilities = availabilities.txt\nmax_clients = 19000\nmax_line = 512\n"
+            "availabilities = availabilities.txt\nmax_clients = 19000\n"
+            "max_clients_per_address = 19000\nmax_line = 512\n"
             "idle_timeout = 300\nauth_timeout = 30\nmax_output = 1048576\n",
             o->users, o->slots > 0 ? "generated slots" : "slots supplied");
     if (gen_close(fp, path) == -1)

@@ -31,7 +31,7 @@ struct config_key {
 };
 
 #define CONFIG_MAXERRS 32 /* errors kept per file; more are only counted */
-#define CONFIG_MAXKEYS 16 /* keys in one section's table */
+#define CONFIG_MAXKEYS 24 /* keys in one section's table */
 
 /* One error found in a file: its line (0: the file as a whole) and what is wrong. */
 struct config_err {
@@ -93,6 +93,11 @@ static const struct config_key config_center_keys[] = {
     CFG_CHOICE(center_config, store, "memory sqlite"),
     CFG_OPTPATH(center_config, state),
     CFG_CHOICE(center_config, durability, "normal full"),
+    CFG_UINT(center_config, ipv6_prefix, 1, 128),
+    CFG_UINT(center_config, max_clients_per_address, 1, 1000000),
+    CFG_UINT(center_config, max_checks_per_address, 1, 4096),
+    CFG_UINT(center_config, max_login_failures, 1, 1000000),
+    CFG_UINT(center_config, max_user_failures, 1, 1000000),
     {NULL, CONFIG_STR, 0, 0, 0, NULL},
 };
 
@@ -548,6 +553,11 @@ config_load_center_from(struct center_config *c, const char *path, const char *t
     c->idle_timeout = 300;
     c->auth_timeout = 30;
     c->max_output = 1u << 20;
+    c->ipv6_prefix = 64;
+    c->max_clients_per_address = 1000;
+    c->max_checks_per_address = 4;
+    c->max_login_failures = 30;
+    c->max_user_failures = 10;
     if (config_parse(&ctx, &c->path, path, text, "center", config_center_keys, c) == -1)
         return config_finish(&ctx, err, errlen);
     config_listen(&ctx, &c->listen, SOCK_STREAM);

@@ -12,13 +12,18 @@ struct center_config {
     char *users;
     char *availabilities;
     unsigned max_clients;
-    unsigned max_line;     /* bytes in one request line, "\n" excluded */
-    unsigned idle_timeout; /* seconds without a complete line */
-    unsigned auth_timeout; /* seconds to authenticate */
-    unsigned max_output;   /* bytes queued to one client */
-    unsigned store;        /* CONFIG_STORE_*: the backend that keeps the bookings */
-    char *state;           /* store = sqlite: its file (NULL: "none") */
-    unsigned durability;   /* CONFIG_DURABILITY_* */
+    unsigned max_line;                /* bytes in one request line, "\n" excluded */
+    unsigned idle_timeout;            /* seconds without a complete line */
+    unsigned auth_timeout;            /* seconds to authenticate */
+    unsigned max_output;              /* bytes queued to one client */
+    unsigned store;                   /* CONFIG_STORE_*: the backend that keeps the bookings */
+    char *state;                      /* store = sqlite: its file (NULL: "none") */
+    unsigned durability;              /* CONFIG_DURABILITY_* */
+    unsigned ipv6_prefix;             /* leading bits of an IPv6 address that make one source */
+    unsigned max_clients_per_address; /* connections from one source at once */
+    unsigned max_checks_per_address;  /* password checks queued or running per source */
+    unsigned max_login_failures;      /* failed or abandoned logins per source per minute */
+    unsigned max_user_failures;       /* failures per user per minute before answers wait */
 };
 
 #define CONFIG_STORE_MEMORY 0 /* bookings in memory only: lost when hcs stops */

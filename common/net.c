@@ -120,6 +120,100 @@ net_bind(const char *host, unsigned port, int socktype, int backlog, char *err, 
     return fd;
 }
 
+/* Bind and (TCP) listen on one resolved address; the socket, or -1 with err set. */
+static int
+net_bind_one(const struct addrinfo *ai, const char *host, unsigned port, int backlog, char *err,
+             size_t errlen)
+{
+    int fd, one = 1;
+
+    if ((fd = socket(ai->ai_family, ai->ai_socktype, 0)) == -1) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    /* An IPv6 socket takes IPv6 only, so that the IPv4 address binds beside it. */
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 || net_nonblock(fd) == -1 ||
+        (ai->ai_socktype == SOCK_STREAM &&
+         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1) ||
+        (ai->ai_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == -1)) {
+        snprintf(err, errlen, "socket options: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+        (ai->ai_socktype == SOCK_STREAM && listen(fd, backlog) == -1)) {
+        char addr[64];
+        unsigned p;
+
+        net_addr_str(ai->ai_addr, addr, sizeof addr, &p);
+        snprintf(err, errlen, "cannot bind %s (%s) port %u: %s", host, addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Set the port of a resolved address. */
+static void
+net_set_port(struct sockaddr *sa, unsigned port)
+{
+    if (sa->sa_family == AF_INET)
+        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+    else if (sa->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+}
+
+/* Bind every address of host (see net.h). */
+int
+net_bind_all(const char *host, unsigned port, int socktype, int backlog, int *fds, int max,
+             char *err, size_t errlen)
+{
+    struct addrinfo hints, *res, *ai, *prev;
+    char portstr[16], addr[64];
+    unsigned got = port;
+    int rc, n = 0, i;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = socktype;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(portstr, sizeof portstr, "%u", port);
+    if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            continue;
+        /* A name listed twice (two lines of /etc/hosts) is bound once. */
+        for (prev = res; prev != ai; prev = prev->ai_next)
+            if (prev->ai_addrlen == ai->ai_addrlen &&
+                memcmp(prev->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0)
+                break;
+        if (prev != ai)
+            continue;
+        /* Port 0: the kernel chooses for the first address, the others take the same. */
+        net_set_port(ai->ai_addr, got);
+        if ((fds[n] = net_bind_one(ai, host, got, backlog, err, errlen)) == -1)
+            goto fail;
+        if (got == 0 && net_local_addr(fds[n], addr, sizeof addr, &got) == -1)
+            goto fail;
+        n++;
+    }
+    freeaddrinfo(res);
+    if (n == 0) {
+        snprintf(err, errlen, "%s has no IPv4 or IPv6 address", host);
+        return -1;
+    }
+    return n;
+fail:
+    for (i = 0; i < n; i++)
+        close(fds[i]);
+    freeaddrinfo(res);
+    return -1;
+}
+
 /* Try one address: a non-blocking connect, waited for with poll. */
 static int
 net_connect_one(const struct addrinfo *ai, unsigned timeout_ms)
@@ -175,8 +269,12 @@ net_connect_tcp(const char *host, unsigned port, unsigned timeout_ms, char *err,
         snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
         return -1;
     }
+    /* The next address is tried only when nobody is there at this one: a
+     * timeout or any other failure ends the attempt. */
     for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
-        fd = net_connect_one(ai, timeout_ms);
+        if ((fd = net_connect_one(ai, timeout_ms)) == -1 && errno != ECONNREFUSED &&
+            errno != ENETUNREACH && errno != EADDRNOTAVAIL && errno != EAFNOSUPPORT)
+            break;
     if (fd == -1)
         snprintf(err, errlen, "cannot connect to %s port %u: %s", host, port, strerror(errno));
     freeaddrinfo(res);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -66,6 +67,7 @@ struct authpool {
     int stop;
     struct authpool_thread *threads;
     unsigned nthreads; /* started */
+    unsigned long ran; /* checks run by the workers */
 };
 
 /* Wipe and free a job. */
@@ -144,6 +146,7 @@ authpool_worker(void *arg)
         ok = authpool_verify(job, &t->cd);
 
         pthread_mutex_lock(&p->mu);
+        p->ran++;
         if (job->cancelled) {
             p->njobs--;
             authpool_job_free(job);
@@ -423,4 +426,56 @@ authpool_is_hash(const char *s)
     (void)rc;
     return 1;
 #endif
+}
+
+/* Time one crypt(3) run of hash with a fixed password. */
+long long
+authpool_cost(const char *hash)
+{
+    struct crypt_data *cd = calloc(1, sizeof *cd);
+    struct timespec a, b;
+    const char *out;
+    int ok;
+
+    if (cd == NULL)
+        return -1;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    out = crypt_rn("not-the-password", hash, cd, (int)sizeof *cd);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ok = out != NULL && out[0] != '*'; /* out points into cd */
+    util_wipe(cd, sizeof *cd);
+    free(cd);
+    if (!ok)
+        return -1;
+    return (long long)(b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
+}
+
+/* Method and parameters of a hash: bcrypt and scrypt have a fixed layout, the others end
+ * before the salt, the second-to-last field. */
+size_t
+authpool_setting_len(const char *hash)
+{
+    const char *last = strrchr(hash, '$'), *p;
+
+    if (strncmp(hash, "$2b$", 4) == 0 || strncmp(hash, "$2y$", 4) == 0)
+        return strlen(hash) < 7 ? strlen(hash) : 7;
+    if (strncmp(hash, "$7$", 3) == 0)
+        return strlen(hash) < 14 ? strlen(hash) : 14;
+    if (last == NULL || last == hash)
+        return 0;
+    for (p = last - 1; p > hash && *p != '$'; p--)
+        continue;
+    return (size_t)(p - hash) + 1;
+}
+
+/* Checks run so far. */
+unsigned long
+authpool_ran(struct authpool *p)
+{
+    unsigned long n;
+
+    pthread_mutex_lock(&p->mu);
+    n = p->ran;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }

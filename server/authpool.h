@@ -48,4 +48,19 @@ void authpool_free(struct authpool *p);
  */
 int authpool_is_hash(const char *s);
 
+/*
+ * Nanoseconds one check of hash takes here (one crypt(3) run, on the
+ * caller's thread), or -1 when it cannot be checked.
+ */
+long long authpool_cost(const char *hash);
+
+/*
+ * The part of a hash that sets its cost: method and parameters, without
+ * salt and checksum ("$6$rounds=9000$", "$2b$12$", "$y$j9T$"); its length.
+ */
+size_t authpool_setting_len(const char *hash);
+
+/* Checks the workers have run (crypt calls), for tests. */
+unsigned long authpool_ran(struct authpool *p);
+
 #endif

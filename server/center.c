@@ -106,15 +106,21 @@ static int
 center_setup(struct center *c, struct center_config *cfg, const char *users, const char *slots,
              int flags, char *err, size_t errlen)
 {
-    size_t i;
+    struct throttle_limits lim;
     int rc;
 
     memset(c, 0, sizeof *c);
     TAILQ_INIT(&c->conns);
     TAILQ_INIT(&c->lost);
     TAILQ_INIT(&c->dirty);
+    TAILQ_INIT(&c->authwait);
     c->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
+    lim.ipv6_prefix = c->cfg.ipv6_prefix;
+    lim.max_conns = c->cfg.max_clients_per_address;
+    lim.max_checks = c->cfg.max_checks_per_address;
+    lim.max_failures = c->cfg.max_login_failures;
+    lim.max_user_failures = c->cfg.max_user_failures;
     c->quiet = (flags & CENTER_QUIET) != 0;
     c->check = (flags & CENTER_CHECK) != 0;
     rc = users != NULL ? users_load_mem(&c->users, c->cfg.users, users, strlen(users), err, errlen)
@@ -126,9 +132,7 @@ center_setup(struct center *c, struct center_config *cfg, const char *users, con
                        : schedule_load(&c->sched, c->cfg.availabilities, err, errlen);
     if (rc == -1)
         return -1;
-    for (i = 0; i < c->users.n && c->dummyhash == NULL; i++)
-        if (c->users.v[i].hashed)
-            c->dummyhash = c->users.v[i].password;
+    c->dummyhash = users_dummy_hash(&c->users);
     if (c->users.nhashed < c->users.n)
         log_warnx("%s: %zu of %zu password%s stored in clear; hash them with: "
                   "hcs passwd --upgrade %s",
@@ -136,8 +140,8 @@ center_setup(struct center *c, struct center_config *cfg, const char *users, con
                   c->users.n == 1 ? " is" : "s are", c->cfg.users);
     if (center_store_open(c, err, errlen) == -1)
         return -1;
-    if (throttle_init(&c->throttle, 4096) == -1) {
-        snprintf(err, errlen, "out of memory");
+    if (throttle_init(&c->throttle, &lim, c->cfg.max_clients) == -1) {
+        snprintf(err, errlen, "out of memory, or no random bytes for the throttle's key");
         return -1;
     }
     /* A partial line of up to max_line (+ "\r") stays in front of each read. */
@@ -372,6 +376,8 @@ center_conn_lost(struct center *c, struct conn *conn)
 {
     TAILQ_REMOVE(&c->conns, conn, entry);
     c->nconns--;
+    if (conn->refused)
+        c->nrefused--;
     if (conn->dirty) {
         TAILQ_REMOVE(&c->dirty, conn, dirty_entry);
         conn->dirty = 0;
@@ -568,7 +574,8 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 {
     struct center *c = arg;
     struct conn *conn;
-    int one = 1, full = c->nconns >= c->cfg.max_clients;
+    uint64_t n;
+    int one = 1, full = c->nconns - c->nrefused >= c->cfg.max_clients;
 
     (void)l;
     (void)salen;
@@ -584,6 +591,21 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
      * refusal is written and lingered over like any other last line. */
     if (full) {
         c->stats.busy++;
+        conn->refused = 1;
+        c->nrefused++;
+        conn_refuse(conn, PROTO_ERR_BUSY);
+        return;
+    }
+    /* Its source at max_clients_per_address: the same. Refused connections
+     * linger a moment but take no slot, so a flood of them fills nothing. */
+    if ((conn->src = throttle_connect(&c->throttle, sa, conn->created)) == NULL) {
+        c->stats.busy++;
+        conn->refused = 1;
+        c->nrefused++;
+        if ((n = throttle_ratelog(&c->throttle.refused, conn->created)) > 0)
+            log_warnx("%s: over the limits of its address; refused %llu login%s or "
+                      "connection%s since the last such message",
+                      conn->host, (unsigned long long)n, n == 1 ? "" : "s", n == 1 ? "" : "s");
         conn_refuse(conn, PROTO_ERR_BUSY);
     }
 }
@@ -594,9 +616,12 @@ center_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct center *c = arg;
 
+    size_t i;
+
     (void)fd;
     (void)what;
-    evconnlistener_enable(c->listener);
+    for (i = 0; i < c->nlisteners; i++)
+        evconnlistener_enable(c->listeners[i]);
 }
 
 /* accept() failed: out of descriptors pauses accepting for a second. */
@@ -607,9 +632,13 @@ center_accept_error_cb(struct evconnlistener *l, void *arg)
     struct timeval tv = {1, 0};
     int err = EVUTIL_SOCKET_ERROR();
 
+    size_t i;
+
+    (void)l;
     log_warnx("accept: %s", evutil_socket_error_to_string(err));
     if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-        evconnlistener_disable(l);
+        for (i = 0; i < c->nlisteners; i++)
+            evconnlistener_disable(c->listeners[i]);
         evtimer_add(c->resume_ev, &tv);
     }
 }
@@ -618,36 +647,49 @@ center_accept_error_cb(struct evconnlistener *l, void *arg)
 int
 center_listen(struct center *c, struct event_base *base, char *err, size_t errlen)
 {
+    int fds[CENTER_MAXLISTEN], n, i;
     char host[64];
     unsigned port;
-    int fd;
 
     c->base = base;
-    if ((fd = net_bind(c->cfg.listen, c->cfg.port, SOCK_STREAM, 4096, err, errlen)) == -1)
+    /* Every address of the name: "localhost" is ::1 as well as 127.0.0.1 on
+     * Debian, and a port left to others on one of them is a trap. */
+    n = net_bind_all(c->cfg.listen, c->cfg.port, SOCK_STREAM, 4096, fds, CENTER_MAXLISTEN, err,
+                     errlen);
+    if (n == -1)
         return -1;
-    /* Backlog 0: net_bind has already called listen(). */
-    c->listener = evconnlistener_new(base, center_accept_cb, c,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+    for (i = 0; i < n; i++) {
+        /* Backlog 0: net_bind_all has already called listen(). */
+        c->listeners[i] = evconnlistener_new(
+            base, center_accept_cb, c, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fds[i]);
+        if (c->listeners[i] == NULL) {
+            while (i < n)
+                close(fds[i++]);
+            snprintf(err, errlen, "cannot set up the listener");
+            return -1;
+        }
+        c->nlisteners++;
+        evconnlistener_set_error_cb(c->listeners[i], center_accept_error_cb);
+    }
     c->flush_ev = evtimer_new(base, center_flush_cb, c);
     c->commit_ev = event_new(base, -1, 0, center_commit_cb, c);
     c->resume_ev = evtimer_new(base, center_resume_cb, c);
     c->reap_ev = event_new(base, -1, 0, center_reap_cb, c);
-    if (c->listener == NULL || c->flush_ev == NULL || c->commit_ev == NULL ||
-        c->resume_ev == NULL || c->reap_ev == NULL) {
-        if (c->listener == NULL)
-            close(fd);
+    if (c->flush_ev == NULL || c->commit_ev == NULL || c->resume_ev == NULL || c->reap_ev == NULL) {
         snprintf(err, errlen, "cannot set up the listener");
         return -1;
     }
-    evconnlistener_set_error_cb(c->listener, center_accept_error_cb);
     if (c->users.nhashed > 0 && (c->authpool = authpool_new(base, 0, err, errlen)) == NULL)
         return -1;
     if (store_blocking(c->store) &&
         (c->committer = committer_new(base, c->store, center_committed_cb, c, err, errlen)) == NULL)
         return -1;
-    net_local_addr(fd, host, sizeof host, &port);
-    out_line(OUT_STDOUT, "Phase 1: The Health Center Server has port number %u and IP address %s.",
-             port, host);
+    for (i = 0; i < n; i++) {
+        net_local_addr(fds[i], host, sizeof host, &port);
+        out_line(OUT_STDOUT,
+                 "Phase 1: The Health Center Server has port number %u and IP address %s.", port,
+                 host);
+    }
     return 0;
 }
 
@@ -671,8 +713,8 @@ center_free(struct center *c)
         event_free(c->commit_ev);
     if (c->flush_ev != NULL)
         event_free(c->flush_ev);
-    if (c->listener != NULL)
-        evconnlistener_free(c->listener);
+    for (i = 0; i < c->nlisteners; i++)
+        evconnlistener_free(c->listeners[i]);
     /* Changes staged last were never answered: they are written all the
      * same, since the bookings were made. */
     committer_free(c->committer);
@@ -791,10 +833,7 @@ center_reload(struct center *c, char *err, size_t errlen)
     users_free(&c->users);
     c->users = next;
     schedule_free(&sched);
-    c->dummyhash = NULL;
-    for (i = 0; i < c->users.n && c->dummyhash == NULL; i++)
-        if (c->users.v[i].hashed)
-            c->dummyhash = c->users.v[i].password;
+    c->dummyhash = users_dummy_hash(&c->users);
     if (c->users.nhashed > 0 && c->authpool == NULL && c->base != NULL &&
         (c->authpool = authpool_new(c->base, 0, err, errlen)) == NULL)
         log_warnx("%s", err);

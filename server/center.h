@@ -24,6 +24,7 @@ struct authpool;
 
 TAILQ_HEAD(conns, conn);
 
+#define CENTER_MAXLISTEN 8      /* addresses of the listen name bound at most */
 #define CENTER_COMMIT_BUCKETS 8 /* commit latency: up to 1, 2, 5, 10, 50, 100, 1000 ms, more */
 
 /* What the center counts (printed at a -v shutdown). */
@@ -52,11 +53,12 @@ struct center {
     int check; /* hcs --check: look at the store, change nothing */
     struct users users;
     struct schedule sched;
-    struct throttle throttle; /* failed logins by address */
+    struct throttle throttle; /* connections and logins by source, failures by user */
     struct center_stats stats;
 
     struct event_base *base;
-    struct evconnlistener *listener;
+    struct evconnlistener *listeners[CENTER_MAXLISTEN]; /* one per address of listen */
+    size_t nlisteners;
     struct event *resume_ev;     /* re-enables accept after running out of descriptors */
     struct event *flush_ev;      /* writes pushes, CENTER_PUSH_DELAY_US after the first */
     struct event *commit_ev;     /* hands the changes of a loop pass to the committer */
@@ -64,12 +66,14 @@ struct center {
     struct conns conns;          /* every live connection */
     struct conns lost;           /* closed connections, freed by center_reap */
     struct conns dirty;          /* connections with pushed output to write */
+    struct conns authwait;       /* logins waiting for their source's share of the checks */
     struct store *store;         /* where bookings are kept */
     struct committer *committer; /* writes a blocking store on its own thread; else NULL */
     int64_t commit_start_us;     /* when the batch being written was handed over */
     struct authpool *authpool;   /* checks hashed passwords; NULL when all are clear */
-    const char *dummyhash;       /* a hash from users.txt, checked for clear and unknown users */
+    const char *dummyhash;       /* the costliest hash of users.txt, for clear and unknown users */
     size_t nconns;
+    size_t nrefused; /* of them, refused at accept and closing: not counted in max_clients */
 
     char *rbuf; /* one read buffer shared by all connections */
     size_t rbufsize;

@@ -34,8 +34,7 @@ command_auth_answer(struct conn *c, struct user *user)
                  user != NULL ? "success" : "failure", c->loginname != NULL ? c->loginname : "");
     if (user == NULL) {
         /* For fail2ban and journald: the address, and the name as tried (escaped). */
-        log_info("failed login for %s from %s", c->loginname != NULL ? c->loginname : "",
-                 c->host);
+        log_info("failed login for %s from %s", c->loginname != NULL ? c->loginname : "", c->host);
         center->stats.logins_failed++;
         free(c->loginname);
         c->loginname = NULL;
@@ -46,23 +45,48 @@ command_auth_answer(struct conn *c, struct user *user)
     c->loginname = NULL;
     center->stats.logins_ok++;
     c->user = user;
+    if (c->src != NULL)
+        throttle_authenticated(&center->throttle, c->src);
     conn_reply(c, PROTO_LIT("success\n"));
 }
 
-/*
- * The login's result is known (user, or NULL for a failure): answer now, or
- * after THROTTLE_DELAY when this address failed too often. waited: c was
- * waiting for a password check, so the answer must be written here.
- */
+/* Refuse a login with "error busy" (no hash is checked); one log line a second at most. */
 static void
-command_login_result(struct conn *c, struct user *user, int waited)
+command_refuse(struct conn *c, struct throttle_ratelog *r, const char *why)
 {
     struct center *center = c->center;
-    int64_t now = conn_now(c);
-    unsigned delay = throttle_delay(&center->throttle, c->host, now);
+    uint64_t n = throttle_ratelog(r, conn_now(c));
 
-    if (user == NULL)
-        throttle_failure(&center->throttle, c->host, now);
+    if (n > 0)
+        log_warnx("%s: %s; refused %llu login%s since the last such message", c->host, why,
+                  (unsigned long long)n, n == 1 ? "" : "s");
+    center->stats.busy++;
+    free(c->loginname);
+    c->loginname = NULL;
+    c->login = NULL;
+    conn_error(c, PROTO_ERR_BUSY);
+}
+
+/*
+ * The login's result is known (user, or NULL for a failure; named: the
+ * user of users.txt the login named, or NULL): answer now, or after
+ * THROTTLE_DELAY when its source or its user failed too often. waited: c
+ * was waiting for a password check, so the answer must be written here.
+ */
+static void
+command_login_result(struct conn *c, struct user *named, struct user *user, int waited)
+{
+    struct center *center = c->center;
+    struct throttle *t = &center->throttle;
+    int64_t now = conn_now(c);
+    unsigned delay = throttle_delay(t, c->src, now);
+
+    if (named != NULL && throttle_user_delay(t, named->name, named->namelen, now) > delay)
+        delay = throttle_user_delay(t, named->name, named->namelen, now);
+    if (c->src != NULL)
+        throttle_login_done(t, c->src, user != NULL ? THROTTLE_OK : THROTTLE_FAILED, now);
+    if (user == NULL && named != NULL)
+        throttle_user_failure(t, named->name, named->namelen, now);
     if (delay > 0 && c->timer != NULL) {
         log_info("%s: too many failed logins, answers wait %us", c->host, delay);
         center->stats.logins_throttled++;
@@ -93,26 +117,126 @@ command_login_delayed(struct conn *c)
         conn_done_waiting(c, CONN_READY);
 }
 
+static void command_auth_done(void *arg, int ok);
+
+/*
+ * Hand c's password to the authpool: checked against the named user's hash,
+ * or the dummy for a clear or unknown user. A full pool refuses the login.
+ * Returns 0, or -1 when refused (c is closing).
+ */
+static int
+command_check(struct conn *c, const char *password, size_t len)
+{
+    struct center *center = c->center;
+    const char *hash =
+        c->login != NULL && c->login->hashed ? c->login->password : center->dummyhash;
+
+    c->authjob = authpool_check(center->authpool, hash, password, len, command_auth_done, c);
+    if (c->authjob != NULL)
+        return 0;
+    if (c->src != NULL)
+        throttle_check_end(&center->throttle, c->src);
+    command_refuse(c, &center->throttle.backed, "password checks are backed up");
+    return -1;
+}
+
+/* Start the check of the next login of src waiting for its share, if it may go now. */
+static void
+command_wake(struct center *center, struct throttle_src *src)
+{
+    struct conn *w;
+
+    if (src == NULL || src->waiting == 0 || !throttle_check_take(&center->throttle, src))
+        return;
+    TAILQ_FOREACH(w, &center->authwait, wait_entry)
+    {
+        if (w->src == src)
+            break;
+    }
+    if (w == NULL) {
+        throttle_check_end(&center->throttle, src);
+        return;
+    }
+    TAILQ_REMOVE(&center->authwait, w, wait_entry);
+    w->checkwait = 0;
+    if (command_check(w, w->loginpass, w->loginpasslen) == -1)
+        conn_flush(w);
+    util_wipe(w->loginpass, w->loginpasslen);
+    free(w->loginpass);
+    w->loginpass = NULL;
+    w->loginpasslen = 0;
+}
+
 /* The authpool checked the password (see command_authenticate). */
 static void
 command_auth_done(void *arg, int ok)
 {
     struct conn *c = arg;
-    struct user *user = c->login;
+    struct center *center = c->center;
+    struct user *named = c->login, *user = named;
 
     c->authjob = NULL;
     c->login = NULL;
+    if (c->src != NULL) {
+        throttle_check_end(&center->throttle, c->src);
+        command_wake(center, c->src);
+    }
     /* For a clear or unknown user the check was a dummy: its result is moot. */
     if (user != NULL && !(user->hashed ? ok : c->loginclear))
         user = NULL;
-    command_login_result(c, user, 1);
+    command_login_result(c, named, user, 1);
+}
+
+/* Abandon c's login: drop its check or its place in line (see command.h). */
+void
+command_login_abandon(struct conn *c)
+{
+    struct center *center = c->center;
+    int had = c->authjob != NULL || c->checkwait;
+
+    if (c->authjob != NULL) {
+        authpool_cancel(c->authjob);
+        c->authjob = NULL;
+        if (c->src != NULL)
+            throttle_check_end(&center->throttle, c->src);
+    } else if (c->checkwait) {
+        TAILQ_REMOVE(&center->authwait, c, wait_entry);
+        c->checkwait = 0;
+        if (c->src != NULL)
+            throttle_unwait(&center->throttle, c->src);
+    }
+    if (c->loginpass != NULL) {
+        util_wipe(c->loginpass, c->loginpasslen);
+        free(c->loginpass);
+        c->loginpass = NULL;
+        c->loginpasslen = 0;
+    }
+    if (had && c->src != NULL) {
+        throttle_login_done(&center->throttle, c->src, THROTTLE_LOST, conn_now(c));
+        command_wake(center, c->src);
+    }
+}
+
+/* c is closing: its login goes, and so does it from its source's counts. */
+void
+command_conn_closed(struct conn *c)
+{
+    struct throttle_src *src = c->src;
+
+    command_login_abandon(c);
+    c->src = NULL;
+    if (src != NULL)
+        throttle_disconnect(&c->center->throttle, src, c->user != NULL, conn_now(c));
 }
 
 /*
- * authenticate <user> <password>. Clear passwords are compared at once.
- * When users.txt holds hashes, every login waits for one hash check on the
- * authpool (the real one, or a dummy for a clear or unknown user), so the
- * answer takes as long whoever asks and the loop never runs crypt itself.
+ * authenticate <user> <password>. A source over its failed logins of the
+ * minute is refused at once, without a hash. Clear passwords are compared
+ * at once. When users.txt holds hashes, every login waits for one hash
+ * check on the authpool (the real one, or a dummy of the costliest hash
+ * for a clear or unknown user), so the answer takes as long whoever asks
+ * and the loop never runs crypt itself; a source whose share of the checks
+ * is in use waits its turn, holding a copy of the password.
  */
 static void
 command_authenticate(struct conn *c, const struct proto_fields *pf)
@@ -120,7 +244,7 @@ command_authenticate(struct conn *c, const struct proto_fields *pf)
     struct center *center = c->center;
     struct user *user = users_find(&center->users, pf->f[1], pf->len[1]);
     struct user *clear = NULL;
-    const char *hash;
+    enum throttle_login go = THROTTLE_CHECK;
     char name[160];
 
     util_escape(name, sizeof name, pf->f[1], pf->len[1]);
@@ -129,19 +253,31 @@ command_authenticate(struct conn *c, const struct proto_fields *pf)
                  "username %s and password ********.",
                  name);
     c->loginname = strdup(name);
+    if (c->src != NULL)
+        go = throttle_login(&center->throttle, c->src,
+                            center->authpool != NULL && center->dummyhash != NULL, conn_now(c));
+    if (go == THROTTLE_REFUSE) {
+        command_refuse(c, &center->throttle.refused, "too many failed logins from this address");
+        return;
+    }
     users_check(&center->users, pf->f[1], pf->len[1], pf->f[2], pf->len[2], &clear);
     if (center->authpool == NULL || center->dummyhash == NULL) {
-        command_login_result(c, clear, 0);
+        command_login_result(c, user, clear, 0);
         return;
     }
     c->login = user;
     c->loginclear = clear != NULL;
-    hash = user != NULL && user->hashed ? user->password : center->dummyhash;
-    c->authjob = authpool_check(center->authpool, hash, pf->f[2], pf->len[2], command_auth_done, c);
-    if (c->authjob == NULL) {
-        log_warnx("%s: password checks are backed up; refusing a login", c->host);
-        center->stats.busy++;
-        conn_error(c, PROTO_ERR_BUSY);
+    if (go == THROTTLE_WAIT) {
+        if ((c->loginpass = malloc(pf->len[2] + 1)) == NULL) {
+            throttle_unwait(&center->throttle, c->src);
+            command_refuse(c, &center->throttle.backed, "out of memory for a login");
+            return;
+        }
+        memcpy(c->loginpass, pf->f[2], pf->len[2]);
+        c->loginpasslen = pf->len[2];
+        c->checkwait = 1;
+        TAILQ_INSERT_TAIL(&center->authwait, c, wait_entry);
+    } else if (command_check(c, pf->f[2], pf->len[2]) == -1) {
         return;
     }
     conn_wait(c, CONN_AUTH, 0);

@@ -12,5 +12,9 @@ void command_dispatch(struct conn *c, const char *line, size_t len);
 void command_committed(struct conn *c, int refused);
 /* The throttle's delay of c's login answer is over: send it. */
 void command_login_delayed(struct conn *c);
+/* c's login is abandoned (auth-timeout, or c closes): its check, or its wait for one, goes. */
+void command_login_abandon(struct conn *c);
+/* c is closing: abandon its login and take it off its source's counts. */
+void command_conn_closed(struct conn *c);
 
 #endif

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "net.h"
 #include "transport.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -153,8 +154,7 @@ conn_close(struct conn *c)
     schedule_unsubscribe(&center->sched, &c->sub);
     if (c->committing)
         committer_forget(center->committer, c);
-    authpool_cancel(c->authjob);
-    c->authjob = NULL;
+    command_conn_closed(c);
     if (c->ev != NULL)
         event_free(c->ev);
     if (c->timer != NULL)
@@ -171,6 +171,7 @@ void
 conn_free(struct conn *c)
 {
     evbuffer_free(c->out);
+    util_wipe(c->pend, c->pendlen);
     free(c->pend);
     free(c->loginname);
     free(c);
@@ -228,12 +229,23 @@ conn_refuse(struct conn *c, enum proto_error e)
     conn_flush(c);
 }
 
-/* Stop reading until the one answer c waits for is known. */
+/*
+ * What a waiting connection watches: in AUTH its socket stays readable, so
+ * a client that leaves is seen at once and its check dropped (what it sends
+ * meanwhile is kept, up to a read buffer's worth); otherwise nothing.
+ */
+static short
+conn_wait_events(const struct conn *c)
+{
+    return c->state == CONN_AUTH && c->pendlen < c->center->rbufsize ? EV_READ : 0;
+}
+
+/* Stop handling requests until the one answer c waits for is known. */
 void
 conn_wait(struct conn *c, enum conn_state state, unsigned secs)
 {
     conn_set_state(c, state);
-    conn_set_events(c, 0);
+    conn_set_events(c, conn_wait_events(c));
     if (state == CONN_THROTTLED)
         conn_arm_timer(c, secs);
     else if (state == CONN_COMMIT && c->timer != NULL)
@@ -262,18 +274,21 @@ conn_keep(struct conn *c, const char *data, size_t len, int backlog)
     }
     if (len > 0)
         memcpy(p, data, len);
+    /* What it held may be part of a password. */
+    util_wipe(c->pend, c->pendlen);
     free(c->pend);
     c->pend = p;
     c->pendlen = len;
     c->backlog = backlog && len > 0;
 }
 
-/* Handle every complete line of data (see conn.h). */
-void
-conn_process(struct conn *c, char *data, size_t len)
+/* Handle every complete line of data; returns whether it held a login. */
+static int
+conn_process_lines(struct conn *c, char *data, size_t len)
 {
     size_t max = c->center->cfg.max_line;
     char *p = data, *end = data + len;
+    int login = 0;
 
     while (p < end && (c->state == CONN_NEW || c->state == CONN_READY)) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -283,14 +298,14 @@ conn_process(struct conn *c, char *data, size_t len)
             /* +1: a "\r" may still come before the "\n" */
             if ((size_t)(end - p) <= max + 1) {
                 conn_keep(c, p, (size_t)(end - p), 0);
-                return;
+                return login;
             }
             conn_error(c, PROTO_ERR_LINE_TOO_LONG);
             break;
         }
         if (evbuffer_get_length(c->out) >= CONN_OUT_HIGH) {
             conn_keep(c, p, (size_t)(end - p), 1);
-            return;
+            return login;
         }
         linelen = (size_t)(nl - p);
         if (linelen > 0 && p[linelen - 1] == '\r')
@@ -307,14 +322,30 @@ conn_process(struct conn *c, char *data, size_t len)
             break;
         }
         c->lastline = conn_now(c);
+        login |= linelen >= 12 && memcmp(p, "authenticate", 12) == 0;
         command_dispatch(c, p, linelen);
         p = nl + 1;
         if (conn_waiting(c)) {
             conn_keep(c, p, (size_t)(end - p), 1);
-            return;
+            return login;
         }
     }
     conn_keep(c, NULL, 0, 0);
+    return login;
+}
+
+/*
+ * Handle every complete line of data (see conn.h). Input that held a
+ * login, or came before one, may hold a password: it is wiped from the
+ * buffer once handled (what is kept was copied).
+ */
+void
+conn_process(struct conn *c, char *data, size_t len)
+{
+    int before = c->user == NULL;
+
+    if (conn_process_lines(c, data, len) || before)
+        util_wipe(data, len);
 }
 
 /* Feed bytes from memory, as conn_read does from the socket. */
@@ -400,8 +431,10 @@ conn_flush(struct conn *c)
         conn_set_events(c, want);
         return;
     }
-    if (conn_waiting(c))
-        return; /* reading resumes with the held answer */
+    if (conn_waiting(c)) {
+        conn_set_events(c, conn_wait_events(c));
+        return; /* requests are handled again after the held answer */
+    }
     if (c->state == CONN_CLOSING) {
         /* Shut our side, then read until EOF so unread input from the
          * client cannot turn our close into a reset that loses the reply. */
@@ -426,6 +459,39 @@ conn_drain(struct conn *c)
         conn_close(c);
 }
 
+/* In AUTH: keep what the client sends for later, and close at once when it leaves. */
+static void
+conn_read_waiting(struct conn *c)
+{
+    struct center *center = c->center;
+    size_t have = c->pendlen;
+    short want = EV_READ;
+    ssize_t n;
+
+    c->readwantswrite = 0;
+    if (have >= center->rbufsize) {
+        conn_set_events(c, 0);
+        return;
+    }
+    if (have > 0)
+        memcpy(center->rbuf, c->pend, have);
+    n = c->xprt->read(c, center->rbuf + have, center->rbufsize - have, &want);
+    if (n > 0)
+        conn_keep(c, center->rbuf, have + (size_t)n, 1);
+    util_wipe(center->rbuf, have + (n > 0 ? (size_t)n : 0));
+    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+        log_debug("%s:%u: %s while its login is checked", c->host, c->port,
+                  n == 0 ? "end of file" : strerror(errno));
+        conn_close(c);
+    } else if (n == -1) {
+        c->readwantswrite = want == EV_WRITE;
+        if (want != EV_READ)
+            conn_set_events(c, want);
+    } else {
+        conn_set_events(c, conn_wait_events(c));
+    }
+}
+
 /* Read what the socket has and handle it. */
 static void
 conn_read(struct conn *c)
@@ -437,6 +503,10 @@ conn_read(struct conn *c)
 
     if (c->state == CONN_LINGER) {
         conn_drain(c);
+        return;
+    }
+    if (c->state == CONN_AUTH) {
+        conn_read_waiting(c);
         return;
     }
     c->readwantswrite = 0;
@@ -531,8 +601,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         break;
     }
     if ((c->state == CONN_NEW || c->state == CONN_AUTH) && now >= c->created + cfg->auth_timeout) {
-        authpool_cancel(c->authjob);
-        c->authjob = NULL;
+        command_login_abandon(c);
         conn_error(c, PROTO_ERR_AUTH_TIMEOUT);
     } else if (now >= c->lastline + cfg->idle_timeout && !c->sub.active) {
         conn_error(c, PROTO_ERR_IDLE_TIMEOUT);

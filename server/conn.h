@@ -14,6 +14,7 @@ struct center;
 struct authpool_job;
 struct evbuffer;
 struct event;
+struct throttle_src;
 struct transport_ops;
 struct user;
 
@@ -61,6 +62,12 @@ struct conn {
     int loginclear;               /* in AUTH: login's clear password matched */
     char *loginname;              /* in AUTH/THROTTLED: the name tried, escaped for the screen */
     struct authpool_job *authjob; /* in AUTH: the password check under way */
+    struct throttle_src *src;     /* its source's counts; NULL: not counted (refused, no socket) */
+    int refused;                  /* refused at accept ("busy"): not counted in max_clients */
+    TAILQ_ENTRY(conn) wait_entry; /* center.authwait, while checkwait */
+    int checkwait;                /* in AUTH: waits for its source's share of the checks */
+    char *loginpass;              /* while checkwait: the password to check, wiped when done */
+    size_t loginpasslen;
     struct sched_sub sub;
     int64_t created; /* seconds, libevent's cached clock */
     int64_t lastline;
@@ -84,8 +91,9 @@ void conn_close(struct conn *c);
 void conn_free(struct conn *c);
 /*
  * Feed received bytes (with any pending partial line already in front).
- * Handles every complete line, keeps the rest, queues replies in c->out.
- * Makes no system calls.
+ * Handles every complete line, keeps the rest, queues replies in c->out,
+ * and wipes data if it held a login or came before one (it may hold a
+ * password). Makes no system calls.
  */
 void conn_process(struct conn *c, char *data, size_t len);
 /*

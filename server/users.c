@@ -218,3 +218,30 @@ users_check(const struct users *u, const char *name, size_t namelen, const char 
     *out = ok ? user : NULL;
     return ok;
 }
+
+/* The hash of the costliest setting in the table (see users.h). */
+const char *
+users_dummy_hash(const struct users *u)
+{
+    const char *seen[USERS_DUMMY_SETTINGS], *best = NULL;
+    long long cost, bestcost = -1;
+    size_t i, k, n = 0, len;
+
+    for (i = 0; i < u->n && n < USERS_DUMMY_SETTINGS; i++) {
+        if (!u->v[i].hashed)
+            continue;
+        len = authpool_setting_len(u->v[i].password);
+        for (k = 0; k < n; k++)
+            if (authpool_setting_len(seen[k]) == len &&
+                strncmp(seen[k], u->v[i].password, len) == 0)
+                break;
+        if (k < n)
+            continue;
+        seen[n++] = u->v[i].password;
+        if ((cost = authpool_cost(u->v[i].password)) > bestcost || best == NULL) {
+            bestcost = cost;
+            best = u->v[i].password;
+        }
+    }
+    return best;
+}

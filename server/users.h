@@ -53,4 +53,14 @@ struct user *users_keep(struct users *u, const char *name, size_t len);
 int users_check(const struct users *u, const char *name, size_t namelen, const char *password,
                 size_t passlen, struct user **out);
 
+#define USERS_DUMMY_SETTINGS 8 /* distinct hash settings timed by users_dummy_hash */
+
+/*
+ * The hash that logins of unknown and clear users are checked against, so
+ * that they take as long as the costliest hashed user's: one hash of each
+ * distinct setting (method and cost; the first USERS_DUMMY_SETTINGS) is
+ * timed once, and the slowest wins. NULL when no row is hashed.
+ */
+const char *users_dummy_hash(const struct users *u);
+
 #endif

@@ -246,6 +246,63 @@ test_cancel_queued(void **state)
     assert_int_equal(answers, 2);
 }
 
+/* A cancelled job that was still queued is never checked: crypt does not run for it. */
+static void
+test_cancel_queued_never_runs(void **state)
+{
+    enum { N = 50 };
+    char err[128];
+    struct event_base *base = event_base_new();
+    struct authpool *pool;
+    char slow[CRYPT_OUTPUT_SIZE];
+    struct answer a[N];
+    int i;
+
+    (void)state;
+    memset(a, 0, sizeof a);
+    assert_non_null(base);
+    pool = authpool_new(base, 1, err, sizeof err);
+    assert_non_null(pool);
+    make_hash("$6$", 200000, "pw", slow, sizeof slow);
+    /* One worker: the first job runs (some 50 ms), the others wait behind it; all but the
+     * first and the last are cancelled. */
+    for (i = 0; i < N; i++)
+        assert_non_null(a[i].job = authpool_check(pool, slow, "pw", 2, on_done, &a[i]));
+    for (i = 1; i < N - 1; i++)
+        authpool_cancel(a[i].job);
+    /* The last one, kept, is checked after every job before it that still runs. */
+    answers = 0;
+    run_until(base, 2);
+    assert_int_equal(a[0].calls, 1);
+    assert_int_equal(a[N - 1].calls, 1);
+    for (i = 1; i < N - 1; i++)
+        assert_int_equal(a[i].calls, 0);
+    /* Only those two ran, and perhaps the one a worker had already taken. */
+    assert_true(authpool_ran(pool) <= 3);
+    authpool_free(pool);
+    event_base_free(base);
+}
+
+/* The setting of a hash (method and cost) and the time one check of it takes. */
+static void
+test_setting_and_cost(void **state)
+{
+    char cheap[CRYPT_OUTPUT_SIZE], costly[CRYPT_OUTPUT_SIZE];
+
+    (void)state;
+    assert_int_equal(authpool_setting_len("$6$rounds=5000$salt$sum"), 15);
+    assert_int_equal(authpool_setting_len("$6$salt$sum"), 3);
+    assert_int_equal(authpool_setting_len("$y$j9T$salt$sum"), 7);
+    assert_int_equal(authpool_setting_len("$2b$12$0123456789012345678901234567890123456789"
+                                          "012345678901"),
+                     7);
+    make_hash("$6$", 1000, "pw", cheap, sizeof cheap);
+    make_hash("$6$", 400000, "pw", costly, sizeof costly);
+    assert_true(authpool_cost(cheap) >= 0);
+    assert_true(authpool_cost(costly) > authpool_cost(cheap));
+    assert_true(authpool_cost("$9$no-such-method$x") == -1);
+}
+
 /* done callback that also cancels other jobs, queued, running or finished. */
 static void
 on_done_cancel(void *arg, int ok)
@@ -446,6 +503,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_many_concurrent_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_random, setup, teardown),
+        cmocka_unit_test(test_cancel_queued_never_runs),
+        cmocka_unit_test(test_setting_and_cost),
         cmocka_unit_test(test_free_with_jobs_pending),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_runs_during_slow_check, setup, teardown),

@@ -415,6 +415,36 @@ test_keep(void **state)
     users_free(&u);
 }
 
+/* Hashes of "pw" of three costs: rounds 1000 (two methods) and 300000. */
+#define CHEAP6                                                                                     \
+    "$6$rounds=1000$cheapsal$xk/"                                                                  \
+    "fRGStrfidUdTRJ22zxEofPWOq6b3nQagy0rQC4LwnL5VVTdl580yHfehrbk4BlzuUWUvUfOC.2FXTX4tQB1"
+#define CHEAP5 "$5$rounds=1000$cheapsal$wQlPPTpiCv0aMyTNhYyal/E0w1a2thG278SpB8GewzB"
+#define COSTLY6                                                                                    \
+    "$6$rounds=300000$costlysa$/"                                                                  \
+    "GgsxUlNfbMi0xyZj.nKgywOQQpzNbKJ0RjSFJAeG33hKLmLcvwew.V1BZ5bOTnQxPhpqB75izbNWogVcCZg70"
+
+/* Unknown and clear users are checked against the costliest hash, wherever it is in the file. */
+static void
+test_dummy_hash(void **state)
+{
+    struct users u;
+
+    (void)state;
+    load_ok(&u, "a " CHEAP6 "\nb " CHEAP5 "\nc clear-pw\nd " COSTLY6 "\ne " CHEAP6 "\n");
+    assert_string_equal(users_dummy_hash(&u), COSTLY6);
+    users_free(&u);
+    load_ok(&u, "d " COSTLY6 "\na " CHEAP6 "\n");
+    assert_string_equal(users_dummy_hash(&u), COSTLY6);
+    users_free(&u);
+    load_ok(&u, "b " CHEAP5 "\n");
+    assert_string_equal(users_dummy_hash(&u), CHEAP5);
+    users_free(&u);
+    load_ok(&u, "c clear-pw\n");
+    assert_null(users_dummy_hash(&u));
+    users_free(&u);
+}
+
 int
 main(void)
 {
@@ -432,6 +462,7 @@ main(void)
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_many_users),
         cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_dummy_hash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
