@@ -37,6 +37,7 @@ struct doctor {
     uint64_t served;  /* replies with a price */
     uint64_t errored; /* replies with an error */
     uint64_t dropped; /* datagrams read but not answered */
+    int quiet;        /* -q: no per-request screen lines */
     char buf[DOCTOR_BUFSIZE];
 };
 
@@ -44,23 +45,30 @@ struct doctor {
 static void
 doctor_usage(FILE *fp)
 {
-    fprintf(fp, "usage: doctor [--id N | -c FILE] [--config-dir DIR] [--check] [-v] [-h] [-V]\n");
+    fprintf(fp,
+            "usage: doctor [--id N | -c FILE] [--config-dir DIR] [--check] [-q] [-v] [-h] [-V]\n");
     opts_usage(fp, "doctor", OPTS_USAGE_ALL);
+    fprintf(fp, "  -q, %-18sno per-request screen lines (benchmarks)\n", "--quiet");
     fprintf(fp,
             "Replies to datagrams of up to %d bytes; a longer one gets \"error too-long\".\n"
             "SIGHUP reads the prices file again; SIGINT or SIGTERM stops the doctor.\n",
             DOCTOR_BUFSIZE);
 }
 
-/* Parse the command line into o. Returns 0, 1 to exit with 0, -1 to exit with 1. */
+/* Parse the command line into o (and quiet). Returns 0, 1 to exit with 0, -1 to exit with 1. */
 static int
-doctor_parse_args(int argc, char **argv, struct opts *o)
+doctor_parse_args(int argc, char **argv, struct opts *o, int *quiet)
 {
-    static const struct option longopts[] = {OPTS_LONGOPTS, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        OPTS_LONGOPTS, {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
     int ch, rc;
 
     memset(o, 0, sizeof *o);
-    while ((ch = getopt_long(argc, argv, OPTS_SHORTOPTS, longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, OPTS_SHORTOPTS "q", longopts, NULL)) != -1) {
+        if (ch == 'q') {
+            *quiet = 1;
+            continue;
+        }
         if ((rc = opts_take(o, ch, optarg, "doctor", doctor_usage)) == OPTS_OTHER) {
             opts_try("doctor");
             return -1;
@@ -106,24 +114,27 @@ doctor_reply(struct doctor *d, const struct sockaddr *sa, socklen_t salen,
     unsigned port;
 
     net_addr_str(sa, host, sizeof host, &port);
-    out_line(OUT_STDOUT,
-             "Phase 3: Doctor %u receives the request from the patient with port number %u "
-             "and the insurance plan %s.",
-             d->cfg.id, port, a->plan);
+    if (!d->quiet)
+        out_line(OUT_STDOUT,
+                 "Phase 3: Doctor %u receives the request from the patient with port number %u "
+                 "and the insurance plan %s.",
+                 d->cfg.id, port, a->plan);
     if (sendto(d->fd, a->reply, a->len, 0, sa, salen) == -1) {
         log_warn("cannot send %s to %s port %u", a->reply, host, port);
         d->dropped++;
         return;
     }
     if (a->status == PRICES_PRICE) {
-        out_line(OUT_STDOUT,
-                 "Phase 3: Doctor %u has sent estimated price %" PRId64
-                 "$ to patient with port number %u.",
-                 d->cfg.id, a->cost, port);
+        if (!d->quiet)
+            out_line(OUT_STDOUT,
+                     "Phase 3: Doctor %u has sent estimated price %" PRId64
+                     "$ to patient with port number %u.",
+                     d->cfg.id, a->cost, port);
         d->served++;
     } else {
-        out_line(OUT_STDOUT, "Phase 3: Doctor %u has sent %s to patient with port number %u.",
-                 d->cfg.id, a->reply, port);
+        if (!d->quiet)
+            out_line(OUT_STDOUT, "Phase 3: Doctor %u has sent %s to patient with port number %u.",
+                     d->cfg.id, a->reply, port);
         d->errored++;
         log_debug("%s from %s port %u: %" PRIu64 " error%s so far", a->reply, host, port,
                   d->errored, d->errored == 1 ? "" : "s");
@@ -268,11 +279,11 @@ main(int argc, char **argv)
 {
     struct opts o;
     struct doctor *d;
-    int rc, status = 1;
+    int rc, status = 1, quiet = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     log_init("doctor", 0);
-    if ((rc = doctor_parse_args(argc, argv, &o)) != 0)
+    if ((rc = doctor_parse_args(argc, argv, &o, &quiet)) != 0)
         return rc == 1 ? 0 : 1;
     log_init("doctor", o.verbose ? 1 : 0);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -280,6 +291,7 @@ main(int argc, char **argv)
     if ((d = calloc(1, sizeof *d)) == NULL)
         fatal("calloc");
     d->fd = -1;
+    d->quiet = quiet;
     if (doctor_load(d, &o) == -1)
         goto out;
     if (o.check) {

@@ -114,6 +114,7 @@ center_setup(struct center *c, struct center_config *cfg, const char *users, con
     TAILQ_INIT(&c->lost);
     TAILQ_INIT(&c->dirty);
     TAILQ_INIT(&c->authwait);
+    TAILQ_INIT(&c->unauth);
     c->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
     lim.ipv6_prefix = c->cfg.ipv6_prefix;
@@ -370,10 +371,21 @@ center_conn_add(struct center *c, struct conn *conn)
     c->nconns++;
 }
 
+/* A connection authenticated: off the list of those that may be closed to make room. */
+void
+center_conn_authenticated(struct center *c, struct conn *conn)
+{
+    if (conn->unauthlisted) {
+        TAILQ_REMOVE(&c->unauth, conn, unauth_entry);
+        conn->unauthlisted = 0;
+    }
+}
+
 /* A connection was closed: take it off every list; free it at the end of the pass. */
 void
 center_conn_lost(struct center *c, struct conn *conn)
 {
+    center_conn_authenticated(c, conn);
     TAILQ_REMOVE(&c->conns, conn, entry);
     c->nconns--;
     if (conn->refused)
@@ -573,7 +585,7 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
                  void *arg)
 {
     struct center *c = arg;
-    struct conn *conn;
+    struct conn *conn, *victim;
     uint64_t n;
     int one = 1, full = c->nconns - c->nrefused >= c->cfg.max_clients;
 
@@ -586,6 +598,22 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
         log_warnx("out of memory for a new connection");
         close(fd);
         return;
+    }
+    /*
+     * Full: the oldest connection that has not authenticated makes room
+     * ("error busy"), so that clients holding connections without logging
+     * in cannot keep patients out; an honest login takes milliseconds, so
+     * the oldest is rarely one. Only with every connection authenticated
+     * is the newcomer refused.
+     */
+    if (full && (victim = TAILQ_FIRST(&c->unauth)) != NULL) {
+        center_conn_authenticated(c, victim);
+        c->stats.busy++;
+        victim->refused = 1;
+        c->nrefused++;
+        command_login_abandon(victim);
+        conn_refuse(victim, PROTO_ERR_BUSY);
+        full = 0;
     }
     /* Over the limit it still gets a connection, closing at once, so the
      * refusal is written and lingered over like any other last line. */
@@ -607,7 +635,10 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
                       "connection%s since the last such message",
                       conn->host, (unsigned long long)n, n == 1 ? "" : "s", n == 1 ? "" : "s");
         conn_refuse(conn, PROTO_ERR_BUSY);
+        return;
     }
+    TAILQ_INSERT_TAIL(&c->unauth, conn, unauth_entry);
+    conn->unauthlisted = 1;
 }
 
 /* Accept again after a pause for lack of descriptors. */

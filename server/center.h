@@ -67,6 +67,7 @@ struct center {
     struct conns lost;           /* closed connections, freed by center_reap */
     struct conns dirty;          /* connections with pushed output to write */
     struct conns authwait;       /* logins waiting for their source's share of the checks */
+    struct conns unauth;         /* accepted, not yet authenticated, oldest first */
     struct store *store;         /* where bookings are kept */
     struct committer *committer; /* writes a blocking store on its own thread; else NULL */
     int64_t commit_start_us;     /* when the batch being written was handed over */
@@ -121,6 +122,8 @@ int center_reload(struct center *c, char *err, size_t errlen);
 
 /* A new connection joins the center. */
 void center_conn_add(struct center *c, struct conn *conn);
+/* A connection authenticated: it is no longer one the center may make room by closing. */
+void center_conn_authenticated(struct center *c, struct conn *conn);
 /* A connection was closed: off every list, freed at the end of the loop pass. */
 void center_conn_lost(struct center *c, struct conn *conn);
 /* Free every closed connection (run once per loop pass; tests call it directly). */

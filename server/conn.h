@@ -64,6 +64,8 @@ struct conn {
     struct authpool_job *authjob; /* in AUTH: the password check under way */
     struct throttle_src *src;     /* its source's counts; NULL: not counted (refused, no socket) */
     int refused;                  /* refused at accept ("busy"): not counted in max_clients */
+    TAILQ_ENTRY(conn) unauth_entry; /* center.unauth, while unauthlisted */
+    int unauthlisted;
     TAILQ_ENTRY(conn) wait_entry; /* center.authwait, while checkwait */
     int checkwait;                /* in AUTH: waits for its source's share of the checks */
     char *loginpass;              /* while checkwait: the password to check, wiped when done */

@@ -65,6 +65,29 @@ stop_ok(struct hproc *p)
         h_fail("%s: exit status %d after SIGTERM, expected 0", p->name, st);
 }
 
+/* doctor -q answers as usual but prints no per-request screen line (only its start-up line). */
+static void
+test_doctor_quiet(void **state)
+{
+    const char *dir = h_tmpdir();
+    const char *const args[] = {"-q", "--config", h_path(dir, "doctor1.conf"), NULL};
+    struct hproc *d;
+    unsigned port;
+    int fd;
+
+    (void)state;
+    d = fixture_doctor(dir, 1, "house", h_str("%s %s\n", plans[0][0], plans[0][1]), NULL, args,
+                       &port);
+    fd = tc_udp(port);
+    assert_string_equal(tc_udp_ask(fd, plans[0][0], strlen(plans[0][0])), plans[0][1]);
+    assert_string_equal(tc_udp_ask(fd, "nosuchplan", 10), "error unknown-insurance");
+    close(fd);
+    stop_ok(d);
+    if (strstr(h_stdout(d), "receives the request") != NULL ||
+        strstr(h_stdout(d), "has sent") != NULL)
+        h_fail("doctor -q printed per-request lines:\n%s", h_stdout(d));
+}
+
 /* 1. The doctor: empty, oversized, binary and unknown datagrams; two patients interleaved. */
 static void
 test_doctor_datagrams(void **state)
@@ -887,6 +910,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_doctor_datagrams, fixture_teardown),
+        cmocka_unit_test_teardown(test_doctor_quiet, fixture_teardown),
         cmocka_unit_test_teardown(test_patient_broken_center, fixture_teardown),
         cmocka_unit_test_teardown(test_center_files, fixture_teardown),
         cmocka_unit_test_teardown(test_doctor_files, fixture_teardown),

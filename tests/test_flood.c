@@ -387,6 +387,29 @@ test_slots_per_address(void **state)
 }
 
 /*
+ * 4b. Connections that never log in fill max_clients: the oldest of them
+ * makes room ("error busy") for a newcomer, so the honest patient logs in
+ * and books at once; the other silent connections stay.
+ */
+static void
+test_room_for_newcomers(void **state)
+{
+    enum { N = 40 };
+    struct fixture *f = start(state, "honest " HONEST_PW "\n", "max_clients = 40\n");
+    long long t;
+    int i;
+
+    for (i = 0; i < N; i++)
+        attacker(ATTACKER, f->port);
+    t = honest_session(f, "honest", HONEST_PW);
+    if (t > TARGET_MS)
+        h_fail("the honest patient took %lld ms", t);
+    if (count_busy(1) != 1)
+        h_fail("no silent connection made room for the patient");
+    fixture_stop(f);
+}
+
+/*
  * 4. Past max_login_failures failed logins of a source within a minute, its
  * logins get "error busy" at once, without a check; another address is
  * served as usual.
@@ -598,6 +621,7 @@ main(void)
         cmocka_unit_test_teardown(test_login_burst_gone_clients, flood_teardown),
         cmocka_unit_test_teardown(test_auth_timeout_during_check, flood_teardown),
         cmocka_unit_test_teardown(test_slots_per_address, flood_teardown),
+        cmocka_unit_test_teardown(test_room_for_newcomers, flood_teardown),
         cmocka_unit_test_teardown(test_failures_per_address, flood_teardown),
         cmocka_unit_test_teardown(test_failures_per_user, flood_teardown),
         cmocka_unit_test_teardown(test_check_share, flood_teardown),
