@@ -89,7 +89,7 @@ datafile_getline(struct datafile *df, char *err, size_t errlen)
     }
     errno = 0;
     /* Room for the longest line and its "\r\n". */
-    while (n < DATAFILE_MAXLINE + 2 && (c = getc(df->fp)) != EOF) {
+    while (n < DATAFILE_MAXLINE + 2 && (c = getc_unlocked(df->fp)) != EOF) {
         df->buf[n++] = (char)c;
         if (c == '\n')
             break;

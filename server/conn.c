@@ -275,7 +275,8 @@ conn_keep(struct conn *c, const char *data, size_t len, int backlog)
     if (len > 0)
         memcpy(p, data, len);
     /* What it held may be part of a password. */
-    util_wipe(c->pend, c->pendlen);
+    if (c->pendlen > 0)
+        util_wipe(c->pend, c->pendlen);
     free(c->pend);
     c->pend = p;
     c->pendlen = len;
