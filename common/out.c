@@ -43,6 +43,7 @@ struct out_queue {
     int stopping;               /* out_stop: write what is queued, then end */
     int done;                   /* the writer has ended (set by it) */
     int abandoned;              /* out_stop gave up waiting: the writer frees the queue */
+    int started;                /* the writer runs (started with the first line) */
     pthread_t thread;
     char progname[OUT_NAMELEN];
 };
@@ -126,10 +127,40 @@ out_count_lines(const char *text, size_t len)
     return n > 0 ? n : 1;
 }
 
+/* The writer thread of one stream. */
+static void *out_writer(void *arg);
+
+/*
+ * Start q's writer, all signals blocked in it (lock held). It starts with
+ * the first line rather than with out_start: a process that prints nothing
+ * (hcs -q) stays single-threaded, and the kernel's system calls stay on
+ * their cheaper single-threaded path. -1 when it cannot start.
+ */
+static int
+out_start_writer(struct out_queue *q)
+{
+    sigset_t all, old;
+    int rc;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&q->thread, NULL, out_writer, q);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return -1;
+    q->started = 1;
+    return 0;
+}
+
 /* Append whole lines to q, or drop and count them when the ring is full (lock held). */
 static void
 out_put(struct out_slot *sl, struct out_queue *q, const char *text, size_t len)
 {
+    if (!q->started && out_start_writer(q) == -1) {
+        /* No thread to be had: write it at once, as before out_start. */
+        (void)!write(q->fd, text, len);
+        return;
+    }
     if (q->dropping && q->used <= q->cap / 2)
         out_notice(q);
     if (q->dropping || len > q->cap - q->used) {
@@ -247,14 +278,12 @@ out_start(const char *progname)
     return out_start_fds(progname, STDOUT_FILENO, STDERR_FILENO, OUT_CAPACITY);
 }
 
-/* Make the queue of one stream and start its writer, all signals blocked in it. */
+/* Make the queue of one stream; its writer starts with the first line. */
 static int
 out_start_one(enum out_stream s, const char *progname, int fd, size_t capacity)
 {
     struct out_slot *sl = out_slot(s);
     struct out_queue *q;
-    sigset_t all, old;
-    int rc;
 
     if ((q = calloc(1, sizeof *q)) == NULL || (q->ring = malloc(capacity)) == NULL) {
         free(q);
@@ -265,16 +294,6 @@ out_start_one(enum out_stream s, const char *progname, int fd, size_t capacity)
     q->fd = fd;
     q->cap = capacity;
     snprintf(q->progname, sizeof q->progname, "%s", progname);
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&q->thread, NULL, out_writer, q);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        free(q->ring);
-        free(q);
-        errno = rc;
-        return -1;
-    }
     pthread_mutex_lock(&sl->mu);
     sl->q = q;
     sl->total_dropped = 0;
@@ -425,6 +444,13 @@ out_stop(void)
             continue;
         }
         sl->q = NULL;
+        if (!q->started) {
+            /* Nothing was ever queued: no writer to stop. */
+            pthread_mutex_unlock(&sl->mu);
+            free(q->ring);
+            free(q);
+            continue;
+        }
         q->stopping = 1;
         pthread_cond_broadcast(&sl->cv);
         while (!q->done)

@@ -17,8 +17,10 @@ enum out_stream {
 };
 
 /*
- * Start a writer thread for stdout and one for stderr; progname starts the
- * line that says how many lines were dropped. Until then (and after
+ * Queue stdout and stderr from now on, each written by a thread of its own
+ * that starts with the stream's first line (a process that prints nothing
+ * stays single-threaded); progname starts the line that says how many lines
+ * were dropped. Until then (and after
  * out_stop) every line is written at once with stdio, blocking as usual.
  * Returns 0, or -1 (errno set) when a thread cannot start: lines are then
  * written at once, as before.

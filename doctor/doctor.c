@@ -300,11 +300,13 @@ main(int argc, char **argv)
         status = 0;
         goto out;
     }
-    /* From here on screen and log lines are queued: a stalled reader never blocks the loop. */
-    if (out_start("doctor") == -1)
-        log_warn("cannot start the output writers; lines are written directly");
     if (doctor_start(d) == -1)
         goto out;
+    /* From here on screen and log lines are queued: a stalled reader never blocks the
+     * loop. The start-up line went out directly, so that a center that prints nothing
+     * more (-q) starts no writer thread. */
+    if (out_start("doctor") == -1)
+        log_warn("cannot start the output writers; lines are written directly");
     if (event_base_dispatch(d->base) == -1) {
         log_warnx("event loop failed");
         goto out;

@@ -169,9 +169,6 @@ main(int argc, char **argv)
         center_free(&center);
         return 0;
     }
-    /* From here on screen and log lines are queued: a stalled reader never blocks the loop. */
-    if (out_start("hcs") == -1)
-        log_warn("cannot start the output writers; lines are written directly");
     signal(SIGPIPE, SIG_IGN);
     hcs_raise_nofile(center.cfg.max_clients);
     if ((base = event_base_new()) == NULL)
@@ -191,6 +188,11 @@ main(int argc, char **argv)
         event_base_free(base);
         fatalx("%s", err);
     }
+    /* From here on screen and log lines are queued: a stalled reader never blocks the
+     * loop. The start-up line went out directly, so that a center that prints nothing
+     * more (-q) starts no writer thread. */
+    if (out_start("hcs") == -1)
+        log_warn("cannot start the output writers; lines are written directly");
     event_base_dispatch(base);
 
     if (verbose)

@@ -1,5 +1,7 @@
 /*
- * test_localhost.c: issue 10, item 2. In a network and mount namespace of
+ * test_localhost.c: what needs a network and mount namespace of its own.
+ *
+ * Issue 10, item 2. In a network and mount namespace of
  * its own whose /etc/hosts is Debian's stock one ("::1 localhost" beside
  * "127.0.0.1 localhost"), hcs with listen = localhost holds both addresses,
  * so nobody else can listen on [::1] on its port and take a patient's
@@ -23,6 +25,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -104,9 +107,40 @@ test_localhost_both_families(void **state)
     p = h_start("patient1", NULL, "patient", "--config", conf, "--show", NULL);
     h_wait_prefix(p, "Phase 1: Patient 1 authentication result: success.");
     h_wait(p);
-    if (strstr(h_stdout(f->hcs), "username ann and password ********") == NULL)
-        h_fail("the patient's login did not reach hcs");
+    /* hcs itself saw the login (not an impostor): its screen line says so. */
+    h_wait_prefix(f->hcs, "Phase 1: The Health Center Server has received request from a patient "
+                          "with username ann and password ********.");
     fixture_stop(f);
+}
+
+/*
+ * Issue 10, item 10: a state file in a folder hcs cannot write (a read-only
+ * file system: root ignores permission bits) is reported as what it is, not
+ * as "not an hcs state file".
+ */
+static void
+test_readonly_state_folder(void **state)
+{
+    struct fixture_opts o = {0};
+    struct fixture *f;
+    const char *ro;
+
+    o.users = users;
+    o.nusers = 1;
+    o.slots = slots;
+    o.nslots = 1;
+    o.config = "state = ro/state.db\n";
+    o.files_only = 1;
+    f = fixture_setup(state, &o);
+    ro = h_path(f->dir, "ro");
+    assert_int_equal(mkdir(ro, 0700), 0);
+    if (mount("tmpfs", ro, "tmpfs", MS_RDONLY, NULL) == -1)
+        fail_msg("mount a read-only tmpfs: %s", strerror(errno));
+    f->hcs = h_start("hcs", NULL, "hcs", "--config", f->conf, NULL);
+    assert_int_equal(h_wait(f->hcs), 1);
+    if (strstr(h_stderr(f->hcs), "ro/state.db: cannot create: Read-only file system") == NULL)
+        h_fail("hcs did not say why it cannot create its state file");
+    umount(ro);
 }
 
 /* A fresh network (loopback only) and a private /etc/hosts as Debian ships it. */
@@ -145,6 +179,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_localhost_both_families, fixture_teardown),
+        cmocka_unit_test_teardown(test_readonly_state_folder, fixture_teardown),
     };
 
     if (enter_namespace() == -1) {
