@@ -371,9 +371,9 @@ center_conn_add(struct center *c, struct conn *conn)
     c->nconns++;
 }
 
-/* A connection authenticated: off the list of those that may be closed to make room. */
+/* A connection authenticated or is closing: off the list of those closed to make room. */
 void
-center_conn_authenticated(struct center *c, struct conn *conn)
+center_conn_settled(struct center *c, struct conn *conn)
 {
     if (conn->unauthlisted) {
         TAILQ_REMOVE(&c->unauth, conn, unauth_entry);
@@ -385,7 +385,7 @@ center_conn_authenticated(struct center *c, struct conn *conn)
 void
 center_conn_lost(struct center *c, struct conn *conn)
 {
-    center_conn_authenticated(c, conn);
+    center_conn_settled(c, conn);
     TAILQ_REMOVE(&c->conns, conn, entry);
     c->nconns--;
     if (conn->refused)
@@ -607,7 +607,7 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
      * is the newcomer refused.
      */
     if (full && (victim = TAILQ_FIRST(&c->unauth)) != NULL) {
-        center_conn_authenticated(c, victim);
+        center_conn_settled(c, victim);
         c->stats.busy++;
         victim->refused = 1;
         c->nrefused++;

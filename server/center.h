@@ -122,8 +122,8 @@ int center_reload(struct center *c, char *err, size_t errlen);
 
 /* A new connection joins the center. */
 void center_conn_add(struct center *c, struct conn *conn);
-/* A connection authenticated: it is no longer one the center may make room by closing. */
-void center_conn_authenticated(struct center *c, struct conn *conn);
+/* A connection authenticated, or is closing: no longer one the center may close to make room. */
+void center_conn_settled(struct center *c, struct conn *conn);
 /* A connection was closed: off every list, freed at the end of the loop pass. */
 void center_conn_lost(struct center *c, struct conn *conn);
 /* Free every closed connection (run once per loop pass; tests call it directly). */

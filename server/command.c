@@ -47,7 +47,7 @@ command_auth_answer(struct conn *c, struct user *user)
     c->user = user;
     if (c->src != NULL)
         throttle_authenticated(&center->throttle, c->src);
-    center_conn_authenticated(center, c);
+    center_conn_settled(center, c);
     conn_reply(c, PROTO_LIT("success\n"));
 }
 

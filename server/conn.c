@@ -205,6 +205,7 @@ conn_close_after(struct conn *c, const char *s, size_t len)
 {
     conn_reply(c, s, len);
     schedule_unsubscribe(&c->center->sched, &c->sub);
+    center_conn_settled(c->center, c); /* never asked to make room: it goes already */
     conn_set_state(c, CONN_CLOSING);
     conn_arm_timer(c, CONN_LINGER_SECS);
 }
