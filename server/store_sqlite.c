@@ -198,8 +198,11 @@ store_sqlite_open_check(struct store_sqlite *s, int *kind, char *err, size_t err
     if (*kind == 1)
         return 0; /* load reads the old rows; nothing is upgraded */
     if (*kind == 0) {
-        snprintf(err, errlen, "%s: an empty file, not an hcs state file", s->path);
-        return -1;
+        /* An empty database, which a start would make a store of: the same as none. */
+        sqlite3_close(s->db);
+        if (sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+            return store_sqlite_error(s, err, errlen, "cannot open");
+        return store_sqlite_create(s, err, errlen);
     }
     return 0;
 }

@@ -432,6 +432,14 @@ test_check_changes_nothing(void **state)
     assert_int_equal(h_wait(p), 0);
     if (access(h_path(f->dir, "state.db"), F_OK) == 0)
         h_fail("hcs --check created the state file");
+    /* An empty file (as a start leaves it before SQLite writes) is checked as a new store. */
+    h_file(f->dir, "state.db", "%s", "");
+    p = h_start("check", NULL, "hcs", "--check", "--config", f->conf, NULL);
+    h_wait_prefix(p, f->conf);
+    assert_int_equal(h_wait(p), 0);
+    assert_int_equal(stat(h_path(f->dir, "state.db"), &after), 0);
+    assert_int_equal(after.st_size, 0);
+    unlink(h_path(f->dir, "state.db"));
     write_v1(f, "INSERT INTO bookings VALUES (3, 'u1');");
     assert_int_equal(stat(h_path(f->dir, "state.db"), &before), 0);
     p = h_start("check", NULL, "hcs", "--check", "--config", f->conf, NULL);
