@@ -33,11 +33,29 @@ schedule_hash(uint32_t index)
     return htab_hash(&index, sizeof index);
 }
 
+/*
+ * Make room in array v (*cap elements of size bytes) for element n,
+ * doubling it (first elements at first). The array, moved or not, or NULL
+ * out of memory (v is then left as it was).
+ */
+static void *
+schedule_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+    size_t c;
+
+    if (n < *cap)
+        return v;
+    c = *cap ? *cap * 2 : first;
+    if ((v = realloc(v, c * size)) != NULL)
+        *cap = c;
+    return v;
+}
+
 /* The number of doctor name at port, added if new; -1 out of memory. name fits PROTO_NAMELEN. */
 static int64_t
 schedule_doctor_id(struct schedule *s, const char *name, size_t len, unsigned port)
 {
-    struct sched_doctor key;
+    struct sched_doctor key, *d;
     uint64_t h;
     int64_t i;
 
@@ -47,14 +65,9 @@ schedule_doctor_id(struct schedule *s, const char *name, size_t len, unsigned po
     h = htab_hash(&key, sizeof key);
     if ((i = htab_find(&s->doctor_idx, h, schedule_doctor_eq, s, &key, sizeof key)) != -1)
         return i;
-    if (s->ndoctors == s->dcap) {
-        size_t cap = s->dcap ? s->dcap * 2 : 8;
-        struct sched_doctor *d = realloc(s->doctors, cap * sizeof *d);
-        if (d == NULL)
-            return -1;
-        s->doctors = d;
-        s->dcap = cap;
-    }
+    if ((d = schedule_grow(s->doctors, &s->dcap, s->ndoctors, sizeof *d, 8)) == NULL)
+        return -1;
+    s->doctors = d;
     s->doctors[s->ndoctors] = key;
     if (htab_insert(&s->doctor_idx, h, (uint32_t)s->ndoctors) == -1)
         return -1;
@@ -82,14 +95,11 @@ schedule_add_doctor(struct schedule *s, struct datafile *df, char *err, size_t e
 static int
 schedule_push(struct schedule *s, const struct slot *slot)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        struct slot *v = realloc(s->slots, cap * sizeof *v);
-        if (v == NULL)
-            return -1;
-        s->slots = v;
-        s->cap = cap;
-    }
+    struct slot *v;
+
+    if ((v = schedule_grow(s->slots, &s->cap, s->n, sizeof *v, 64)) == NULL)
+        return -1;
+    s->slots = v;
     if (htab_insert(&s->idx, schedule_hash(slot->index), (uint32_t)s->n) == -1)
         return -1;
     s->slots[s->n++] = *slot;
@@ -343,14 +353,11 @@ schedule_copy_into(struct schedule *t, const struct schedule *from, const struct
 static int
 schedule_note(struct slot **v, size_t *n, size_t *cap, const struct slot *slot)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        struct slot *nv = realloc(*v, c * sizeof *nv);
-        if (nv == NULL)
-            return -1;
-        *v = nv;
-        *cap = c;
-    }
+    struct slot *nv = schedule_grow(*v, cap, *n, sizeof *nv, 16);
+
+    if (nv == NULL)
+        return -1;
+    *v = nv;
     (*v)[(*n)++] = *slot;
     return 0;
 }
