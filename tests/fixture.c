@@ -188,3 +188,27 @@ fixture_patient(const char *dir, unsigned id, unsigned port, const char *user, c
                   "credentials = patient%u.txt\ninsurance = patient%uinsurance.txt\n%s",
                   id, port, id, id, extra != NULL ? extra : "");
 }
+
+/* Run prog on a usage error: exit 1, exactly err on stderr, nothing on stdout. */
+void
+fixture_expect_usage_at(const char *file, int line, const char *prog, const char *const *args,
+                        const char *err)
+{
+    const char *argv[8];
+    struct hproc *p;
+    size_t n = 0;
+
+    argv[n++] = prog;
+    while (*args != NULL && n < 7)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    p = h_startv_at(file, line, h_str("%s %s", prog, argv[1] != NULL ? argv[1] : ""), NULL, argv);
+    h_close_in(p);
+    if (h_wait_at(file, line, p) != 1)
+        h_fail_at(file, line, "%s: exit status %d after a usage error, expected 1", p->name,
+                  p->status);
+    if (strcmp(h_stderr(p), err) != 0)
+        h_fail_at(file, line, "%s: stderr \"%s\", expected \"%s\"", p->name, h_stderr(p), err);
+    if (h_stdout(p)[0] != '\0')
+        h_fail_at(file, line, "%s: printed \"%s\" on stdout", p->name, h_stdout(p));
+}

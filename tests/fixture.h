@@ -99,6 +99,13 @@ struct hproc *fixture_doctor_at(const char *file, int line, const char *dir, uns
 const char *fixture_doctor_files(const char *dir, unsigned id, const char *name,
                                  const char *prices);
 /*
+ * Run prog (hcs, doctor, patient) with args (NULL-terminated, at most 6): it
+ * must exit 1 with exactly err on stderr and nothing on stdout (a usage error).
+ */
+#define fixture_expect_usage(...) fixture_expect_usage_at(__FILE__, __LINE__, __VA_ARGS__)
+void fixture_expect_usage_at(const char *file, int line, const char *prog, const char *const *args,
+                             const char *err);
+/*
  * Write patient id's files into dir: patientID.txt ("user password"),
  * patientIDinsurance.txt (insurance as is) and patientID.conf for a center on
  * 127.0.0.1 at port, with extra lines appended. Returns patientID.conf.

@@ -850,6 +850,23 @@ h_stderr(struct hproc *p)
     return p->ebuf;
 }
 
+/* Wait for text on stderr past from, in a whole line (see harness.h). */
+size_t
+h_wait_stderr_at(const char *file, int line, struct hproc *p, size_t from, const char *text)
+{
+    long long end = h_now_ms() + h_timeout_ms;
+    const char *err, *hit;
+
+    for (;;) {
+        err = h_stderr(p);
+        if ((hit = strstr(err + from, text)) != NULL && strchr(hit, '\n') != NULL)
+            return (size_t)(hit - err);
+        if (h_now_ms() > end)
+            h_fail_at(file, line, "%s: stderr never said \"%s\"", p->name, text);
+        h_pump(20);
+    }
+}
+
 /* The port after "port number " or "UDP port " in a start-up line; 0 if none. */
 unsigned
 h_port(const char *line)

@@ -120,6 +120,13 @@ void h_pump(int ms);
 /* Everything it printed on stdout / stderr so far (NUL-terminated). */
 const char *h_stdout(struct hproc *p);
 const char *h_stderr(struct hproc *p);
+/*
+ * Wait until stderr, from offset from on, holds text in a line already
+ * ended (the log is written by a thread: a line may come after the event
+ * that caused it). Returns the offset of text in h_stderr(p).
+ */
+#define h_wait_stderr(p, from, text) h_wait_stderr_at(__FILE__, __LINE__, (p), (from), (text))
+size_t h_wait_stderr_at(const char *file, int line, struct hproc *p, size_t from, const char *text);
 
 /*
  * The port in a start-up line: the number after "port number " or "UDP port "

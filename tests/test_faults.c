@@ -535,38 +535,7 @@ test_doctor_files(void **state)
 static void
 expect_stderr(struct hproc *p, size_t *from, const char *want)
 {
-    long long end = h_now_ms() + h_timeout_ms;
-    const char *at;
-
-    while ((at = strstr(h_stderr(p) + *from, want)) == NULL) {
-        if (h_now_ms() > end)
-            h_fail("%s: stderr never said \"%s\"", p->name, want);
-        h_pump(20);
-    }
-    *from = (size_t)(at - h_stderr(p)) + strlen(want);
-}
-
-/* Run prog with args (NULL-terminated); it must exit 1 with exactly err on stderr, nothing on
- * stdout. */
-static void
-expect_usage_error(const char *prog, const char *const *args, const char *err)
-{
-    const char *argv[8];
-    struct hproc *p;
-    size_t n = 0;
-
-    argv[n++] = prog;
-    while (*args != NULL)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    p = h_startv(h_str("%s %s", prog, argv[1]), NULL, argv);
-    h_close_in(p);
-    if (h_wait(p) != 1)
-        h_fail("%s: exit status %d after a usage error, expected 1", p->name, p->status);
-    if (strcmp(h_stderr(p), err) != 0)
-        h_fail("%s: stderr \"%s\", expected \"%s\"", p->name, h_stderr(p), err);
-    if (h_stdout(p)[0] != '\0')
-        h_fail("%s: printed \"%s\" on stdout", p->name, h_stdout(p));
+    *from = h_wait_stderr(p, *from, want) + strlen(want);
 }
 
 /* Run prog --help; return what it printed (exit 0, nothing on stderr). */
@@ -595,33 +564,33 @@ test_usage_errors(void **state)
     struct hproc *p;
     size_t i;
 
-    expect_usage_error(
+    fixture_expect_usage(
         "hcs", (const char *const[]){"--nope", NULL},
         h_str("%s/hcs: unrecognized option '--nope'\nTry 'hcs --help'.\n", HCS_BIN_DIR));
-    expect_usage_error("hcs", (const char *const[]){"-x", NULL},
-                       h_str("%s/hcs: invalid option -- 'x'\nTry 'hcs --help'.\n", HCS_BIN_DIR));
-    expect_usage_error(
+    fixture_expect_usage("hcs", (const char *const[]){"-x", NULL},
+                         h_str("%s/hcs: invalid option -- 'x'\nTry 'hcs --help'.\n", HCS_BIN_DIR));
+    fixture_expect_usage(
         "hcs", (const char *const[]){"--config", NULL},
         h_str("%s/hcs: option '--config' requires an argument\nTry 'hcs --help'.\n", HCS_BIN_DIR));
-    expect_usage_error("hcs", (const char *const[]){"extra", NULL},
-                       "hcs: unexpected argument 'extra'\nTry 'hcs --help'.\n");
-    expect_usage_error(
+    fixture_expect_usage("hcs", (const char *const[]){"extra", NULL},
+                         "hcs: unexpected argument 'extra'\nTry 'hcs --help'.\n");
+    fixture_expect_usage(
         "hcs", (const char *const[]){"--id", "1", NULL},
         h_str("%s/hcs: unrecognized option '--id'\nTry 'hcs --help'.\n", HCS_BIN_DIR));
-    expect_usage_error(
+    fixture_expect_usage(
         "doctor", (const char *const[]){"--nope", NULL},
         h_str("%s/doctor: unrecognized option '--nope'\nTry 'doctor --help'.\n", HCS_BIN_DIR));
-    expect_usage_error("doctor", (const char *const[]){"--id", "x", NULL},
-                       "doctor: --id must be a whole number from 1 to 1000000\n"
-                       "Try 'doctor --help'.\n");
-    expect_usage_error("doctor", (const char *const[]){"--id", "1", "extra", NULL},
-                       "doctor: unexpected argument 'extra'\nTry 'doctor --help'.\n");
-    expect_usage_error("doctor", (const char *const[]){"--id", "1", "-c", "x.conf", NULL},
-                       "doctor: give exactly one of --id N or --config FILE\n"
-                       "Try 'doctor --help'.\n");
-    expect_usage_error("doctor", (const char *const[]){"-v", NULL},
-                       "doctor: give exactly one of --id N or --config FILE\n"
-                       "Try 'doctor --help'.\n");
+    fixture_expect_usage("doctor", (const char *const[]){"--id", "x", NULL},
+                         "doctor: --id must be a whole number from 1 to 1000000\n"
+                         "Try 'doctor --help'.\n");
+    fixture_expect_usage("doctor", (const char *const[]){"--id", "1", "extra", NULL},
+                         "doctor: unexpected argument 'extra'\nTry 'doctor --help'.\n");
+    fixture_expect_usage("doctor", (const char *const[]){"--id", "1", "-c", "x.conf", NULL},
+                         "doctor: give exactly one of --id N or --config FILE\n"
+                         "Try 'doctor --help'.\n");
+    fixture_expect_usage("doctor", (const char *const[]){"-v", NULL},
+                         "doctor: give exactly one of --id N or --config FILE\n"
+                         "Try 'doctor --help'.\n");
 
     hcs_help = help_text("hcs");
     doctor_help = help_text("doctor");

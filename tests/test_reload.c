@@ -41,38 +41,14 @@ start(void **state, const char *config)
     return fixture_setup(state, &o);
 }
 
-/* Wait until hcs has written a whole line containing what on stderr (after any point). */
-static void
-wait_stderr(struct fixture *f, const char *what)
-{
-    long long t0 = h_now_ms();
-    const char *hit;
-
-    while ((hit = strstr(h_stderr(f->hcs), what)) == NULL || strchr(hit, '\n') == NULL) {
-        if (h_now_ms() - t0 > H_TIMEOUT_MS)
-            h_fail("hcs wrote no \"%s\" on stderr", what);
-        h_pump(50);
-    }
-}
-
 /* Send SIGHUP and wait until hcs has written a line containing what on stderr. */
 static void
 reload(struct fixture *f, const char *what)
 {
     size_t before = strlen(h_stderr(f->hcs));
-    long long t0 = h_now_ms();
 
     assert_int_equal(kill(f->hcs->pid, SIGHUP), 0);
-    for (;;) {
-        const char *err = h_stderr(f->hcs) + before;
-        const char *hit = strstr(err, what);
-
-        if (hit != NULL && strchr(hit, '\n') != NULL)
-            return;
-        if (h_now_ms() - t0 > H_TIMEOUT_MS)
-            h_fail("hcs wrote no \"%s\" after SIGHUP", what);
-        h_pump(50);
-    }
+    h_wait_stderr(f->hcs, before, what);
 }
 
 /* A logged-in client that asked for the list and read it: it now waits for pushes. */
@@ -223,7 +199,7 @@ test_users_change(void **state)
     tc_expect(c, "failure");
     tc_expect_eof(c);
     tc_close(c);
-    wait_stderr(f, "failed login for ann from 127.0.0.1");
+    h_wait_stderr(f->hcs, 0, "failed login for ann from 127.0.0.1");
     c = fixture_login(f, "dan", "pw-dan-4");
     tc_sendf(c, "selection 5\n");
     tc_expect(c, "notavailable");

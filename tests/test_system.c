@@ -992,28 +992,6 @@ test_show_cancel(void **state)
     world_stop(&w);
 }
 
-/* Run patient with args (NULL-terminated): exit 1, exactly err on stderr, nothing on stdout. */
-static void
-expect_patient_usage(const char *const *args, const char *err)
-{
-    const char *argv[8];
-    struct hproc *p;
-    size_t n = 0;
-
-    argv[n++] = "patient";
-    while (*args != NULL && n < 7)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    p = h_startv(h_str("patient %s", argv[1]), NULL, argv);
-    h_close_in(p);
-    if (h_wait(p) != 1)
-        h_fail("%s: exit status %d after a usage error, expected 1", p->name, p->status);
-    if (strcmp(h_stderr(p), err) != 0)
-        h_fail("%s: stderr \"%s\", expected \"%s\"", p->name, h_stderr(p), err);
-    if (h_stdout(p)[0] != '\0')
-        h_fail("%s: printed \"%s\" on stdout", p->name, h_stdout(p));
-}
-
 /* A usage error of the patient is the reason and one line pointing at --help, not the help. */
 static void
 test_patient_usage(void **state)
@@ -1021,18 +999,18 @@ test_patient_usage(void **state)
     struct hproc *p;
 
     (void)state;
-    expect_patient_usage(
-        (const char *const[]){"--nope", NULL},
+    fixture_expect_usage(
+        "patient", (const char *const[]){"--nope", NULL},
         h_str("%s/patient: unrecognized option '--nope'\nTry 'patient --help'.\n", HCS_BIN_DIR));
-    expect_patient_usage((const char *const[]){"--id", "1", "extra", NULL},
+    fixture_expect_usage("patient", (const char *const[]){"--id", "1", "extra", NULL},
                          "patient: unexpected argument 'extra'\nTry 'patient --help'.\n");
-    expect_patient_usage((const char *const[]){"--id", "1", "--show", "--cancel", NULL},
+    fixture_expect_usage("patient", (const char *const[]){"--id", "1", "--show", "--cancel", NULL},
                          "patient: --show, --cancel and --slot exclude each other\n"
                          "Try 'patient --help'.\n");
-    expect_patient_usage((const char *const[]){"--id", "1", "--slot", "0", NULL},
+    fixture_expect_usage("patient", (const char *const[]){"--id", "1", "--slot", "0", NULL},
                          "patient: --slot must be a whole number from 1 to 4294967295\n"
                          "Try 'patient --help'.\n");
-    expect_patient_usage((const char *const[]){"-v", NULL},
+    fixture_expect_usage("patient", (const char *const[]){"-v", NULL},
                          "patient: give exactly one of --id N or --config FILE\n"
                          "Try 'patient --help'.\n");
     p = h_start("patient --help", NULL, "patient", "--help", NULL);

@@ -235,7 +235,10 @@ test_escape_c1_and_bad_utf8(void **state)
     check_escape(64, "\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80"); /* over U+10FFFF */
     check_escape(64, "\xff\xfe", 2, "\\xff\\xfe");
     /* A character is never cut in the middle: "é" needs 2 bytes, only 1 is left. */
-    check_escape(7, "ab\xc3\xa9" "cdef", 8, "ab...");
+    check_escape(7,
+                 "ab\xc3\xa9"
+                 "cdef",
+                 8, "ab...");
     check_escape(8, "abc\xc3\xa9", 5, "abc\xc3\xa9");
 }
 
