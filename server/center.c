@@ -631,9 +631,9 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
         conn->refused = 1;
         c->nrefused++;
         if ((n = throttle_ratelog(&c->throttle.refused, conn->created)) > 0)
-            log_warnx("%s: over the limits of its address; refused %llu login%s or "
-                      "connection%s since the last such message",
-                      conn->host, (unsigned long long)n, n == 1 ? "" : "s", n == 1 ? "" : "s");
+            log_warnx("%s: over the limits of its address; refused %llu connection%s since the "
+                      "last such message",
+                      conn->host, (unsigned long long)n, n == 1 ? "" : "s");
         conn_refuse(conn, PROTO_ERR_BUSY);
         return;
     }

@@ -258,7 +258,7 @@ command_authenticate(struct conn *c, const struct proto_fields *pf)
         go = throttle_login(&center->throttle, c->src,
                             center->authpool != NULL && center->dummyhash != NULL, conn_now(c));
     if (go == THROTTLE_REFUSE) {
-        command_refuse(c, &center->throttle.refused, "too many failed logins from this address");
+        command_refuse(c, &center->throttle.failing, "too many failed logins from this address");
         return;
     }
     users_check(&center->users, pf->f[1], pf->len[1], pf->f[2], pf->len[2], &clear);

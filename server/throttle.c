@@ -112,7 +112,7 @@ throttle_init(struct throttle *t, const struct throttle_limits *lim, size_t max_
     TAILQ_INIT(&t->idle);
     TAILQ_INIT(&t->users);
     t->lim = *lim;
-    t->backed.last = t->refused.last = -1;
+    t->backed.last = t->refused.last = t->failing.last = -1;
     if (throttle_random(key, sizeof key) == -1)
         return -1;
     t->k0 = key[0];

@@ -74,7 +74,8 @@ struct throttle {
     size_t usermask, nuser;
     struct throttle_users users;
     struct throttle_ratelog backed;  /* "password checks are backed up" */
-    struct throttle_ratelog refused; /* logins and connections over a source's limits */
+    struct throttle_ratelog refused; /* connections over a source's limits */
+    struct throttle_ratelog failing; /* logins of a source with too many failures */
 };
 
 /* What throttle_login says of a new login. */
