@@ -90,7 +90,8 @@ static const struct config_key config_center_keys[] = {
     CFG_UINT(center_config, idle_timeout, 1, 86400),
     CFG_UINT(center_config, auth_timeout, 1, 86400),
     CFG_UINT(center_config, max_output, 4096, 1u << 30),
-    CFG_CHOICE(center_config, store, "memory sqlite"),
+    CFG_CHOICE(center_config, store, "memory sqlite postgresql"),
+    CFG_STR(center_config, dsn),
     CFG_OPTPATH(center_config, state),
     CFG_CHOICE(center_config, durability, "normal full"),
     CFG_UINT(center_config, ipv6_prefix, 1, 128),
@@ -571,6 +572,17 @@ config_load_center_from(struct center_config *c, const char *path, const char *t
             config_error(&ctx, 0, "store = sqlite needs a state file (state = <file>)");
         if (c->store == CONFIG_STORE_MEMORY && c->state != NULL)
             config_error(&ctx, 0, "state names a file, but store = memory keeps none");
+        if (c->store == CONFIG_STORE_POSTGRESQL && c->state != NULL)
+            config_error(&ctx, 0, "state names a file, but store = postgresql keeps the bookings "
+                                  "in the database named by dsn");
+    }
+    if (!config_key_bad(&ctx, "store") && !config_key_bad(&ctx, "dsn")) {
+        if (c->store == CONFIG_STORE_POSTGRESQL && c->dsn == NULL)
+            config_error(&ctx, 0, "store = postgresql needs a connection string (dsn = host=... "
+                                  "dbname=... user=...)");
+        if (c->store != CONFIG_STORE_POSTGRESQL && c->dsn != NULL)
+            config_error(&ctx, ctx.keyline[config_key_index(&ctx, "dsn")],
+                         "dsn is for store = postgresql");
     }
     return config_finish(&ctx, err, errlen);
 }
@@ -643,6 +655,7 @@ config_free_center(struct center_config *c)
     free(c->users);
     free(c->availabilities);
     free(c->state);
+    free(c->dsn);
     memset(c, 0, sizeof *c);
 }
 

@@ -18,6 +18,7 @@ struct center_config {
     unsigned max_output;              /* bytes queued to one client */
     unsigned store;                   /* CONFIG_STORE_*: the backend that keeps the bookings */
     char *state;                      /* store = sqlite: its file (NULL: "none") */
+    char *dsn;                        /* store = postgresql: the libpq connection string */
     unsigned durability;              /* CONFIG_DURABILITY_* */
     unsigned ipv6_prefix;             /* leading bits of an IPv6 address that make one source */
     unsigned max_clients_per_address; /* connections from one source at once */
@@ -28,6 +29,7 @@ struct center_config {
 
 #define CONFIG_STORE_MEMORY 0 /* bookings in memory only: lost when hcs stops */
 #define CONFIG_STORE_SQLITE 1 /* bookings in the SQLite file named by state */
+#define CONFIG_STORE_POSTGRESQL 2 /* bookings and slots in the database named by dsn */
 #define CONFIG_STORE_UNSET 99 /* not in the file: sqlite if state names a file, else memory */
 
 #define CONFIG_DURABILITY_NORMAL 0 /* survives a crash of the process */

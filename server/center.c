@@ -30,6 +30,11 @@
 #define CENTER_KEEPINTVL 10       /* seconds between probes */
 #define CENTER_KEEPCNT 6          /* unanswered probes before the connection is dropped */
 
+static void center_kept_cb(void *arg, const struct slot *slot, const char *why);
+static const char *center_plural(char *buf, size_t len, size_t n, const char *thing);
+static int center_shared_schedule(struct schedule *next, const struct store_slot *slots, size_t n,
+                                  char *err, size_t errlen);
+
 /*
  * One stored booking: it stands exactly as its patient was told of it. A
  * user no longer in users.txt keeps it (and cannot log in); a slot no
@@ -40,7 +45,9 @@ static int
 center_store_apply(void *arg, const struct store_booking *b)
 {
     struct center *c = arg;
-    const char *where = c->cfg.state != NULL ? c->cfg.state : "store";
+    const char *where = c->cfg.state != NULL ? c->cfg.state
+                        : c->cfg.dsn != NULL ? "postgresql"
+                                             : "store";
     struct user *user = users_keep(&c->users, b->user, strlen(b->user));
     struct slot *slot = schedule_find(&c->sched, b->index);
     const struct sched_doctor *doc;
@@ -82,18 +89,103 @@ center_store_apply(void *arg, const struct store_booking *b)
     return 0;
 }
 
-/* Open the store cfg names and rebuild the bookings from it. */
+/* The shared schedule at start-up: taken when the store has one, else seeded from the file. */
+struct center_seed {
+    struct center *c;
+    int rc;
+    char *err;
+    size_t errlen;
+};
+
+/* The file's slots as a shared schedule's rows (slots[] points into the schedule). */
+static struct store_slot *
+center_store_slots(const struct schedule *sched, size_t *n)
+{
+    struct store_slot *v = calloc(sched->n + 1, sizeof *v);
+    size_t i, k = 0;
+
+    if (v == NULL)
+        return NULL;
+    for (i = 0; i < sched->n; i++) {
+        const struct slot *sl = &sched->slots[i];
+        const struct sched_doctor *doc = schedule_doctor(sched, sl);
+
+        if (sl->retired)
+            continue;
+        v[k].index = sl->index;
+        v[k].day = sl->day;
+        v[k].time = sl->time;
+        v[k].doctor = doc->name;
+        v[k].port = doc->port;
+        k++;
+    }
+    *n = k;
+    return v;
+}
+
+/* The store's schedule (start-up): seed it from availabilities.txt, or use it. */
+static void
+center_seed_cb(void *arg, const struct store_slot *slots, size_t n)
+{
+    struct center_seed *sd = arg;
+    struct center *c = sd->c;
+    struct schedule shared;
+    struct store_slot *mine;
+    size_t nmine, i;
+    int same;
+
+    if ((mine = center_store_slots(&c->sched, &nmine)) == NULL) {
+        snprintf(sd->err, sd->errlen, "out of memory");
+        sd->rc = -1;
+        return;
+    }
+    if (n == 0 && !c->check) {
+        sd->rc = c->store->ops->schedule_put(c->store, mine, nmine, sd->err, sd->errlen);
+        if (sd->rc == 0)
+            log_info("postgresql: the shared schedule is %s (%zu slot%s)", c->cfg.availabilities,
+                     nmine, nmine == 1 ? "" : "s");
+        free(mine);
+        return;
+    }
+    same = n == nmine;
+    for (i = 0; same && i < n; i++)
+        same = slots[i].index == mine[i].index && slots[i].port == mine[i].port &&
+               strcmp(slots[i].day, mine[i].day) == 0 && strcmp(slots[i].time, mine[i].time) == 0 &&
+               strcmp(slots[i].doctor, mine[i].doctor) == 0;
+    free(mine);
+    if (same)
+        return;
+    if (center_shared_schedule(&shared, slots, n, sd->err, sd->errlen) == -1) {
+        sd->rc = -1;
+        return;
+    }
+    log_warnx("%s differs from the shared schedule in the database (%zu slot%s); the shared one "
+              "is used (kill -HUP this hcs to make the file the shared schedule)",
+              c->cfg.availabilities, n, n == 1 ? "" : "s");
+    schedule_free(&c->sched);
+    c->sched = shared;
+}
+
+/* Open the store cfg names and rebuild the bookings (and a shared schedule) from it. */
 static int
 center_store_open(struct center *c, char *err, size_t errlen)
 {
     struct store_params params;
+    struct center_seed sd = {c, 0, err, errlen};
 
     memset(&params, 0, sizeof params);
-    params.kind = c->cfg.store == CONFIG_STORE_SQLITE ? STORE_SQLITE : STORE_MEMORY;
+    params.kind = c->cfg.store == CONFIG_STORE_SQLITE       ? STORE_SQLITE
+                  : c->cfg.store == CONFIG_STORE_POSTGRESQL ? STORE_POSTGRESQL
+                                                            : STORE_MEMORY;
     params.path = c->cfg.state;
+    params.dsn = c->cfg.dsn;
     params.full_sync = c->cfg.durability == CONFIG_DURABILITY_FULL;
     params.check = c->check;
     if ((c->store = store_open(&params, err, errlen)) == NULL)
+        return -1;
+    if (store_shared(c->store) &&
+        (c->store->ops->schedule_get(c->store, center_seed_cb, &sd, err, errlen) == -1 ||
+         sd.rc == -1))
         return -1;
     return store_load(c->store, center_store_apply, c, err, errlen);
 }
@@ -475,14 +567,78 @@ center_count_commit(struct center *c, size_t n, int64_t us)
     c->stats.commit_us += (uint64_t)(us > 0 ? us : 0);
 }
 
-/* The store refused a booking the center had made: undo it in memory. */
+/*
+ * The user of a stored booking: kept as removed (no login) when users.txt
+ * lacks it. The table may move as it grows: every connection's pointers
+ * into it move with it.
+ */
+static struct user *
+center_keep_user(struct center *c, const char *name)
+{
+    struct user *old = c->users.v, *u = users_keep(&c->users, name, strlen(name));
+    struct conn *conn;
+
+    if (u == NULL)
+        fatalx("out of memory keeping the booking of %s", name);
+    if (c->users.v != old) {
+        TAILQ_FOREACH(conn, &c->conns, entry)
+        {
+            if (conn->user != NULL)
+                conn->user = c->users.v + (conn->user - old);
+            if (conn->login != NULL)
+                conn->login = c->users.v + (conn->login - old);
+        }
+        TAILQ_FOREACH(conn, &c->lost, entry)
+        {
+            conn->user = NULL;
+            conn->login = NULL;
+        }
+    }
+    return u;
+}
+
+/*
+ * Make memory say what the store says: user holds b's slot, as b
+ * describes it. Whatever memory believed instead gives way (a change told
+ * late: the store's order wins): another holder of the slot, another slot
+ * of the user. self (if watching) is not told of its own booking.
+ */
 static void
-center_refused(struct center *c, const char *name, uint32_t index)
+center_apply_booking(struct center *c, const struct store_booking *b, struct sched_sub *self)
+{
+    struct user *user = center_keep_user(c, b->user);
+    struct slot *slot = schedule_find(&c->sched, b->index);
+    const struct sched_doctor *doc = slot != NULL ? schedule_doctor(&c->sched, slot) : NULL;
+    uint32_t uid = (uint32_t)(user - c->users.v);
+
+    if (slot != NULL && slot->holder == uid && user->booked == b->index)
+        return;
+    if (user->booked != 0 && user->booked != b->index)
+        center_unbook(c, user);
+    if (slot != NULL && slot->holder != SCHEDULE_FREE && slot->holder != uid) {
+        c->users.v[slot->holder].booked = 0;
+        schedule_release(&c->sched, b->index);
+        slot = schedule_find(&c->sched, b->index);
+        doc = slot != NULL ? schedule_doctor(&c->sched, slot) : NULL;
+    }
+    if (slot != NULL && !slot->retired && strcmp(slot->day, b->day) == 0 &&
+        strcmp(slot->time, b->time) == 0 && strcmp(doc->name, b->doctor) == 0 &&
+        doc->port == b->port) {
+        center_book(c, user, b->index, self);
+        return;
+    }
+    /* Not in the schedule as the booking was told: kept as told. */
+    if (schedule_keep(&c->sched, b->index, b->day, b->time, b->doctor, b->port, uid) == -1)
+        fatalx("out of memory keeping the booking of slot %u", b->index);
+    user->booked = b->index;
+}
+
+/* Make memory say the store no longer holds user's booking of index. */
+static void
+center_apply_cancel(struct center *c, uint32_t index, const char *name)
 {
     struct user *user = users_find(&c->users, name, strlen(name));
 
-    c->stats.refused++;
-    log_warnx("the store keeps another booking of slot %u; refused it to %s", index, name);
     if (user != NULL && user->booked == index)
         center_unbook(c, user);
 }
@@ -504,7 +660,28 @@ center_commit_cb(evutil_socket_t fd, short what, void *arg)
     center_commit_send(arg);
 }
 
-/* The committer wrote a batch: undo what it refused, answer its patients, send the next. */
+/* The store wrote one change (or refused it, or could not): memory follows, then the patient. */
+static enum center_commit
+center_written(struct center *c, struct store_op *op, struct conn *conn)
+{
+    struct store_booking b = {op->index, op->user, op->day, op->time, op->doctor, op->port};
+
+    if (op->unknown) {
+        c->stats.unavailable++;
+        return CENTER_UNKNOWN;
+    }
+    if (op->put && op->refused) {
+        c->stats.refused++;
+        return CENTER_REFUSED;
+    }
+    if (op->put)
+        center_apply_booking(c, &b, conn != NULL ? &conn->sub : NULL);
+    else
+        center_apply_cancel(c, op->index, op->user);
+    return CENTER_WRITTEN;
+}
+
+/* The committer wrote a batch: memory follows it, its patients are answered, the next goes. */
 static void
 center_committed_cb(void *arg, enum store_status status, const char *err, struct store_op *ops,
                     size_t n)
@@ -519,18 +696,20 @@ center_committed_cb(void *arg, enum store_status status, const char *err, struct
     center_count_commit(c, n, center_now_us() - c->commit_start_us);
     for (i = 0; i < n; i++) {
         struct conn *conn = ops[i].arg;
+        enum center_commit r = center_written(c, &ops[i], conn);
 
-        if (ops[i].put && ops[i].refused)
-            center_refused(c, ops[i].user, ops[i].index);
         if (conn == NULL)
             continue; /* its patient is gone; the change stands */
         conn->committing = 0;
-        command_committed(conn, ops[i].put && ops[i].refused);
+        command_committed(conn, r);
     }
     center_commit_send(c);
 }
 
-/* Make a change durable: on the spot for a store that does not block, else in the next batch. */
+/*
+ * Ask the store for a change (put: user books index; else user gives its
+ * booking back), on behalf of conn. Memory changes once the store took it.
+ */
 enum center_commit
 center_commit(struct center *c, struct conn *conn, int put, struct user *user, uint32_t index)
 {
@@ -547,6 +726,7 @@ center_commit(struct center *c, struct conn *conn, int put, struct user *user, u
     } else {
         c->stats.cancels++;
         store_op_del(&op, index, conn);
+        snprintf(op.user, sizeof op.user, "%s", user->name);
     }
     if (c->committer != NULL) {
         if (committer_stage(c->committer, &op) == -1)
@@ -557,12 +737,144 @@ center_commit(struct center *c, struct conn *conn, int put, struct user *user, u
     }
     if (store_write(c->store, &op, 1, err, sizeof err) != STORE_OK)
         fatalx("%s", err);
-    if (op.put && op.refused) {
-        center_refused(c, op.user, op.index);
-        return CENTER_REFUSED;
-    }
-    return CENTER_WRITTEN;
+    return center_written(c, &op, conn);
 }
+
+/* Another center booked (store event). */
+static void
+center_ev_booked(void *arg, const struct store_booking *b)
+{
+    center_apply_booking(arg, b, NULL);
+}
+
+/* A booking ended elsewhere (store event). */
+static void
+center_ev_cancelled(void *arg, uint32_t index, const char *user)
+{
+    center_apply_cancel(arg, index, user);
+}
+
+/* Order bookings by slot. */
+static int
+center_booking_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const struct store_booking *)a)->index;
+    uint32_t y = ((const struct store_booking *)b)->index;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Every booking, read again after a reconnection: what memory holds that
+ * the store does not ends (watchers are told released), what the store
+ * holds that memory lacks is made.
+ */
+static void
+center_ev_bookings(void *arg, const struct store_booking *all, size_t n)
+{
+    struct center *c = arg;
+    struct store_booking *sorted = malloc((n + 1) * sizeof *sorted), key;
+    size_t i, gone = 0;
+
+    if (sorted == NULL)
+        fatalx("out of memory reading the bookings again");
+    memcpy(sorted, all, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, center_booking_cmp);
+    for (i = 0; i < c->users.n; i++) {
+        struct user *u = &c->users.v[i];
+        const struct store_booking *b;
+
+        if (u->booked == 0)
+            continue;
+        key.index = u->booked;
+        b = bsearch(&key, sorted, n, sizeof *sorted, center_booking_cmp);
+        if (b == NULL || strcmp(b->user, u->name) != 0) {
+            center_unbook(c, u);
+            gone++;
+        }
+    }
+    for (i = 0; i < n; i++)
+        center_apply_booking(c, &sorted[i], NULL);
+    free(sorted);
+    if (gone > 0)
+        log_info("postgresql: %zu booking%s ended while the connection was lost", gone,
+                 gone == 1 ? "" : "s");
+}
+
+/* The slots of a shared schedule as the text of availabilities.txt (for schedule_load_mem). */
+static char *
+center_slots_text(const struct store_slot *slots, size_t n, size_t *len)
+{
+    size_t i, cap = 64, used = 0;
+    char *buf = malloc(cap), *p;
+    int k;
+
+    for (i = 0; buf != NULL && i < n; i++) {
+        for (;;) {
+            k = snprintf(buf + used, cap - used, "%u %s %s %s %u\n", slots[i].index, slots[i].day,
+                         slots[i].time, slots[i].doctor, slots[i].port);
+            if (k >= 0 && (size_t)k < cap - used)
+                break;
+            if ((p = realloc(buf, cap * 2)) == NULL) {
+                free(buf);
+                return NULL;
+            }
+            buf = p;
+            cap *= 2;
+        }
+        used += (size_t)k;
+    }
+    if (buf != NULL)
+        buf[used] = '\0';
+    *len = used;
+    return buf;
+}
+
+/* The shared schedule as a schedule (rows as the store gave them). */
+static int
+center_shared_schedule(struct schedule *next, const struct store_slot *slots, size_t n, char *err,
+                       size_t errlen)
+{
+    size_t len;
+    char *text = center_slots_text(slots, n, &len);
+    int rc;
+
+    if (text == NULL) {
+        snprintf(err, errlen, "out of memory reading the shared schedule");
+        return -1;
+    }
+    rc = schedule_load_mem(next, "the shared schedule (hcs_slots)", text, len, err, errlen);
+    free(text);
+    return rc;
+}
+
+/* The shared schedule changed (store event): apply it as a reload would. */
+static void
+center_ev_schedule(void *arg, const struct store_slot *slots, size_t n)
+{
+    struct center *c = arg;
+    struct schedule next;
+    struct sched_diff d;
+    char err[512], a[48];
+
+    if (center_shared_schedule(&next, slots, n, err, sizeof err) == -1) {
+        log_warnx("%s; the schedule stays as it was", err);
+        return;
+    }
+    if (schedule_apply(&c->sched, &next, &d, center_kept_cb, c) == -1)
+        log_warnx("out of memory applying the shared schedule; it stays as it was");
+    else if (d.added + d.removed + d.changed > 0)
+        log_info("shared schedule: %s added, %zu removed, %zu changed",
+                 center_plural(a, sizeof a, d.added, "slot"), d.removed, d.changed);
+    schedule_free(&next);
+}
+
+static const struct store_events center_store_events = {
+    .booked = center_ev_booked,
+    .cancelled = center_ev_cancelled,
+    .bookings = center_ev_bookings,
+    .schedule = center_ev_schedule,
+};
 
 /*
  * TCP keepalive: a waiting patient may stay silent as long as it likes,
@@ -715,6 +1027,9 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
     if (store_blocking(c->store) &&
         (c->committer = committer_new(base, c->store, center_committed_cb, c, err, errlen)) == NULL)
         return -1;
+    if (store_shared(c->store) &&
+        c->store->ops->attach(c->store, base, &center_store_events, c, err, errlen) == -1)
+        return -1;
     for (i = 0; i < n; i++) {
         net_local_addr(fds[i], host, sizeof host, &port);
         out_line(OUT_STDOUT,
@@ -811,7 +1126,9 @@ center_reload(struct center *c, char *err, size_t errlen)
     struct sched_diff d;
     struct conn *conn;
     uint32_t *map = NULL;
-    size_t i, added = 0, removed = 0;
+    size_t i, added = 0, removed = 0, nrows;
+    struct store_slot *rows;
+    int shared = store_shared(c->store);
     char a[48], b[48];
 
     if (users_load(&next, c->cfg.users, err, errlen) == -1)
@@ -846,9 +1163,24 @@ center_reload(struct center *c, char *err, size_t errlen)
     }
     if ((map = center_user_map(&c->users, &next)) == NULL)
         goto nomem;
-    /* Holders are still numbers of the old table: the warnings name them from it. */
-    if (schedule_apply(&c->sched, &sched, &d, center_kept_cb, c) == -1)
+    memset(&d, 0, sizeof d);
+    if (shared) {
+        /* The file becomes the shared schedule; every center (this one too) applies it when
+         * the database says it changed. */
+        if ((rows = center_store_slots(&sched, &nrows)) == NULL)
+            goto nomem;
+        if (c->store->ops->schedule_put(c->store, rows, nrows, err, errlen) == -1) {
+            free(rows);
+            free(map);
+            users_free(&next);
+            schedule_free(&sched);
+            return -1;
+        }
+        free(rows);
+    } else if (schedule_apply(&c->sched, &sched, &d, center_kept_cb, c) == -1) {
+        /* Holders are still numbers of the old table: the warnings name them from it. */
         goto nomem;
+    }
     /* From here on nothing fails: point everything at the new table. */
     for (i = 0; i < c->sched.n; i++)
         if (c->sched.slots[i].holder != SCHEDULE_FREE)
@@ -868,9 +1200,13 @@ center_reload(struct center *c, char *err, size_t errlen)
     if (c->users.nhashed > 0 && c->authpool == NULL && c->base != NULL &&
         (c->authpool = authpool_new(c->base, 0, err, errlen)) == NULL)
         log_warnx("%s", err);
-    log_info("reload: %s added, %zu removed, %zu changed; %s added, %zu removed",
-             center_plural(a, sizeof a, d.added, "slot"), d.removed, d.changed,
-             center_plural(b, sizeof b, added, "user"), removed);
+    if (shared)
+        log_info("reload: %s sent to the shared schedule; %s added, %zu removed",
+                 c->cfg.availabilities, center_plural(b, sizeof b, added, "user"), removed);
+    else
+        log_info("reload: %s added, %zu removed, %zu changed; %s added, %zu removed",
+                 center_plural(a, sizeof a, d.added, "slot"), d.removed, d.changed,
+                 center_plural(b, sizeof b, added, "user"), removed);
     return 0;
 nomem:
     free(map);

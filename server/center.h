@@ -145,7 +145,7 @@ void center_print(const struct center *c, const char *fmt, ...)
 
 /* Bookings: the slot and its user's booking change together, here only. */
 
-/* Book slot index for user; on success self (if watching) stops watching. */
+/* Book slot index for user in memory; on success self (if watching) stops watching. */
 enum sched_result center_book(struct center *c, struct user *user, uint32_t index,
                               struct sched_sub *self);
 /* Give user's booked slot back to the schedule. */
@@ -157,12 +157,16 @@ int center_store_available(const struct center *c);
 enum center_commit {
     CENTER_WRITTEN, /* written at once: answer now */
     CENTER_HELD,    /* being written: command_committed answers conn later */
-    CENTER_REFUSED, /* the store keeps another booking of the slot: undone, answer notavailable */
+    CENTER_REFUSED, /* the store holds another booking of the slot or of the user */
+    CENTER_UNKNOWN, /* the store could not be reached: nothing changed, answer unavailable */
 };
 
 /*
- * Make a change just made (put: user booked index; else user gave index
- * back) durable, on behalf of conn.
+ * Ask the store for a change (put: user books index, free in memory; else
+ * user gives its booking of index back), on behalf of conn. Memory (the
+ * schedule, the user's booking, the watchers' pushes) changes only once
+ * the store took it: in the order the store took them, whatever the
+ * number of centers that share it.
  */
 enum center_commit center_commit(struct center *c, struct conn *conn, int put, struct user *user,
                                  uint32_t index);

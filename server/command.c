@@ -306,52 +306,84 @@ command_available(struct conn *c, const struct proto_fields *pf)
                      command_username(c, name, sizeof name));
 }
 
-/*
- * Answer a change of the schedule: at once when the store took it on the
- * spot, else once it is committed (the answer is held, and so is any input
- * after it). Returns 0, or -1 when the store refused it (nothing changed).
- */
-static int
-command_change(struct conn *c, const char *answer, size_t len, int put, uint32_t index)
+/* Answer a selection or a cancel the store took, refused or could not reach (see command.h). */
+static void
+command_answer(struct conn *c, int put, uint32_t index, enum center_commit r)
 {
-    switch (center_commit(c->center, c, put, c->user, index)) {
-    case CENTER_WRITTEN:
-        conn_reply(c, answer, len);
-        return 0;
-    case CENTER_REFUSED:
-        return -1;
-    case CENTER_HELD:
-        break;
+    struct center *center = c->center;
+    const struct sched_doctor *doc;
+    char name[160], buf[128];
+    size_t len;
+
+    command_username(c, name, sizeof name);
+    if (r == CENTER_UNKNOWN) {
+        conn_error(c, PROTO_ERR_UNAVAILABLE);
+        return;
     }
-    if (len > sizeof c->held)
-        len = sizeof c->held;
-    memcpy(c->held, answer, len);
-    c->heldlen = len;
-    conn_wait(c, CONN_COMMIT, 0);
-    return 0;
+    if (!put) {
+        conn_replyf(c, "cancelled %u\n", index);
+        center_print(center,
+                     "Phase 2: The Health Center Server cancels appointment %u of patient with "
+                     "username %s.",
+                     index, name);
+        return;
+    }
+    if (r == CENTER_WRITTEN) {
+        doc = schedule_doctor(&center->sched, schedule_find(&center->sched, index));
+        len = proto_fmt_booked(buf, sizeof buf, doc->name, doc->port);
+        conn_reply(c, buf, len);
+        center_print(center,
+                     "Phase 2: The Health Center Server confirms the following appointment %u to "
+                     "patient with username %s.",
+                     index, name);
+        return;
+    }
+    /* Refused: another booking of the slot, or one of this user made elsewhere meanwhile. */
+    if (c->user->booked != 0)
+        conn_replyf(c, "error already-booked %u\n", c->user->booked);
+    else
+        conn_reply(c, PROTO_LIT("notavailable\n"));
+    center_print(center,
+                 "Phase 2: The Health Center Server rejects the following appointment %u to "
+                 "patient with username %s.",
+                 index, name);
 }
 
-/* The store committed: send the held answer and go on (see command.h). */
-void
-command_committed(struct conn *c, int refused)
+/*
+ * Ask the store for a change of the schedule: answered at once when the
+ * store took it on the spot, else once it is committed (the connection
+ * waits, and so does any input after it).
+ */
+static void
+command_change(struct conn *c, int put, uint32_t index)
 {
-    if (refused)
-        conn_reply(c, PROTO_LIT("notavailable\n"));
-    else
-        conn_reply(c, c->held, c->heldlen);
-    c->heldlen = 0;
+    enum center_commit r = center_commit(c->center, c, put, c->user, index);
+
+    if (r != CENTER_HELD) {
+        command_answer(c, put, index, r);
+        return;
+    }
+    c->changeput = put;
+    c->changeslot = index;
+    conn_wait(c, CONN_COMMIT, 0);
+}
+
+/* The store answered: tell the patient and go on (see command.h). */
+void
+command_committed(struct conn *c, enum center_commit r)
+{
+    command_answer(c, c->changeput, c->changeslot, r);
     conn_done_waiting(c, CONN_READY);
 }
 
-/* selection <index>: reserve the slot before replying. */
+/* selection <index>: the store books the slot before the reply. */
 static void
 command_selection(struct conn *c, const struct proto_fields *pf)
 {
     struct center *center = c->center;
-    const struct sched_doctor *doc;
+    const struct slot *slot;
     uint32_t index;
-    char name[160], buf[128];
-    size_t len;
+    char name[160];
 
     if (proto_field_index(pf, 1, &index) == -1) {
         conn_error(c, PROTO_ERR_BAD_INDEX);
@@ -364,28 +396,20 @@ command_selection(struct conn *c, const struct proto_fields *pf)
                  index, c->port, name);
     if (c->user->booked != 0) {
         conn_replyf(c, "error already-booked %u\n", c->user->booked);
-    } else if (!center_store_available(center)) {
+        return;
+    }
+    if (!center_store_available(center)) {
         center->stats.unavailable++;
         conn_error(c, PROTO_ERR_UNAVAILABLE);
         return;
-    } else if (center_book(center, c->user, index, &c->sub) == SCHED_OK) {
-        doc = schedule_doctor(&center->sched, schedule_find(&center->sched, index));
-        len = proto_fmt_booked(buf, sizeof buf, doc->name, doc->port);
-        if (command_change(c, buf, len, 1, index) == 0) {
-            center_print(center,
-                         "Phase 2: The Health Center Server confirms the following appointment "
-                         "%u to patient with username %s.",
-                         index, name);
-            return;
-        }
-        conn_reply(c, PROTO_LIT("notavailable\n"));
-    } else {
-        conn_reply(c, PROTO_LIT("notavailable\n"));
     }
-    center_print(center,
-                 "Phase 2: The Health Center Server rejects the following appointment %u to "
-                 "patient with username %s.",
-                 index, name);
+    /* Known to be taken (or unknown): answered at once, without the store. */
+    slot = schedule_find(&center->sched, index);
+    if (slot == NULL || slot->holder != SCHEDULE_FREE || slot->retired) {
+        command_answer(c, 1, index, CENTER_REFUSED);
+        return;
+    }
+    command_change(c, 1, index);
 }
 
 /* appointment: what this user holds. */
@@ -412,8 +436,6 @@ command_cancel(struct conn *c, const struct proto_fields *pf)
 {
     struct center *center = c->center;
     uint32_t index = c->user->booked;
-    char name[160], buf[32];
-    int n;
 
     (void)pf;
     if (index == 0) {
@@ -425,13 +447,7 @@ command_cancel(struct conn *c, const struct proto_fields *pf)
         conn_error(c, PROTO_ERR_UNAVAILABLE);
         return;
     }
-    center_unbook(center, c->user);
-    n = snprintf(buf, sizeof buf, "cancelled %u\n", index);
-    command_change(c, buf, (size_t)n, 0, index);
-    center_print(center,
-                 "Phase 2: The Health Center Server cancels appointment %u of patient with "
-                 "username %s.",
-                 index, command_username(c, name, sizeof name));
+    command_change(c, 0, index);
 }
 
 #define COMMAND_S_NEW (1 << CONN_NEW)

@@ -31,6 +31,7 @@ struct committer {
     int busy;                      /* loop only: flight is being written or waits to be again */
     unsigned retry_ms;             /* loop only: pause before the next attempt, 0 when none */
     struct event *retry_ev;
+    int loop; /* the store is driven by the loop (submit): no thread */
 
     pthread_t thread;
     pthread_mutex_t mu;
@@ -89,10 +90,26 @@ committer_thread(void *arg)
     return NULL;
 }
 
-/* Hand the batch in flight to the thread. */
+static void committer_finished(struct committer *cm, enum store_status status, const char *err);
+
+/* A loop-driven store wrote the batch in flight, or failed to. */
+static void
+committer_submitted(void *arg, enum store_status status, const char *err)
+{
+    struct committer *cm = arg;
+
+    cm->result = status;
+    committer_finished(cm, status, err != NULL ? err : "");
+}
+
+/* Hand the batch in flight to the store's submit, or to the thread. */
 static void
 committer_start(struct committer *cm)
 {
+    if (cm->loop) {
+        cm->store->ops->submit(cm->store, cm->flight.ops, cm->flight.n, committer_submitted, cm);
+        return;
+    }
     pthread_mutex_lock(&cm->mu);
     cm->work = 1;
     pthread_cond_signal(&cm->cv);
@@ -176,6 +193,16 @@ committer_new(struct event_base *base, struct store *store, committer_done_fn *d
     cm->done = done;
     cm->arg = arg;
     cm->wake[0] = cm->wake[1] = -1;
+    if (store->ops->submit != NULL) {
+        /* The store reports on the loop itself. */
+        cm->loop = 1;
+        if ((cm->retry_ev = evtimer_new(base, committer_retry_cb, cm)) == NULL) {
+            snprintf(err, errlen, "cannot set up the store's writer: %s", strerror(errno));
+            free(cm);
+            return NULL;
+        }
+        return cm;
+    }
     if ((cm->retry_ev = evtimer_new(base, committer_retry_cb, cm)) == NULL ||
         pipe(cm->wake) == -1 || fcntl(cm->wake[0], F_SETFL, O_NONBLOCK) == -1 ||
         fcntl(cm->wake[0], F_SETFD, FD_CLOEXEC) == -1 ||
@@ -241,7 +268,8 @@ committer_flush(struct committer *cm)
 int
 committer_available(const struct committer *cm)
 {
-    return cm->retry_ms == 0;
+    return cm->retry_ms == 0 &&
+           (cm->store->ops->available == NULL || cm->store->ops->available(cm->store));
 }
 
 /* Clear arg from every op that carries it. */
@@ -284,6 +312,18 @@ committer_free(struct committer *cm)
 
     if (cm == NULL)
         return;
+    if (cm->loop) {
+        /* The store finishes the batch in flight when it closes; the staged one is written
+         * now, on this thread, unless the store cannot take it. */
+        if (cm->busy && cm->result == STORE_TRANSIENT)
+            committer_write_now(cm, &cm->flight);
+        committer_write_now(cm, &cm->staged);
+        event_free(cm->retry_ev);
+        free(cm->staged.ops);
+        free(cm->flight.ops);
+        free(cm);
+        return;
+    }
     /* The thread finishes the batch it was given before it stops. */
     pthread_mutex_lock(&cm->mu);
     cm->stop = 1;

@@ -39,9 +39,9 @@ struct conn {
     TAILQ_ENTRY(conn) dirty_entry; /* center.dirty: pushes to write */
     int dirty;
     int lost;       /* closed: freed by the center at the end of the loop pass */
-    int committing; /* its change is staged or being written by the store */
-    char held[64];  /* in CONN_COMMIT: the answer to send once committed */
-    size_t heldlen;
+    int committing;      /* its change is staged or being written by the store */
+    int changeput;       /* in CONN_COMMIT: 1 a selection, 0 a cancel, waits for the store */
+    uint32_t changeslot; /* ... of this slot */
     struct center *center;
     const struct transport_ops *xprt; /* NULL: no socket (tests, fuzzers) */
     int fd;

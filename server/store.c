@@ -8,6 +8,7 @@
 static const struct store_ops *const store_backends[] = {
     [STORE_MEMORY] = &store_memory_ops,
     [STORE_SQLITE] = &store_sqlite_ops,
+    [STORE_POSTGRESQL] = &store_pg_ops,
 };
 
 /* Open the store of the backend params name. */
@@ -68,6 +69,13 @@ const char *
 store_name(const struct store *s)
 {
     return s->ops->name;
+}
+
+/* Whether the store is shared. */
+int
+store_shared(const struct store *s)
+{
+    return s->ops->attach != NULL;
 }
 
 /* Whether write blocks. */

@@ -19,9 +19,16 @@
  * its write on a thread of its own, one batch at a time; the center calls
  * the write of a backend that does not block (memory) on the loop, one
  * change at a time, and answers at once. A backend driven by the loop over
- * the network (PostgreSQL) would add one operation here, a submit that
- * starts the batch and reports on the loop, and one branch in the
- * committer, which already keeps the batch, its retries and its answers.
+ * the network (PostgreSQL) has submit: the committer hands it a batch and
+ * the backend reports on the loop when it is written; write is then only
+ * for the last batch at shutdown and for tests.
+ *
+ * Shared stores. A store several centers share (PostgreSQL) also keeps the
+ * schedule, and tells each center, through struct store_events, of the
+ * changes the others commit, in commit order: a booking made or ended
+ * elsewhere, the schedule changed, the whole set of bookings after a
+ * reconnection (the notifications missed meanwhile are lost: the table is
+ * the truth), and whether it can take changes now.
  *
  * Outcomes. A backend may refuse one change of a batch while writing the
  * rest (a shared database decides a race itself: "someone else already
@@ -34,15 +41,17 @@
  * cannot be trusted to go on: the center stops).
  */
 struct store;
+struct event_base;
 
 /* Which backend (the "store" key of center.conf). */
-enum store_kind { STORE_MEMORY, STORE_SQLITE };
+enum store_kind { STORE_MEMORY, STORE_SQLITE, STORE_POSTGRESQL };
 
 /* What a backend needs to open: the keys of center.conf that concern it. */
 struct store_params {
     enum store_kind kind;
     const char *path; /* sqlite: the file */
     int full_sync;    /* sqlite: every commit reaches the disk before it returns */
+    const char *dsn;  /* postgresql: the libpq connection string (no password in it) */
     int check;        /* only look (hcs --check): create nothing, change nothing */
 };
 
@@ -71,6 +80,7 @@ struct store_op {
     char doctor[PROTO_NAMELEN];
     unsigned port;
     int refused; /* set by the backend: another booking of the slot, or of the user, stands */
+    int unknown; /* set by the backend: not written for want of the store (nothing changed) */
     void *arg;   /* the caller's (the center: the connection waiting for it) */
 };
 
@@ -79,7 +89,33 @@ void store_op_put(struct store_op *op, const struct store_booking *b, void *arg)
 /* Fill a removal op. */
 void store_op_del(struct store_op *op, uint32_t index, void *arg);
 
-/* What a backend provides (store_memory.c, store_sqlite.c). */
+/* One slot of a shared schedule, in the order of availabilities.txt. */
+struct store_slot {
+    uint32_t index;
+    const char *day;
+    const char *time;
+    const char *doctor;
+    unsigned port;
+};
+
+/* What a shared store tells its center, on the loop (see above). */
+struct store_events {
+    /* A booking committed by another center, or by hand. */
+    void (*booked)(void *arg, const struct store_booking *b);
+    /* The booking of index by user ended elsewhere. */
+    void (*cancelled)(void *arg, uint32_t index, const char *user);
+    /* After a reconnection: every booking, in one call (no change missed is told otherwise). */
+    void (*bookings)(void *arg, const struct store_booking *all, size_t n);
+    /* The shared schedule changed (or, after a reconnection, may have): all its slots. */
+    void (*schedule)(void *arg, const struct store_slot *slots, size_t n);
+    /* The store can take changes again (1) or cannot for now (0). */
+    void (*available)(void *arg, int up);
+};
+
+/* A batch handed to submit is written (or can never be): on the loop. */
+typedef void store_done_fn(void *arg, enum store_status status, const char *err);
+
+/* What a backend provides (store_memory.c, store_sqlite.c, store_pg.c). */
 struct store_ops {
     const char *name;
     /* Open or create the store; refuse one that is not an hcs store. */
@@ -91,6 +127,22 @@ struct store_ops {
                                size_t errlen);
     void (*close)(struct store *);
     int blocking; /* write waits for a disk or a network: call it off the loop */
+
+    /* Loop-driven and shared backends only (NULL otherwise). */
+    /* Start working on base: events come from now on. */
+    int (*attach)(struct store *, struct event_base *base, const struct store_events *ev,
+                  void *arg, char *err, size_t errlen);
+    /* Write ops[0..n) (kept by the caller until done runs), then call done on the loop. */
+    void (*submit)(struct store *, struct store_op *ops, size_t n, store_done_fn *done, void *arg);
+    /* Whether a batch submitted now would be written (connected), else it waits. */
+    int (*available)(const struct store *);
+    /* The shared schedule: fn(arg, slots, n) once; an empty store gives n = 0. Start-up only. */
+    int (*schedule_get)(struct store *, void (*fn)(void *, const struct store_slot *, size_t),
+                        void *arg, char *err, size_t errlen);
+    /* Make the shared schedule slots[0..n): now at start-up (no base yet), else on the loop
+     * (every center, this one too, is then told by its schedule event). */
+    int (*schedule_put)(struct store *, const struct store_slot *slots, size_t n, char *err,
+                        size_t errlen);
 };
 
 /* Every store starts with its backend's operations. */
@@ -103,7 +155,9 @@ struct store *store_open(const struct store_params *params, char *err, size_t er
 /* Call fn(arg, booking) for every stored booking; fn returns 0, or -1 to stop (load fails). */
 int store_load(struct store *s, int (*fn)(void *, const struct store_booking *), void *arg,
                char *err, size_t errlen);
-/* The backend's name ("memory", "sqlite"). */
+/* Whether the store is shared with other centers (it keeps the schedule, and has events). */
+int store_shared(const struct store *s);
+/* The backend's name ("memory", "sqlite", "postgresql"). */
 const char *store_name(const struct store *s);
 /* Whether write blocks (see above). */
 int store_blocking(const struct store *s);
@@ -115,5 +169,6 @@ void store_close(struct store *s);
 
 extern const struct store_ops store_memory_ops;
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

@@ -260,7 +260,7 @@ test_center_store(void **state)
                  ": store = sqlite needs a state file (state = <file>)");
     center_fails(t, CENTER_MIN "store = memory\nstate = s.db\n",
                  ": state names a file, but store = memory keeps none");
-    center_fails(t, CENTER_MIN "store = postgres\n", ":4: store must be one of: memory sqlite");
+    center_fails(t, CENTER_MIN "store = postgres\n", ":4: store must be one of: memory sqlite postgresql");
 }
 
 /* A center.conf given as text loads like the same file. */
@@ -552,7 +552,7 @@ test_center_every_error(void **state)
                      ":12: unknown section [doctor] (expected [center])", NULL);
     /* A bad store or state value is not also reported as a store/state mismatch. */
     center_fails(t, CENTER_MIN "store = sql\nstate = s.db\n",
-                 ":4: store must be one of: memory sqlite");
+                 ":4: store must be one of: memory sqlite postgresql");
     center_fails(t, CENTER_MIN "store = sqlite\nstate =\n", ":5: state is empty");
     center_fails_all(t, "[center]\nstore = sqlite\nusers = \n", ":3: users is empty",
                      ": missing key 'availabilities' in [center]",
