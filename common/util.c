@@ -112,6 +112,42 @@ util_char_len(const unsigned char *s, size_t len)
     return n;
 }
 
+/* Whether s[0..len) is well-formed UTF-8 (see util.h). */
+int
+util_utf8_ok(const char *src, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    size_t i = 0, n, k;
+    uint32_t cp;
+
+    while (i < len) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        if (s[i] >= 0xc2 && s[i] <= 0xdf)
+            n = 2, cp = s[i] & 0x1f;
+        else if (s[i] >= 0xe0 && s[i] <= 0xef)
+            n = 3, cp = s[i] & 0x0f;
+        else if (s[i] >= 0xf0 && s[i] <= 0xf4)
+            n = 4, cp = s[i] & 0x07;
+        else
+            return 0;
+        if (n > len - i)
+            return 0;
+        for (k = 1; k < n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
 /* Copy untrusted bytes as printable text (see util.h). */
 char *
 util_escape(char *dst, size_t dstlen, const char *src, size_t len)

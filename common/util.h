@@ -35,6 +35,9 @@ char *util_path_relative(const char *base, const char *path);
  */
 char *util_escape(char *dst, size_t dstlen, const char *src, size_t len);
 
+/* Whether s[0..len) is well-formed UTF-8 (no overlong form, no surrogate, at most U+10FFFF). */
+int util_utf8_ok(const char *s, size_t len);
+
 /* Whether a token contains only bytes above 0x20 other than DEL. */
 int util_token_ok(const char *s, size_t len);
 

@@ -9,6 +9,7 @@
 #include "out.h"
 #include "proto.h"
 #include "transport.h"
+#include "util.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -166,6 +167,24 @@ center_seed_cb(void *arg, const struct store_slot *slots, size_t n)
     c->sched = shared;
 }
 
+/* A shared store keeps names as text: every name of users.txt must be UTF-8. */
+static int
+center_names_ok(const struct center *c, const struct users *u, char *err, size_t errlen)
+{
+    size_t i;
+
+    if (c->cfg.store != CONFIG_STORE_POSTGRESQL)
+        return 0;
+    for (i = 0; i < u->n; i++)
+        if (!u->v[i].removed && !util_utf8_ok(u->v[i].name, u->v[i].namelen)) {
+            snprintf(err, errlen,
+                     "%s:%u: the user name is not UTF-8; store = postgresql keeps names as text",
+                     c->cfg.users, u->v[i].line);
+            return -1;
+        }
+    return 0;
+}
+
 /* Open the store cfg names and rebuild the bookings (and a shared schedule) from it. */
 static int
 center_store_open(struct center *c, char *err, size_t errlen)
@@ -181,6 +200,8 @@ center_store_open(struct center *c, char *err, size_t errlen)
     params.dsn = c->cfg.dsn;
     params.full_sync = c->cfg.durability == CONFIG_DURABILITY_FULL;
     params.check = c->check;
+    if (center_names_ok(c, &c->users, err, errlen) == -1)
+        return -1;
     if ((c->store = store_open(&params, err, errlen)) == NULL)
         return -1;
     if (store_shared(c->store) &&
@@ -1133,6 +1154,10 @@ center_reload(struct center *c, char *err, size_t errlen)
 
     if (users_load(&next, c->cfg.users, err, errlen) == -1)
         return -1;
+    if (center_names_ok(c, &next, err, errlen) == -1) {
+        users_free(&next);
+        return -1;
+    }
     if (schedule_load(&sched, c->cfg.availabilities, err, errlen) == -1) {
         users_free(&next);
         return -1;

@@ -88,6 +88,8 @@ struct store_op {
 void store_op_put(struct store_op *op, const struct store_booking *b, void *arg);
 /* Fill a removal op. */
 void store_op_del(struct store_op *op, uint32_t index, void *arg);
+/* (A removal may also name the user whose booking it removes, in op->user: a shared store then
+ * removes nothing if another user holds the slot by now.) */
 
 /* One slot of a shared schedule, in the order of availabilities.txt. */
 struct store_slot {
@@ -108,8 +110,6 @@ struct store_events {
     void (*bookings)(void *arg, const struct store_booking *all, size_t n);
     /* The shared schedule changed (or, after a reconnection, may have): all its slots. */
     void (*schedule)(void *arg, const struct store_slot *slots, size_t n);
-    /* The store can take changes again (1) or cannot for now (0). */
-    void (*available)(void *arg, int up);
 };
 
 /* A batch handed to submit is written (or can never be): on the loop. */
@@ -122,7 +122,8 @@ struct store_ops {
     struct store *(*open)(const struct store_params *, char *err, size_t errlen);
     int (*load)(struct store *, int (*fn)(void *, const struct store_booking *), void *arg,
                 char *err, size_t errlen);
-    /* Write ops[0..n) in one transaction, in order, setting each op's refused. */
+    /* Write ops[0..n) in one transaction, in order, setting each op's refused (a shared
+     * store may take one user's bookings of one batch in slot order: see store_pg.c). */
     enum store_status (*write)(struct store *, struct store_op *ops, size_t n, char *err,
                                size_t errlen);
     void (*close)(struct store *);

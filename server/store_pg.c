@@ -30,9 +30,10 @@
 static const char store_pg_schema[] =
     "CREATE TABLE hcs_schema (version integer NOT NULL);"
     "INSERT INTO hcs_schema VALUES (1);"
-    "CREATE TABLE hcs_slots (slot integer PRIMARY KEY CHECK (slot > 0), pos integer NOT NULL, "
+    "CREATE TABLE hcs_slots (slot bigint PRIMARY KEY CHECK (slot BETWEEN 1 AND 4294967295), "
+    "pos integer NOT NULL, "
     "day text NOT NULL, time text NOT NULL, doctor text NOT NULL, port integer NOT NULL);"
-    "CREATE TABLE hcs_bookings (slot integer PRIMARY KEY CHECK (slot > 0), "
+    "CREATE TABLE hcs_bookings (slot bigint PRIMARY KEY CHECK (slot BETWEEN 1 AND 4294967295), "
     "username text NOT NULL UNIQUE, day text NOT NULL, time text NOT NULL, "
     "doctor text NOT NULL, port integer NOT NULL);"
     "CREATE FUNCTION hcs_bookings_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
@@ -50,23 +51,26 @@ static const char store_pg_schema[] =
     "FOR EACH STATEMENT EXECUTE FUNCTION hcs_slots_notify();";
 
 /*
- * One batch, one statement, one round trip: the cancels ($1 slots, $2
- * users) and the bookings ($3..$8) as arrays. A booking the constraints
- * refuse is left out of the RETURNING list. A batch never holds a cancel
- * and a booking of the same slot or user (the center answers one change
- * of a slot or user before it takes the next).
+ * One batch, one round trip, one transaction: a statement per phase, the
+ * cancels and the bookings of the phase as array literals (a query string
+ * of several statements runs as one transaction). A booking the
+ * constraints refuse is left out of the RETURNING list. A phase never
+ * changes one slot or one user twice, so its DELETE and INSERT never meet;
+ * a batch that does (the center never sends one) is cut into more phases,
+ * applied in order.
  */
-static const char store_pg_batch[] =
-    "WITH d AS (DELETE FROM hcs_bookings b USING unnest($1::integer[], $2::text[]) AS x(slot, u) "
-    "WHERE b.slot = x.slot AND (x.u = '' OR b.username = x.u) RETURNING b.slot), "
-    "i AS (INSERT INTO hcs_bookings (slot, username, day, time, doctor, port) "
-    "SELECT * FROM unnest($3::integer[], $4::text[], $5::text[], $6::text[], $7::text[], "
-    "$8::integer[]) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING slot) "
-    "SELECT slot FROM i";
+#define STORE_PG_PHASE                                                                             \
+    "WITH d AS (DELETE FROM hcs_bookings b USING unnest(%s::bigint[], %s::text[]) AS x(slot, u) " \
+    "WHERE b.slot = x.slot AND (x.u = '' OR b.username = x.u) RETURNING b.slot), "                 \
+    "i AS (INSERT INTO hcs_bookings (slot, username, day, time, doctor, port) "                    \
+    "SELECT slot, u, day, time, doctor, port FROM unnest(%s::bigint[], %s::text[], %s::text[], "  \
+    "%s::text[], %s::text[], %s::integer[]) WITH ORDINALITY AS x(slot, u, day, time, doctor, "     \
+    "port, ord) ORDER BY slot, ord ON CONFLICT DO NOTHING RETURNING slot, username) "             \
+    "SELECT slot, username FROM i;"
 
 /* The schedule made slots[]: rows gone deleted, new or changed ones written. */
 static const char store_pg_slots_put[] =
-    "WITH n AS (SELECT * FROM unnest($1::integer[], $2::integer[], $3::text[], $4::text[], "
+    "WITH n AS (SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], "
     "$5::text[], $6::integer[]) AS x(slot, pos, day, time, doctor, port)), "
     "d AS (DELETE FROM hcs_slots s WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.slot = s.slot) "
     "RETURNING 1) "
@@ -143,6 +147,7 @@ struct store_pg {
     store_done_fn *done;
     void *donearg;
     int sent;  /* its statement went out on the connection */
+    struct store_pg_tally *tally; /* its results so far, while it is on the connection */
     int held;  /* the connection was lost after it was sent: outcome unknown */
     int fetch; /* a notification said the schedule changed: read it */
     struct store_pg_sched put;
@@ -269,8 +274,8 @@ store_pg_values(struct store_pg_params *p, const char *values[8])
     return 0;
 }
 
-/* The eight arrays of a batch (see store_pg_batch). */
-static int
+/* The eight arrays of ops[0..n) (see STORE_PG_PHASE). */
+static void
 store_pg_batch_params(struct store_pg_params *p, const struct store_op *ops, size_t n)
 {
     size_t i, col;
@@ -297,7 +302,195 @@ store_pg_batch_params(struct store_pg_params *p, const struct store_op *ops, siz
         }
         store_pg_end(p);
     }
-    return 0;
+}
+
+/*
+ * A key of what an op changes, with its kind: its slot, or its user (by a
+ * hash: a collision only costs a cut), as a booking (put 1) or a cancel.
+ */
+static uint64_t
+store_pg_key(const struct store_op *op, int user, int put)
+{
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p;
+
+    if (!user)
+        return (uint64_t)op->index << 2 | (unsigned)put;
+    for (p = (const unsigned char *)op->user; *p != '\0'; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h << 2 | 2 | (unsigned)put;
+}
+
+/* Where key is, or would go, in the table (size mask + 1; 0 marks an empty entry). */
+static size_t
+store_pg_slot(const uint64_t *tab, size_t mask, uint64_t key)
+{
+    size_t i = (size_t)((key | 1ull << 63) * 0x9e3779b97f4a7c15ull >> 7) & mask;
+
+    while (tab[i] != 0 && tab[i] != (key | 1ull << 63))
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Whether key is in the table. */
+static int
+store_pg_has(const uint64_t *tab, size_t mask, uint64_t key)
+{
+    return tab[store_pg_slot(tab, mask, key)] != 0;
+}
+
+/* Put key in the table. */
+static void
+store_pg_add(uint64_t *tab, size_t mask, uint64_t key)
+{
+    tab[store_pg_slot(tab, mask, key)] = key | 1ull << 63;
+}
+
+/*
+ * Whether op may join the phase in tab: a booking may not follow a cancel
+ * of its slot or user (or one that names no user), nor a cancel a booking
+ * of its slot or user. Bookings of one slot or user among themselves are
+ * decided by the INSERT itself (the first in order wins), cancels by the
+ * DELETE.
+ */
+static int
+store_pg_fits(const uint64_t *tab, size_t mask, const struct store_op *op, int wild, int puts)
+{
+    int other = !op->put;
+
+    if (op->put ? wild : op->user[0] == '\0' && puts)
+        return 0;
+    return !store_pg_has(tab, mask, store_pg_key(op, 0, other)) &&
+           !store_pg_has(tab, mask, store_pg_key(op, 1, other));
+}
+
+/*
+ * Cut ops[0..n) into phases (bounds[k] is where phase k starts; bounds[k +
+ * 1] where it ends) and write the query string of the batch. NULL out of
+ * memory.
+ */
+static char *
+store_pg_batch_sql(PGconn *pg, const struct store_op *ops, size_t n, size_t *bounds,
+                   size_t *nphases)
+{
+    size_t cap = 64, mask, i, k, start = 0, len = 0;
+    int wild = 0, puts = 0;
+    uint64_t *tab;
+    char *sql = NULL;
+
+    while (cap < 4 * n)
+        cap *= 2;
+    mask = cap - 1;
+    if ((tab = calloc(cap, sizeof *tab)) == NULL)
+        return NULL;
+    *nphases = 0;
+    for (i = 0; i <= n; i++) {
+        if (i < n && store_pg_fits(tab, mask, &ops[i], wild, puts)) {
+            store_pg_add(tab, mask, store_pg_key(&ops[i], 0, ops[i].put));
+            store_pg_add(tab, mask, store_pg_key(&ops[i], 1, ops[i].put));
+            wild |= !ops[i].put && ops[i].user[0] == '\0';
+            puts |= ops[i].put;
+            continue;
+        }
+        /* ops[start..i) is a phase; ops[i] (if any) starts the next. */
+        {
+            struct store_pg_params p;
+            char *lit[8], *q;
+            size_t need;
+            int ok = 1;
+
+            store_pg_batch_params(&p, ops + start, i - start);
+            store_pg_putc(&p, '\0');
+            for (k = 0; k < 8; k++)
+                lit[k] = NULL;
+            for (k = 0; k < 8 && ok && !p.oom; k++)
+                ok = (lit[k] = PQescapeLiteral(pg, p.buf + p.off[k], strlen(p.buf + p.off[k]))) !=
+                     NULL;
+            need = sizeof STORE_PG_PHASE + 1;
+            for (k = 0; k < 8 && ok && !p.oom; k++)
+                need += strlen(lit[k]);
+            q = ok && !p.oom ? realloc(sql, len + need) : NULL;
+            if (q != NULL) {
+                sql = q;
+                len += (size_t)snprintf(sql + len, need, STORE_PG_PHASE, lit[0], lit[1], lit[2],
+                                        lit[3], lit[4], lit[5], lit[6], lit[7]);
+            }
+            for (k = 0; k < 8; k++)
+                PQfreemem(lit[k]);
+            free(p.buf);
+            if (q == NULL) {
+                free(sql);
+                free(tab);
+                return NULL;
+            }
+        }
+        bounds[(*nphases)++] = start;
+        start = i;
+        memset(tab, 0, cap * sizeof *tab);
+        wild = i < n && !ops[i].put && ops[i].user[0] == '\0';
+        puts = i < n && ops[i].put;
+        if (i < n) {
+            store_pg_add(tab, mask, store_pg_key(&ops[i], 0, ops[i].put));
+            store_pg_add(tab, mask, store_pg_key(&ops[i], 1, ops[i].put));
+        }
+    }
+    bounds[*nphases] = n;
+    free(tab);
+    return sql;
+}
+
+/* Set each put op of ops[0..n) (one phase) refused unless the INSERT returned its slot. */
+static void
+store_pg_outcomes(struct store_op *ops, size_t n, const PGresult *r)
+{
+    int i, rows = PQntuples(r);
+    size_t j;
+
+    for (j = 0; j < n; j++) {
+        ops[j].unknown = 0;
+        ops[j].refused = ops[j].put;
+    }
+    /* Each row inserted is the first booking of its slot (and of its user) in the phase. */
+    for (i = 0; i < rows; i++) {
+        uint32_t slot = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
+        const char *user = PQgetvalue(r, i, 1);
+
+        for (j = 0; j < n; j++)
+            if (ops[j].put && ops[j].refused && ops[j].index == slot &&
+                strcmp(ops[j].user, user) == 0) {
+                ops[j].refused = 0;
+                break;
+            }
+    }
+}
+
+/* Where the results of a batch are: the next phase, and the first failure. */
+struct store_pg_tally {
+    size_t *bounds; /* nphases + 1 entries */
+    size_t nphases;
+    size_t phase;
+    int failed;
+    int transient;
+    char err[512];
+};
+
+/* One result of a batch's query string: a phase's outcomes, or the failure. */
+static void
+store_pg_tally(struct store_pg_tally *t, struct store_op *ops, const PGresult *r,
+               const PGconn *pg)
+{
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && t->phase < t->nphases && !t->failed) {
+        store_pg_outcomes(ops + t->bounds[t->phase], t->bounds[t->phase + 1] - t->bounds[t->phase],
+                          r);
+        t->phase++;
+        return;
+    }
+    if (!t->failed) {
+        t->failed = 1;
+        t->transient = PQstatus(pg) != CONNECTION_OK || store_pg_transient(r);
+        store_pg_error(t->err, sizeof t->err, "cannot write the bookings",
+                       PQresultErrorMessage(r));
+    }
 }
 
 /* The six arrays of a schedule (see store_pg_slots_put). */
@@ -323,26 +516,6 @@ store_pg_slot_params(struct store_pg_params *p, const struct store_slot *slots, 
             }
         }
         store_pg_end(p);
-    }
-}
-
-/* Set each put op's refused from the slots the INSERT returned. */
-static void
-store_pg_outcomes(struct store_op *ops, size_t n, const PGresult *r)
-{
-    int i, rows = PQntuples(r);
-    size_t j;
-
-    for (j = 0; j < n; j++) {
-        ops[j].unknown = 0;
-        ops[j].refused = ops[j].put;
-    }
-    for (i = 0; i < rows; i++) {
-        uint32_t slot = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
-
-        for (j = 0; j < n; j++)
-            if (ops[j].put && ops[j].index == slot)
-                ops[j].refused = 0;
     }
 }
 
@@ -594,34 +767,66 @@ store_pg_schedule_get(struct store *st, void (*fn)(void *, const struct store_sl
     return 0;
 }
 
+/* The query string of a batch, its phases in t. NULL out of memory. */
+static char *
+store_pg_batch_start(PGconn *pg, struct store_pg_tally *t, const struct store_op *ops, size_t n)
+{
+    char *sql;
+
+    memset(t, 0, sizeof *t);
+    if ((t->bounds = calloc(n + 2, sizeof *t->bounds)) == NULL)
+        return NULL;
+    if ((sql = store_pg_batch_sql(pg, ops, n, t->bounds, &t->nphases)) == NULL) {
+        free(t->bounds);
+        t->bounds = NULL;
+    }
+    return sql;
+}
+
+/* How a batch's results went: STORE_OK with every op's outcome set, or a failure. */
+static enum store_status
+store_pg_batch_end(struct store_pg_tally *t, char *err, size_t errlen)
+{
+    enum store_status rc = STORE_OK;
+
+    if (!t->failed && t->phase != t->nphases) {
+        t->failed = 1;
+        snprintf(t->err, sizeof t->err, "postgresql: %zu of %zu results of a batch came",
+                 t->phase, t->nphases);
+    }
+    if (t->failed) {
+        snprintf(err, errlen, "%s", t->err);
+        rc = t->transient ? STORE_TRANSIENT : STORE_FATAL;
+    }
+    free(t->bounds);
+    t->bounds = NULL;
+    return rc;
+}
+
 /* Write one batch and wait for it (shutdown, tests). */
 static enum store_status
 store_pg_write_sync(struct store_pg *s, struct store_op *ops, size_t n, char *err, size_t errlen)
 {
-    struct store_pg_params p;
-    const char *values[8];
+    struct store_pg_tally t;
     PGresult *r;
-    enum store_status rc = STORE_OK;
+    char *sql;
 
     if (n == 0)
         return STORE_OK;
-    store_pg_batch_params(&p, ops, n);
-    if (store_pg_values(&p, values) == -1) {
-        free(p.buf);
+    if ((sql = store_pg_batch_start(s->pg, &t, ops, n)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return STORE_FATAL;
     }
-    r = PQexecParams(s->pg, store_pg_batch, 8, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-        store_pg_outcomes(ops, n, r);
-    } else {
-        store_pg_error(err, errlen, "cannot write the bookings", PQerrorMessage(s->pg));
-        rc = PQstatus(s->pg) != CONNECTION_OK || store_pg_transient(r) ? STORE_TRANSIENT
-                                                                      : STORE_FATAL;
+    if (!PQsendQuery(s->pg, sql)) {
+        t.failed = t.transient = 1;
+        store_pg_error(t.err, sizeof t.err, "cannot write the bookings", PQerrorMessage(s->pg));
     }
-    PQclear(r);
-    free(p.buf);
-    return rc;
+    free(sql);
+    while ((r = PQgetResult(s->pg)) != NULL) {
+        store_pg_tally(&t, ops, r, s->pg);
+        PQclear(r);
+    }
+    return store_pg_batch_end(&t, err, errlen);
 }
 
 /* Wait for the request on the connection to end (shutdown: blocking). */
@@ -641,6 +846,11 @@ store_pg_drain(struct store_pg *s)
         PQclear(r);
     }
     s->req = STORE_PG_REQ_NONE;
+    if (s->tally != NULL) {
+        free(s->tally->bounds);
+        free(s->tally);
+        s->tally = NULL;
+    }
 }
 
 /* Write a batch now (shutdown, tests): the request in flight first. */
@@ -676,6 +886,17 @@ store_pg_clear(struct store_pg *s)
         PQclear(s->res[--s->nres]);
 }
 
+/* Forget the results of a batch that was on the connection. */
+static void
+store_pg_untally(struct store_pg *s)
+{
+    if (s->tally != NULL) {
+        free(s->tally->bounds);
+        free(s->tally);
+        s->tally = NULL;
+    }
+}
+
 /* Stop watching the socket. */
 static void
 store_pg_unwatch(struct store_pg *s)
@@ -700,6 +921,7 @@ store_pg_close(struct store *st)
         return;
     store_pg_drain(s);
     store_pg_clear(s);
+    store_pg_untally(s);
     store_pg_unwatch(s);
     if (s->retry_ev != NULL)
         event_free(s->retry_ev);
@@ -781,18 +1003,18 @@ store_pg_send(struct store_pg *s, enum store_pg_req req, const char *sql, int np
 static void
 store_pg_send_batch(struct store_pg *s)
 {
-    struct store_pg_params p;
-    const char *values[8];
+    char *sql;
 
-    store_pg_batch_params(&p, s->ops, s->nops);
-    if (store_pg_values(&p, values) == -1) {
-        free(p.buf);
+    if ((s->tally = calloc(1, sizeof *s->tally)) == NULL ||
+        (sql = store_pg_batch_start(s->pg, s->tally, s->ops, s->nops)) == NULL) {
+        free(s->tally);
+        s->tally = NULL;
         store_pg_finish(s, STORE_FATAL, "postgresql: out of memory for a batch");
         return;
     }
     s->sent = 1;
-    store_pg_send(s, STORE_PG_REQ_BATCH, store_pg_batch, 8, values);
-    free(p.buf);
+    store_pg_send(s, STORE_PG_REQ_BATCH, sql, 0, NULL);
+    free(sql);
 }
 
 /* Send the schedule waiting to be written. */
@@ -968,18 +1190,21 @@ store_pg_answered(struct store_pg *s, enum store_pg_req req)
                      n == 1 ? "" : "s");
         }
         break;
-    case STORE_PG_REQ_BATCH:
-        if (ok) {
-            store_pg_outcomes(s->ops, s->nops, r);
-            store_pg_finish(s, STORE_OK, NULL);
-        } else if (PQstatus(s->pg) != CONNECTION_OK) {
+    case STORE_PG_REQ_BATCH: {
+        enum store_status rc = store_pg_batch_end(s->tally, err, sizeof err);
+
+        free(s->tally);
+        s->tally = NULL;
+        if (rc != STORE_OK && PQstatus(s->pg) != CONNECTION_OK) {
             store_pg_lost(s, err);
             return;
-        } else {
-            s->sent = 0;
-            store_pg_finish(s, store_pg_transient(r) ? STORE_TRANSIENT : STORE_FATAL, err);
         }
-        break;
+        if (rc != STORE_OK)
+            s->sent = 0;
+        /* done may send the next batch at once: nothing of this one is left to clear. */
+        store_pg_finish(s, rc, rc == STORE_OK ? NULL : err);
+        return;
+    }
     case STORE_PG_REQ_SLOTS_PUT:
         if (!ok)
             log_warnx("%s; the schedule was not changed", err);
@@ -1014,7 +1239,10 @@ store_pg_read_cb(evutil_socket_t fd, short what, void *arg)
     /* Results before notifications: a notification after a result on the wire is newer. */
     while (s->req != STORE_PG_REQ_NONE && !PQisBusy(s->pg)) {
         if ((r = PQgetResult(s->pg)) != NULL) {
-            if (s->nres < STORE_PG_MAXRES)
+            if (s->req == STORE_PG_REQ_BATCH) {
+                store_pg_tally(s->tally, s->ops, r, s->pg);
+                PQclear(r);
+            } else if (s->nres < STORE_PG_MAXRES)
                 s->res[s->nres++] = r;
             else
                 PQclear(r);
@@ -1136,6 +1364,7 @@ store_pg_lost(struct store_pg *s, const char *why)
 
     store_pg_error(msg, sizeof msg, was_up ? "connection lost" : "cannot connect", why);
     store_pg_clear(s);
+    store_pg_untally(s);
     store_pg_unwatch(s);
     if (s->pg != NULL)
         PQfinish(s->pg);

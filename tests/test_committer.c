@@ -1,4 +1,5 @@
-/* test_committer.c: the store's writer thread against a scripted backend, on a real event loop. */
+/* test_committer.c: the store's writer thread, and the loop-driven path, against scripted
+ * backends on a real event loop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -302,6 +303,118 @@ test_free_writes_the_rest(void **state)
     assert_int_equal(f->seen.calls, 0); /* nobody is answered after the end */
 }
 
+/* A backend driven by the loop (as PostgreSQL): submit answers on the loop, as scripted. */
+struct loopfake {
+    struct store base;
+    struct event *ev; /* fires the answer of the batch submitted */
+    store_done_fn *done;
+    void *arg;
+    struct store_op *ops;
+    size_t n;
+    enum store_status script[SCRIPT_MAX];
+    size_t nscript, calls, written, sync_written;
+    int up; /* what available says */
+    pthread_t writer;
+};
+
+/* The answer to the batch submitted, on the loop. */
+static void
+loopfake_answer(evutil_socket_t fd, short what, void *arg)
+{
+    struct loopfake *f = arg;
+    enum store_status st = f->calls < f->nscript ? f->script[f->calls] : STORE_OK;
+
+    (void)fd;
+    (void)what;
+    f->calls++;
+    f->writer = pthread_self();
+    if (st == STORE_OK)
+        f->written += f->n;
+    f->done(f->arg, st, st == STORE_OK ? NULL : "loopfake: gone");
+}
+
+/* Take a batch; answer it on the next loop pass. */
+static void
+loopfake_submit(struct store *base, struct store_op *ops, size_t n, store_done_fn *done, void *arg)
+{
+    struct loopfake *f = (struct loopfake *)base;
+    struct timeval now = {0, 0};
+
+    f->ops = ops;
+    f->n = n;
+    f->done = done;
+    f->arg = arg;
+    evtimer_add(f->ev, &now);
+}
+
+/* Whether the fake is "connected". */
+static int
+loopfake_available(const struct store *base)
+{
+    return ((const struct loopfake *)base)->up;
+}
+
+/* The write of the last batch at shutdown. */
+static enum store_status
+loopfake_write(struct store *base, struct store_op *ops, size_t n, char *err, size_t errlen)
+{
+    (void)ops;
+    (void)err;
+    (void)errlen;
+    ((struct loopfake *)base)->sync_written += n;
+    return STORE_OK;
+}
+
+static const struct store_ops loopfake_ops = {
+    .name = "loopfake",
+    .write = loopfake_write,
+    .blocking = 1,
+    .submit = loopfake_submit,
+    .available = loopfake_available,
+};
+
+/*
+ * A loop-driven store: no thread; the batch goes to submit and its answer
+ * comes back on the loop's thread; a transient failure is submitted again
+ * after the pause; the committer is unavailable while the store says so;
+ * at shutdown what was staged is written with write.
+ */
+static void
+test_loop_driven(void **state)
+{
+    struct fixture *f = *state;
+    struct loopfake lf;
+    struct committer *cm;
+    char err[256];
+    int a, b;
+
+    memset(&lf, 0, sizeof lf);
+    lf.base.ops = &loopfake_ops;
+    lf.up = 1;
+    lf.script[0] = STORE_TRANSIENT;
+    lf.nscript = 1;
+    assert_non_null(lf.ev = evtimer_new(f->base, loopfake_answer, &lf));
+    cm = committer_new(f->base, &lf.base, seen_done, &f->seen, err, sizeof err);
+    assert_non_null(cm);
+    stage(cm, 1, "alice", 1, &a);
+    assert_int_equal(committer_flush(cm), 1);
+    assert_int_equal(committer_available(cm), 1);
+    run_until(f, 1);
+    assert_int_equal(lf.calls, 2); /* the transient failure, then the retry */
+    assert_int_equal(f->seen.status, STORE_OK);
+    assert_ptr_equal(f->seen.args[0], &a);
+    assert_true(pthread_equal(lf.writer, pthread_self()));
+    lf.up = 0;
+    assert_int_equal(committer_available(cm), 0);
+    lf.up = 1;
+    assert_int_equal(committer_available(cm), 1);
+    stage(cm, 1, "bob", 2, &b);
+    committer_free(cm);
+    assert_int_equal(lf.written, 1);
+    assert_int_equal(lf.sync_written, 1);
+    event_free(lf.ev);
+}
+
 int
 main(void)
 {
@@ -312,6 +425,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fatal_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_writes_the_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loop_driven, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
