@@ -140,9 +140,11 @@ center_seed_cb(void *arg, const struct store_slot *slots, size_t n)
         sd->rc = -1;
         return;
     }
-    if (n == 0 && !c->check) {
-        sd->rc = c->store->ops->schedule_put(c->store, mine, nmine, sd->err, sd->errlen);
-        if (sd->rc == 0)
+    if (n == 0) {
+        /* An empty database: the file seeds it (--check only looks). */
+        if (!c->check)
+            sd->rc = c->store->ops->schedule_put(c->store, mine, nmine, sd->err, sd->errlen);
+        if (!c->check && sd->rc == 0)
             log_info("postgresql: the shared schedule is %s (%zu slot%s)", c->cfg.availabilities,
                      nmine, nmine == 1 ? "" : "s");
         free(mine);

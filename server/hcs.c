@@ -30,7 +30,9 @@ hcs_usage(FILE *fp)
             "  -q, %-18sno per-request screen lines (benchmarks)\n"
             "FILE defaults to %s. Defaults of center.conf: listen 127.0.0.1,\n"
             "port 21000, max_clients 10000, max_line 512, idle_timeout 300, auth_timeout 30,\n"
-            "max_output 1048576.\n",
+            "max_output 1048576, store sqlite if state names a file (else memory;\n"
+            "store postgresql needs dsn), max_clients_per_address 1000,\n"
+            "max_checks_per_address 4, max_login_failures 30, max_user_failures 10.\n",
             "--quiet", HCS_DEFAULT_CONFIG);
 }
 
