@@ -167,6 +167,8 @@ center_seed_cb(void *arg, const struct store_slot *slots, size_t n)
               c->cfg.availabilities, n, n == 1 ? "" : "s");
     schedule_free(&c->sched);
     c->sched = shared;
+    /* The list head pointed into the copy on the stack; nobody watches yet. */
+    TAILQ_INIT(&c->sched.subs);
 }
 
 /* A shared store keeps names as text: every name of users.txt must be UTF-8. */
