@@ -28,10 +28,11 @@ struct config_key {
     size_t offset;
     unsigned min, max;
     const char *choices; /* CONFIG_CHOICE: words separated by single spaces */
+    const char *section; /* the section it is in; NULL: the file's own ([center], ...) */
 };
 
 #define CONFIG_MAXERRS 32 /* errors kept per file; more are only counted */
-#define CONFIG_MAXKEYS 24 /* keys in one section's table */
+#define CONFIG_MAXKEYS 32 /* keys in one file's table */
 
 /* One error found in a file: its line (0: the file as a whole) and what is wrong. */
 struct config_err {
@@ -51,6 +52,7 @@ struct config_ctx {
     int readerr;  /* errno of a read error, or 0 */
     int lastline; /* line of the last error recorded, or 0 */
     int badsect;  /* a section other than ours was reported (name in sectname) */
+    char cursect[64]; /* the section the lines read are in (as config_classify saw it) */
     char sectname[64];
     int keyline[CONFIG_MAXKEYS];          /* line where each key was first given, 0: not given */
     unsigned char keybad[CONFIG_MAXKEYS]; /* the key's value was refused */
@@ -61,23 +63,29 @@ struct config_ctx {
 
 #define CFG_STR(s, f)                                                                              \
     {                                                                                              \
-#f, CONFIG_STR, offsetof(struct s, f), 0, 0, NULL                                          \
+#f, CONFIG_STR, offsetof(struct s, f), 0, 0, NULL, NULL                                          \
     }
 #define CFG_PATH(s, f)                                                                             \
     {                                                                                              \
-#f, CONFIG_PATH, offsetof(struct s, f), 0, 0, NULL                                         \
+#f, CONFIG_PATH, offsetof(struct s, f), 0, 0, NULL, NULL                                         \
     }
 #define CFG_OPTPATH(s, f)                                                                          \
     {                                                                                              \
-#f, CONFIG_OPTPATH, offsetof(struct s, f), 0, 0, NULL                                      \
+#f, CONFIG_OPTPATH, offsetof(struct s, f), 0, 0, NULL, NULL                                      \
     }
 #define CFG_UINT(s, f, lo, hi)                                                                     \
     {                                                                                              \
-#f, CONFIG_UINT, offsetof(struct s, f), lo, hi, NULL                                       \
+#f, CONFIG_UINT, offsetof(struct s, f), lo, hi, NULL, NULL                                       \
     }
 #define CFG_CHOICE(s, f, words)                                                                    \
     {                                                                                              \
-#f, CONFIG_CHOICE, offsetof(struct s, f), 0, 0, words                                      \
+#f, CONFIG_CHOICE, offsetof(struct s, f), 0, 0, words, NULL                                      \
+    }
+
+/* A key of another section of the file: [section] name, into field f. */
+#define CFG_IN(sect, name, type, s, f, lo, hi)                                                     \
+    {                                                                                              \
+        name, type, offsetof(struct s, f), lo, hi, NULL, sect                                      \
     }
 
 static const struct config_key config_center_keys[] = {
@@ -99,13 +107,17 @@ static const struct config_key config_center_keys[] = {
     CFG_UINT(center_config, max_checks_per_address, 1, 4096),
     CFG_UINT(center_config, max_login_failures, 1, 1000000),
     CFG_UINT(center_config, max_user_failures, 1, 1000000),
-    {NULL, CONFIG_STR, 0, 0, 0, NULL},
+    CFG_IN("desk", "listen", CONFIG_STR, center_config, desk_listen, 0, 0),
+    CFG_IN("desk", "port", CONFIG_UINT, center_config, desk_port, 0, 65535),
+    CFG_IN("desk", "staff", CONFIG_PATH, center_config, desk_staff, 0, 0),
+    CFG_IN("desk", "max_streams", CONFIG_UINT, center_config, desk_max_streams, 1, 100000),
+    {NULL, CONFIG_STR, 0, 0, 0, NULL, NULL},
 };
 
 static const struct config_key config_doctor_keys[] = {
     CFG_UINT(doctor_config, id, 1, 1000000), CFG_STR(doctor_config, name),
     CFG_STR(doctor_config, listen),          CFG_UINT(doctor_config, port, 0, 65535),
-    CFG_PATH(doctor_config, prices),         {NULL, CONFIG_STR, 0, 0, 0, NULL},
+    CFG_PATH(doctor_config, prices),         {NULL, CONFIG_STR, 0, 0, 0, NULL, NULL},
 };
 
 static const struct config_key config_patient_keys[] = {
@@ -117,7 +129,7 @@ static const struct config_key config_patient_keys[] = {
     CFG_PATH(patient_config, insurance),
     CFG_UINT(patient_config, timeout_ms, 1, 3600000),
     CFG_UINT(patient_config, udp_retries, 0, 100),
-    {NULL, CONFIG_STR, 0, 0, 0, NULL},
+    {NULL, CONFIG_STR, 0, 0, 0, NULL, NULL},
 };
 
 #define CONFIG_NKEYS(t) (sizeof(t) / sizeof(t)[0] - 1)
@@ -210,6 +222,16 @@ config_classify(struct config_ctx *ctx, char *str)
         config_error(ctx, ctx->line, "malformed line (expected key = value or [section])");
         return -1;
     }
+    {
+        const char *name = strchr(str, '[') + 1;
+        size_t n = (size_t)(p - name);
+
+        while (n > 0 && isspace((unsigned char)*name))
+            name++, n--;
+        while (n > 0 && isspace((unsigned char)name[n - 1]))
+            n--;
+        snprintf(ctx->cursect, sizeof ctx->cursect, "%.*s", (int)n, name);
+    }
     return 0;
 }
 
@@ -227,7 +249,8 @@ config_note_key(struct config_ctx *ctx, const char *str)
     while (len > 0 && isspace((unsigned char)str[start + len - 1]))
         len--;
     for (k = ctx->keys; k->name != NULL; k++)
-        if (strlen(k->name) == len && memcmp(k->name, str + start, len) == 0) {
+        if (strlen(k->name) == len && memcmp(k->name, str + start, len) == 0 &&
+            strcmp(k->section != NULL ? k->section : ctx->section, ctx->cursect) == 0) {
             size_t i = (size_t)(k - ctx->keys);
             if (ctx->keyline[i] == 0)
                 ctx->keyline[i] = ctx->line;
@@ -307,6 +330,20 @@ config_choice(const char *choices, const char *value)
     return 0;
 }
 
+/* Whether the file may have a section of this name: its own, or one its keys name. */
+static int
+config_section_known(const struct config_ctx *ctx, const char *section)
+{
+    const struct config_key *k;
+
+    if (strcmp(section, ctx->section) == 0)
+        return 1;
+    for (k = ctx->keys; k->name != NULL; k++)
+        if (k->section != NULL && strcmp(k->section, section) == 0)
+            return 1;
+    return 0;
+}
+
 /* inih callback: store one key of the expected section, once. */
 static int
 config_handler(void *user, const char *section, const char *name, const char *value)
@@ -318,7 +355,7 @@ config_handler(void *user, const char *section, const char *name, const char *va
     size_t i;
 
     ctx->pending = 0;
-    if (strcmp(section, ctx->section) != 0) {
+    if (!config_section_known(ctx, section)) {
         /* Once per section, on its first key, not on every key in it. */
         if (!ctx->badsect || strcmp(section, ctx->sectname) != 0)
             config_error(ctx, ctx->line, "unknown section [%s] (expected [%s])",
@@ -328,7 +365,8 @@ config_handler(void *user, const char *section, const char *name, const char *va
         return 1;
     }
     for (k = ctx->keys; k->name != NULL; k++)
-        if (strcmp(k->name, name) == 0)
+        if (strcmp(k->name, name) == 0 &&
+            strcmp(k->section != NULL ? k->section : ctx->section, section) == 0)
             break;
     if (k->name == NULL) {
         config_error(ctx, ctx->line, "unknown key '%s' in [%s]",
@@ -388,7 +426,20 @@ config_key_index(const struct config_ctx *ctx, const char *name)
 {
     size_t i;
 
-    for (i = 0; strcmp(ctx->keys[i].name, name) != 0; i++)
+    for (i = 0; strcmp(ctx->keys[i].name, name) != 0 || ctx->keys[i].section != NULL; i++)
+        continue;
+    return i;
+}
+
+/* The index of key name of [section] in the table, which must have it. */
+static size_t
+config_key_index_in(const struct config_ctx *ctx, const char *section, const char *name)
+{
+    size_t i;
+
+    for (i = 0; strcmp(ctx->keys[i].name, name) != 0 || ctx->keys[i].section == NULL ||
+                strcmp(ctx->keys[i].section, section) != 0;
+         i++)
         continue;
     return i;
 }
@@ -559,9 +610,17 @@ config_load_center_from(struct center_config *c, const char *path, const char *t
     c->max_checks_per_address = 4;
     c->max_login_failures = 30;
     c->max_user_failures = 10;
+    c->desk_max_streams = 100;
     if (config_parse(&ctx, &c->path, path, text, "center", config_center_keys, c) == -1)
         return config_finish(&ctx, err, errlen);
     config_listen(&ctx, &c->listen, SOCK_STREAM);
+    c->desk = ctx.keyline[config_key_index_in(&ctx, "desk", "port")] != 0;
+    if (c->desk && c->desk_staff == NULL &&
+        !ctx.keybad[config_key_index_in(&ctx, "desk", "staff")])
+        config_error(&ctx, 0, "[desk] needs a staff file (staff = <file>, rows made with hcs "
+                              "passwd)");
+    if (c->desk_listen == NULL && config_default(&c->desk_listen, "127.0.0.1") == -1)
+        config_error(&ctx, 0, "out of memory");
     config_require(&ctx, "users");
     config_require(&ctx, "availabilities");
     /* store and state are checked together only when each was read without error. */
@@ -656,6 +715,8 @@ config_free_center(struct center_config *c)
     free(c->availabilities);
     free(c->state);
     free(c->dsn);
+    free(c->desk_listen);
+    free(c->desk_staff);
     memset(c, 0, sizeof *c);
 }
 

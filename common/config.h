@@ -25,6 +25,12 @@ struct center_config {
     unsigned max_checks_per_address;  /* password checks queued or running per source */
     unsigned max_login_failures;      /* failed or abandoned logins per source per minute */
     unsigned max_user_failures;       /* failures per user per minute before answers wait */
+    /* [desk]: the reception desk's HTTP server, when port is given. */
+    int desk;                  /* [desk] port was given */
+    char *desk_listen;         /* address (127.0.0.1) */
+    unsigned desk_port;        /* TCP port (0: the kernel chooses) */
+    char *desk_staff;          /* file of "name hash" rows */
+    unsigned desk_max_streams; /* event streams open at once */
 };
 
 #define CONFIG_STORE_MEMORY 0 /* bookings in memory only: lost when hcs stops */

@@ -4,6 +4,7 @@
 #include "command.h"
 #include "committer.h"
 #include "conn.h"
+#include "desk.h"
 #include "log.h"
 #include "net.h"
 #include "out.h"
@@ -256,6 +257,8 @@ center_setup(struct center *c, struct center_config *cfg, const char *users, con
                   "hcs passwd --upgrade %s",
                   c->cfg.users, c->users.n - c->users.nhashed, c->users.n,
                   c->users.n == 1 ? " is" : "s are", c->cfg.users);
+    if (c->cfg.desk && c->check && desk_check(c, err, errlen) == -1)
+        return -1;
     if (center_store_open(c, err, errlen) == -1)
         return -1;
     if (throttle_init(&c->throttle, &lim, c->cfg.max_clients) == -1) {
@@ -720,9 +723,13 @@ center_committed_cb(void *arg, enum store_status status, const char *err, struct
         fatalx("%s", err != NULL ? err : "cannot write the store");
     center_count_commit(c, n, center_now_us() - c->commit_start_us);
     for (i = 0; i < n; i++) {
-        struct conn *conn = ops[i].arg;
+        struct conn *conn = ops[i].arg != c->desk ? ops[i].arg : NULL;
         enum center_commit r = center_written(c, &ops[i], conn);
 
+        if (ops[i].arg != NULL && ops[i].arg == c->desk) {
+            desk_committed(c->desk, ops[i].index, r);
+            continue;
+        }
         if (conn == NULL)
             continue; /* its patient is gone; the change stands */
         conn->committing = 0;
@@ -735,8 +742,10 @@ center_committed_cb(void *arg, enum store_status status, const char *err, struct
  * Ask the store for a change (put: user books index; else user gives its
  * booking back), on behalf of conn. Memory changes once the store took it.
  */
-enum center_commit
-center_commit(struct center *c, struct conn *conn, int put, struct user *user, uint32_t index)
+/* Hand a change to the store on behalf of arg (a connection, or the desk). */
+static enum center_commit
+center_commit_as(struct center *c, void *arg, struct conn *conn, int put, struct user *user,
+                 uint32_t index)
 {
     struct store_op op;
     char err[256];
@@ -747,22 +756,37 @@ center_commit(struct center *c, struct conn *conn, int put, struct user *user, u
         struct store_booking b = {index, user->name, slot->day, slot->time, doc->name, doc->port};
 
         c->stats.bookings++;
-        store_op_put(&op, &b, conn);
+        store_op_put(&op, &b, arg);
     } else {
         c->stats.cancels++;
-        store_op_del(&op, index, conn);
+        store_op_del(&op, index, arg);
         snprintf(op.user, sizeof op.user, "%s", user->name);
     }
     if (c->committer != NULL) {
         if (committer_stage(c->committer, &op) == -1)
             fatalx("out of memory staging a booking");
-        conn->committing = 1;
+        if (conn != NULL)
+            conn->committing = 1;
         event_active(c->commit_ev, EV_TIMEOUT, 0);
         return CENTER_HELD;
     }
     if (store_write(c->store, &op, 1, err, sizeof err) != STORE_OK)
         fatalx("%s", err);
     return center_written(c, &op, conn);
+}
+
+/* Ask the store for a change on behalf of conn. */
+enum center_commit
+center_commit(struct center *c, struct conn *conn, int put, struct user *user, uint32_t index)
+{
+    return center_commit_as(c, conn, conn, put, user, index);
+}
+
+/* Ask the store to end user's booking on behalf of the desk. */
+enum center_commit
+center_commit_desk(struct center *c, struct desk *desk, struct user *user, uint32_t index)
+{
+    return center_commit_as(c, desk, NULL, 0, user, index);
 }
 
 /* Another center booked (store event). */
@@ -1055,6 +1079,8 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
     if (store_shared(c->store) &&
         c->store->ops->attach(c->store, base, &center_store_events, c, err, errlen) == -1)
         return -1;
+    if (c->cfg.desk && !c->check && (c->desk = desk_new(c, base, err, errlen)) == NULL)
+        return -1;
     for (i = 0; i < n; i++) {
         net_local_addr(fds[i], host, sizeof host, &port);
         out_line(OUT_STDOUT,
@@ -1071,6 +1097,8 @@ center_free(struct center *c)
     struct conn *conn;
     size_t i;
 
+    desk_free(c->desk);
+    c->desk = NULL;
     while ((conn = TAILQ_FIRST(&c->conns)) != NULL)
         conn_close(conn);
     center_reap(c);

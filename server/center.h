@@ -21,6 +21,7 @@ struct center_block;
 struct evbuffer;
 struct committer;
 struct authpool;
+struct desk;
 
 TAILQ_HEAD(conns, conn);
 
@@ -72,6 +73,7 @@ struct center {
     struct committer *committer; /* writes a blocking store on its own thread; else NULL */
     int64_t commit_start_us;     /* when the batch being written was handed over */
     struct authpool *authpool;   /* checks hashed passwords; NULL when all are clear */
+    struct desk *desk;           /* the reception desk ([desk] port), or NULL */
     const char *dummyhash;       /* the costliest hash of users.txt, for clear and unknown users */
     size_t nconns;
     size_t nrefused; /* of them, refused at accept and closing: not counted in max_clients */
@@ -170,5 +172,8 @@ enum center_commit {
  */
 enum center_commit center_commit(struct center *c, struct conn *conn, int put, struct user *user,
                                  uint32_t index);
+/* The same for the desk: user's booking of index ends; a held answer goes to desk_committed. */
+enum center_commit center_commit_desk(struct center *c, struct desk *desk, struct user *user,
+                                      uint32_t index);
 
 #endif

@@ -835,6 +835,65 @@ check_id_path(const char *dir, const char *kind, unsigned id, const char *want)
     free(p);
 }
 
+/* [desk]: off without a port; with one, its keys and defaults; staff required; its own keys. */
+static void
+test_center_desk(void **state)
+{
+    struct tmp *t = *state;
+    struct center_config c;
+
+    assert_int_equal(
+        config_load_center(&c, twrite(t, "center.conf", CENTER_MIN), t->err, sizeof t->err), 0);
+    assert_false(c.desk);
+    config_free_center(&c);
+    assert_int_equal(config_load_center(&c,
+                                        twrite(t, "center.conf",
+                                               CENTER_MIN "port = 21000\n[desk]\nport = 0\n"
+                                                          "staff = staff.txt\n"),
+                                        t->err, sizeof t->err),
+                     0);
+    assert_true(c.desk);
+    assert_int_equal(c.port, 21000); /* the desk's port is its own */
+    assert_int_equal(c.desk_port, 0);
+    assert_string_equal(c.desk_listen, "127.0.0.1");
+    assert_string_equal(c.desk_staff, twant(t, "staff.txt"));
+    assert_int_equal(c.desk_max_streams, 100);
+    config_free_center(&c);
+    center_fails(t, CENTER_MIN "[desk]\nport = 8080\n", ": [desk] needs a staff file (staff = "
+                                                        "<file>, rows made with hcs passwd)");
+    center_fails(t, CENTER_MIN "[desk]\nport = 8080\nstaff = s\nusers = u\n",
+                 ":7: unknown key 'users' in [desk]");
+    center_fails(t, CENTER_MIN "[desk]\nport = 8080\nport = 8081\nstaff = s\n",
+                 ":6: duplicate key 'port' in [desk] (first on line 5)");
+    center_fails(t, CENTER_MIN "[desks]\nport = 1\n",
+                 ":5: unknown section [desks] (expected [center])");
+}
+
+/* store = postgresql needs a dsn; a dsn needs store = postgresql; no state beside it. */
+static void
+test_center_dsn(void **state)
+{
+    struct tmp *t = *state;
+    struct center_config c;
+
+    assert_int_equal(config_load_center(&c,
+                                        twrite(t, "center.conf",
+                                               CENTER_MIN "store = postgresql\ndsn = host=/run "
+                                                          "dbname=hcs\n"),
+                                        t->err, sizeof t->err),
+                     0);
+    assert_int_equal(c.store, CONFIG_STORE_POSTGRESQL);
+    assert_string_equal(c.dsn, "host=/run dbname=hcs");
+    config_free_center(&c);
+    center_fails(t, CENTER_MIN "store = postgresql\n",
+                 ": store = postgresql needs a connection string (dsn = host=... dbname=... "
+                 "user=...)");
+    center_fails(t, CENTER_MIN "dsn = dbname=x\n", ":4: dsn is for store = postgresql");
+    center_fails(t, CENTER_MIN "store = postgresql\ndsn = x\nstate = s.db\n",
+                 ": state names a file, but store = postgresql keeps the bookings in the "
+                 "database named by dsn");
+}
+
 /* --id N names "<dir>/<kind>N.conf". */
 static void
 test_id_path(void **state)
@@ -854,6 +913,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_center_every_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_desk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_dsn, setup, teardown),
         cmocka_unit_test(test_center_text),
         cmocka_unit_test_setup_teardown(test_center_repeated_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_center_unknown, setup, teardown),
