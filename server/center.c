@@ -558,8 +558,15 @@ center_unbook(struct center *c, struct user *user)
     uint32_t index = user->booked;
 
     user->booked = 0;
-    if (index != 0)
+    if (index != 0) {
+        const struct slot *slot = schedule_find(&c->sched, index);
+        int retired = slot != NULL && slot->retired;
+
         schedule_release(&c->sched, index);
+        /* A retired booking that ends tells no watcher: the desk sees it go. */
+        if (retired)
+            desk_refresh(c->desk);
+    }
 }
 
 /* Whether the store takes changes now. */
@@ -845,6 +852,7 @@ center_ev_bookings(void *arg, const struct store_booking *all, size_t n)
     for (i = 0; i < n; i++)
         center_apply_booking(c, &sorted[i], NULL);
     free(sorted);
+    desk_refresh(c->desk);
     if (gone > 0)
         log_info("postgresql: %zu booking%s ended while the connection was lost", gone,
                  gone == 1 ? "" : "s");
@@ -916,6 +924,7 @@ center_ev_schedule(void *arg, const struct store_slot *slots, size_t n)
         log_info("shared schedule: %s added, %zu removed, %zu changed",
                  center_plural(a, sizeof a, d.added, "slot"), d.removed, d.changed);
     schedule_free(&next);
+    desk_refresh(c->desk);
 }
 
 static const struct store_events center_store_events = {
@@ -1257,6 +1266,7 @@ center_reload(struct center *c, char *err, size_t errlen)
     if (c->users.nhashed > 0 && c->authpool == NULL && c->base != NULL &&
         (c->authpool = authpool_new(c->base, 0, err, errlen)) == NULL)
         log_warnx("%s", err);
+    desk_refresh(c->desk);
     if (shared)
         log_info("reload: %s sent to the shared schedule; %s added, %zu removed",
                  c->cfg.availabilities, center_plural(b, sizeof b, added, "user"), removed);

@@ -193,6 +193,24 @@ desk_sched_cb(struct sched_sub *sub, enum sched_change change, const struct slot
     evbuffer_free(b);
 }
 
+/* The schedule changed in a way the slot events do not tell: a new snapshot for every stream. */
+void
+desk_refresh(struct desk *d)
+{
+    struct evbuffer *b;
+    size_t len;
+    char *text;
+
+    if (d == NULL || d->nstreams == 0 || (b = evbuffer_new()) == NULL)
+        return;
+    if (evbuffer_add(b, "event: snapshot\ndata: ", 22) == 0 && desk_json_schedule(b, d->c) == 0 &&
+        evbuffer_add(b, "\n", 1) == 0 && (text = (char *)evbuffer_pullup(b, -1)) != NULL) {
+        len = evbuffer_get_length(b);
+        desk_broadcast(d, text, len);
+    }
+    evbuffer_free(b);
+}
+
 /* Every DESK_PING_SECS: a comment line keeps streams and proxies awake. */
 static void
 desk_ping_cb(evutil_socket_t fd, short what, void *arg)
@@ -472,7 +490,7 @@ desk_remove(struct desk *d, struct evhttp_request *req, uint32_t index)
     struct evbuffer *b;
     char err[512];
 
-    if (sl == NULL) {
+    if (sl == NULL || sl->retired) {
         desk_error(req, 404, "Not Found", "no such slot");
         return;
     }
@@ -593,6 +611,8 @@ desk_route(struct desk *d, struct evhttp_request *req)
 
     if (path == NULL)
         path = "/";
+    if (cmd == EVHTTP_REQ_HEAD && strcmp(path, "/events") != 0)
+        cmd = EVHTTP_REQ_GET; /* evhttp sends the headers only */
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         /* A state change: never from another site's page, always JSON (a form cannot send it). */
         type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
@@ -633,6 +653,11 @@ desk_route(struct desk *d, struct evhttp_request *req)
     } else if (desk_path_index(path, "/api/bookings/", &index) == 0 &&
                cmd == EVHTTP_REQ_DELETE) {
         desk_cancel(d, req, index);
+    } else if ((strncmp(path, "/api/slots/", 11) == 0 &&
+                desk_path_index(path, "/api/slots/", &index) == -1) ||
+               (strncmp(path, "/api/bookings/", 14) == 0 &&
+                desk_path_index(path, "/api/bookings/", &index) == -1)) {
+        desk_error(req, 404, "Not Found", "no such slot (an index is a number from 1)");
     } else if (strcmp(path, "/") == 0 || strcmp(path, "/api/schedule") == 0 ||
                strcmp(path, "/events") == 0 || strcmp(path, "/metrics") == 0 ||
                strcmp(path, "/api/slots") == 0 || strncmp(path, "/api/slots/", 11) == 0 ||

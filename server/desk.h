@@ -22,6 +22,9 @@ int desk_check(const struct center *c, char *err, size_t errlen);
 unsigned desk_port(const struct desk *d);
 /* A change the desk asked for was committed, refused or could not be (center.c calls it). */
 void desk_committed(struct desk *d, uint32_t index, enum center_commit r);
+/* The schedule changed as a whole (a reload, a resync, a retired booking gone): every stream
+ * gets a new snapshot. NULL is ignored. */
+void desk_refresh(struct desk *d);
 /* Close every stream and connection and free everything. NULL is ignored. */
 void desk_free(struct desk *d);
 

@@ -80,13 +80,19 @@ int
 desk_json_schedule(struct evbuffer *out, const struct center *c)
 {
     size_t i;
+    int first = 1;
 
     if (evbuffer_add(out, "{\"slots\":[", 10) == -1)
         return -1;
-    for (i = 0; i < c->sched.n; i++)
-        if ((i > 0 && evbuffer_add(out, ",", 1) == -1) ||
-            desk_json_slot(out, c, &c->sched.slots[i]) == -1)
+    for (i = 0; i < c->sched.n; i++) {
+        const struct slot *sl = &c->sched.slots[i];
+
+        if (sl->retired && sl->holder == SCHEDULE_FREE)
+            continue; /* a retired booking that ended: gone */
+        if ((first == 0 && evbuffer_add(out, ",", 1) == -1) || desk_json_slot(out, c, sl) == -1)
             return -1;
+        first = 0;
+    }
     return evbuffer_add(out, "]}\n", 3);
 }
 
@@ -167,8 +173,8 @@ desk_json_string(struct desk_json_in *in, char *dst, size_t cap)
                         return -1;
                     cp = cp << 4 | (unsigned)d;
                 }
-                if (cp >= 0xd800 && cp <= 0xdfff)
-                    return -1; /* no surrogate pairs: nothing here needs them */
+                if ((cp >= 0xd800 && cp <= 0xdfff) || cp == 0)
+                    return -1; /* no surrogate pairs (nothing here needs them), no NUL */
                 if (cp < 0x80) {
                     enc[0] = (char)cp;
                 } else if (cp < 0x800) {

@@ -29,7 +29,7 @@ struct desk_slot {
 int desk_json_str(struct evbuffer *out, const char *s, size_t len);
 /* Append one slot: {"index":..,"day":..,"time":..,"doctor":..,"port":..,"user":..|null}. */
 int desk_json_slot(struct evbuffer *out, const struct center *c, const struct slot *slot);
-/* Append {"slots":[...]}: every slot of the schedule in file order, retired ones too. */
+/* Append {"slots":[...]}: every slot of the schedule in file order, retired bookings too. */
 int desk_json_schedule(struct evbuffer *out, const struct center *c);
 /*
  * Read the body of POST /api/slots: one JSON object with exactly the keys

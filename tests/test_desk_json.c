@@ -107,6 +107,8 @@ test_parse_bad(void **state)
         {"{\"index\":1,\"day\":\"M\\n\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "day must"},
         {"{\"index\":1,\"day\":\"0123456789abcdef\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}",
          "day must"},
+        {"{\"index\":1,\"day\":\"M\\u0000\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}",
+         "day must"},
         {"{\"index\":1,\"day\":\"\\ud800\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "day must"},
         {"{\"index\":1,\"day\":\"\xff\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "day must"},
         {"{\"index\":1,\"index\":2,\"day\":\"M\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}",
