@@ -6,6 +6,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#define BENCH_MAXPORTS 16 /* servers one run spreads its connections over (-p P1,P2,...) */
+
 enum bench_mode {
     MODE_SESSION,  /* connect, authenticate, available, selection, close */
     MODE_LIST,     /* authenticate once, then loop available */
@@ -25,7 +27,7 @@ enum bench_mode {
 struct bench_opts {
     enum bench_mode mode;
     const char *host;       /* -H: numeric address, loopback unless allow_remote */
-    unsigned port;          /* -p */
+    unsigned port;          /* -p: the first (or only) port */
     int allow_remote;       /* --allow-remote */
     unsigned conns;         /* -c: connections (race: patients, fanout: watchers) */
     uint64_t requests;      /* -n: count bound of the measured phase */
@@ -37,10 +39,12 @@ struct bench_opts {
     uint32_t slots;         /* -s: race: slots fought for; gen: slots written */
     uint32_t slot_offset;   /* --slot-offset: race: the first slot is this + 1 */
     int cancel;             /* --cancel: session cancels its booking before closing */
+    int direct;             /* --direct: session books slot <user number>, no available */
     int auth;               /* 1: log in first; 0: not (--no-auth); -1: mode default */
     const char *line;       /* -l: the request of line, idle and udp */
     const char *expect;     /* --expect: a good reply starts with this */
     uint32_t cycles;        /* --cycles: fanout book/cancel cycles */
+    int wait_pushes;        /* --wait-pushes: fanout: each change waits for the last's pushes */
     double hold;            /* --hold: idle seconds to hold the connections */
     unsigned connect_burst; /* --connect-burst: connects in flight at once */
     pid_t server_pid;       /* --server-pid: read CPU and memory of this process */
@@ -48,6 +52,9 @@ struct bench_opts {
     const char *perf_ack;   /* --perf-ack: its acknowledgement FIFO */
     const char *dir;        /* --dir: gen output folder */
     char **cmd;             /* startup: the server's command line (after --) */
+    /* -p P1,P2,...: every port; connection i uses ports[i % nports] (fanout: tcp_port_of) */
+    unsigned ports[BENCH_MAXPORTS];
+    unsigned nports;
 };
 
 /* Nanoseconds on the monotonic clock. */

@@ -59,7 +59,9 @@ hcs_bench_usage(FILE *fp)
                 "options:\n"
                 "  -H, --host ADDR        server address (127.0.0.1); loopback only unless\n"
                 "      --allow-remote\n"
-                "  -p, --port N           server port\n"
+                "  -p, --port N[,N...]    server port; several: connection i uses the port\n"
+                "                         i mod count (fanout: the booker the first, the\n"
+                "                         watchers the others), TCP modes only\n"
                 "  -c, --conns N          connections (50)\n"
                 "  -n, --requests N       count bound of the measured phase (100000)\n"
                 "  -d, --duration S       time bound of the measured phase (10)\n"
@@ -70,7 +72,11 @@ hcs_bench_usage(FILE *fp)
                 "  -s, --slots M          race: slots fought for; gen: slots written (1000)\n"
                 "      --slot-offset K    race: slots K+1..K+M (0)\n"
                 "      --cancel           session: cancel the booking before closing\n"
+                "      --direct           session: no available; book slot K+i for user i\n"
+                "                         (K: --slot-offset), so every booking wins\n"
                 "      --cycles B         fanout: book/cancel cycles (100)\n"
+                "      --wait-pushes      fanout: the booker's next request waits until every\n"
+                "                         watcher has the push of its last (delay, not rate)\n"
                 "      --hold S           idle: seconds to hold the connections (2)\n"
                 "      --no-auth          idle: do not log in (peers such as memcached)\n"
                 "      --auth             line: log in first\n"
@@ -117,6 +123,32 @@ hcs_bench_uint(const char *s, unsigned long long min, unsigned long long max,
     return errno == 0 && *end == '\0' && *out >= min && *out <= max ? 0 : -1;
 }
 
+/* Parse a comma-separated list of ports into o. Returns 0 or -1. */
+static int
+hcs_bench_ports(const char *s, struct bench_opts *o)
+{
+    unsigned long long v;
+    char buf[16];
+    size_t len;
+
+    o->nports = 0;
+    for (;;) {
+        len = strcspn(s, ",");
+        if (len == 0 || len >= sizeof buf || o->nports == BENCH_MAXPORTS)
+            return -1;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (hcs_bench_uint(buf, 0, 65535, &v) == -1)
+            return -1;
+        o->ports[o->nports++] = (unsigned)v;
+        if (s[len] == '\0')
+            break;
+        s += len + 1;
+    }
+    o->port = o->ports[0];
+    return 0;
+}
+
 /* Parse a number of seconds in [0, 3600]. Returns 0 or -1. */
 static int
 hcs_bench_secs(const char *s, double *out)
@@ -137,7 +169,9 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         OPT_USER_OFF,
         OPT_SLOT_OFF,
         OPT_CANCEL,
+        OPT_DIRECT,
         OPT_CYCLES,
+        OPT_WAITP,
         OPT_HOLD,
         OPT_NOAUTH,
         OPT_AUTH,
@@ -163,7 +197,9 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         {"slots", required_argument, NULL, 's'},
         {"slot-offset", required_argument, NULL, OPT_SLOT_OFF},
         {"cancel", no_argument, NULL, OPT_CANCEL},
+        {"direct", no_argument, NULL, OPT_DIRECT},
         {"cycles", required_argument, NULL, OPT_CYCLES},
+        {"wait-pushes", no_argument, NULL, OPT_WAITP},
         {"hold", required_argument, NULL, OPT_HOLD},
         {"no-auth", no_argument, NULL, OPT_NOAUTH},
         {"auth", no_argument, NULL, OPT_AUTH},
@@ -202,8 +238,7 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
             o->host = optarg;
             break;
         case 'p':
-            bad = hcs_bench_uint(optarg, 0, 65535, &v);
-            o->port = (unsigned)v;
+            bad = hcs_bench_ports(optarg, o);
             break;
         case 'c':
             bad = hcs_bench_uint(optarg, 1, 100000, &v);
@@ -241,9 +276,15 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         case OPT_CANCEL:
             o->cancel = 1;
             break;
+        case OPT_DIRECT:
+            o->direct = 1;
+            break;
         case OPT_CYCLES:
             bad = hcs_bench_uint(optarg, 1, 10000000, &v);
             o->cycles = (uint32_t)v;
+            break;
+        case OPT_WAITP:
+            o->wait_pushes = 1;
             break;
         case OPT_HOLD:
             bad = hcs_bench_secs(optarg, &o->hold);
@@ -319,9 +360,30 @@ hcs_bench_settle(struct bench_opts *o)
 {
     int needs_port = o->mode != MODE_STARTUP && o->mode != MODE_GEN && o->mode != MODE_FREEPORT &&
                      o->mode != MODE_SPIN;
+    int tcp = o->mode == MODE_SESSION || o->mode == MODE_LIST || o->mode == MODE_LINE ||
+              o->mode == MODE_IDLE || o->mode == MODE_RACE || o->mode == MODE_FANOUT;
+    unsigned i;
 
-    if (needs_port && o->port == 0) {
-        fprintf(stderr, "hcs-bench: --port is required\n");
+    if (o->nports == 0) {
+        o->ports[0] = o->port;
+        o->nports = 1;
+    }
+    for (i = 0; needs_port && i < o->nports; i++) {
+        if (o->ports[i] == 0) {
+            fprintf(stderr, "hcs-bench: --port is required (and not 0)\n");
+            return 1;
+        }
+    }
+    if (o->nports > 1 && !tcp) {
+        fprintf(stderr, "hcs-bench: several ports are for the TCP modes\n");
+        return 1;
+    }
+    if (o->nports > 1 && o->server_pid > 0) {
+        fprintf(stderr, "hcs-bench: --server-pid reads one server: give one port\n");
+        return 1;
+    }
+    if (o->direct && o->mode != MODE_SESSION) {
+        fprintf(stderr, "hcs-bench: --direct is for session\n");
         return 1;
     }
     if (o->auth == -1)

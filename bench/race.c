@@ -123,6 +123,10 @@ race_report(struct tcp *t)
               t->nanswered > 0 ? (double)(t->t_last - t->t_first) / 1e6 : 0.0);
     report_kv("send_to_last_ms", "%.3f",
               t->nanswered > 0 ? (double)(t->t_last - t->t_fire) / 1e6 : 0.0);
+    report_kv("winners_per_s", "%.0f",
+              t->nanswered > 0 && t->t_last > t->t_fire
+                  ? (double)t->nwon / ((double)(t->t_last - t->t_fire) / 1e9)
+                  : 0.0);
     window_report(&t->load.win, t->nanswered, "answer");
     report_hist("selection", &t->steps[STEP_SELECT]);
     report_kv("race", "%s", ok ? "ok" : "FAILED");

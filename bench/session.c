@@ -1,5 +1,6 @@
 /* session.c: the session mode: connect, authenticate, available, selection of a listed slot
- * (another on "notavailable"), optional cancel, close; then again with the next user. */
+ * (another on "notavailable"), optional cancel, close; then again with the next user. With
+ * --direct, no available: user i books slot --slot-offset + i. */
 #include "bench.h"
 #include "hist.h"
 #include "load.h"
@@ -23,15 +24,35 @@ session_begin(struct tcp *t, struct tcp_conn *c)
     if (!load_issue(&t->load, &measured))
         return;
     c->measured = measured;
-    c->user = t->next_user++;
-    if (t->next_user >= o->user_offset + o->users)
+    if (t->next_user >= o->user_offset + o->users) {
         t->next_user = o->user_offset;
+        if (!o->cancel) /* warm-up and measured sessions together used every user */
+            report_problem("session: all %u users used, starting again at user%u (who has "
+                           "booked already): fewer -n or -w, or more -u",
+                           o->users, o->user_offset);
+    }
+    c->user = t->next_user++;
     c->retries = 0;
     c->t_start = bench_now();
     if (sock_open(t, c) == -1) {
         t->errors++;
         tcp_load_action(t, load_answered(&t->load, measured, 0, 0));
     }
+}
+
+/* Logged in: ask available, or (--direct) book the user's own slot. */
+void
+session_logged_in(struct tcp *t, struct tcp_conn *c)
+{
+    c->t_req = bench_now();
+    if (t->o->direct) {
+        c->slot = t->o->slot_offset + c->user;
+        c->st = ST_SELECT;
+        sock_send(t, c, "selection %u\n", c->slot);
+        return;
+    }
+    c->st = ST_LIST;
+    sock_send(t, c, "available\n");
 }
 
 /* The session ended (ok or not): close, count, start the next. */
@@ -67,7 +88,7 @@ session_on_select(struct tcp *t, struct tcp_conn *c, const char *line, size_t le
 {
     if (tcp_starts(line, len, "notavailable")) {
         t->conflicts++;
-        if (c->retries++ < SESSION_RETRIES) {
+        if (!t->o->direct && c->retries++ < SESSION_RETRIES) {
             c->st = ST_LIST;
             c->t_req = bench_now();
             sock_send(t, c, "available\n");
@@ -104,6 +125,6 @@ session_report(struct tcp *t)
     report_kv("nofree", "%llu", (unsigned long long)t->nofree);
     report_kv("nobook", "%llu", (unsigned long long)t->nobook);
     for (i = 0; i < STEP_N; i++)
-        if (t->o->cancel || i != STEP_CANCEL)
+        if ((t->o->cancel || i != STEP_CANCEL) && (!t->o->direct || i != STEP_LIST))
             report_hist(session_step_names[i], &t->steps[i]);
 }

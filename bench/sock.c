@@ -51,9 +51,10 @@ sock_close(struct tcp *t, struct tcp_conn *c)
 int
 sock_open(struct tcp *t, struct tcp_conn *c)
 {
+    unsigned k = tcp_port_of(t, c);
     int one = 1;
 
-    c->fd = socket(t->ss.ss_family, SOCK_STREAM, 0);
+    c->fd = socket(t->ss[k].ss_family, SOCK_STREAM, 0);
     if (c->fd == -1) {
         report_problem("conn %u: socket: %s", c->id, strerror(errno));
         return -1;
@@ -64,7 +65,8 @@ sock_open(struct tcp *t, struct tcp_conn *c)
     c->t_req = bench_now();
     c->st = ST_CONNECTING;
     c->partlen = c->outlen = c->outoff = 0;
-    if (connect(c->fd, (const struct sockaddr *)&t->ss, t->sslen) == -1 && errno != EINPROGRESS) {
+    if (connect(c->fd, (const struct sockaddr *)&t->ss[k], t->sslen[k]) == -1 &&
+        errno != EINPROGRESS) {
         report_problem("conn %u: connect: %s", c->id, strerror(errno));
         close(c->fd);
         c->fd = -1;

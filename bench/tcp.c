@@ -30,6 +30,21 @@ tcp_starts(const char *line, size_t len, const char *prefix)
     return len >= n && memcmp(line, prefix, n) == 0;
 }
 
+/* Which of the ports of -p connection c uses: i mod nports; in fanout with several ports the
+ * booker (the last connection) uses the first and the watchers share the others, so that
+ * every push a watcher gets crossed from one server to another. */
+unsigned
+tcp_port_of(const struct tcp *t, const struct tcp_conn *c)
+{
+    unsigned n = t->o->nports;
+
+    if (n <= 1)
+        return 0;
+    if (t->o->mode == MODE_FANOUT)
+        return c->id == t->n - 1 ? 0 : 1 + c->id % (n - 1);
+    return c->id % n;
+}
+
 /* Parse a decimal number at the start of s (stops at a space or the end). */
 static int
 tcp_number(const char *s, size_t len, uint32_t *out)
@@ -351,12 +366,12 @@ tcp_on_cancel(struct tcp *t, struct tcp_conn *c, const char *line, size_t len)
 
 /* A push line ("* reserved n" or "* released n day time"). */
 static void
-tcp_on_push(struct tcp *t, struct tcp_conn *c)
+tcp_on_push(struct tcp *t, struct tcp_conn *c, const char *line, size_t len)
 {
     c->pushes++;
     t->pushes++;
     if (t->o->mode == MODE_FANOUT)
-        fanout_on_push(t, c);
+        fanout_on_push(t, c, line, len);
 }
 
 /* The answer to a verification request (race: appointment; idle: its line). */
@@ -384,7 +399,7 @@ void
 tcp_line(struct tcp *t, struct tcp_conn *c, const char *line, size_t len)
 {
     if (len >= 2 && line[0] == '*' && line[1] == ' ' && t->o->mode != MODE_LINE) {
-        tcp_on_push(t, c);
+        tcp_on_push(t, c, line, len);
         return;
     }
     switch (c->st) {
@@ -392,9 +407,7 @@ tcp_line(struct tcp *t, struct tcp_conn *c, const char *line, size_t len)
         if (len == 7 && memcmp(line, "success", 7) == 0) {
             tcp_step(t, c, STEP_AUTH);
             if (t->o->mode == MODE_SESSION) {
-                c->st = ST_LIST;
-                c->t_req = bench_now();
-                sock_send(t, c, "available\n");
+                session_logged_in(t, c);
             } else {
                 tcp_ready(t, c);
             }
@@ -512,6 +525,7 @@ tcp_report(struct tcp *t)
     int bad = t->errors > 0;
 
     report_kv("conns", "%u", o->mode == MODE_FANOUT ? t->n - 1 : t->n);
+    report_kv("servers", "%u", o->nports);
     switch (o->mode) {
     case MODE_SESSION:
         session_report(t);
@@ -551,13 +565,21 @@ tcp_run(const struct bench_opts *o)
         return 1;
     t->o = o;
     t->ep = -1;
-    if (addr_resolve(o->host, o->port, o->allow_remote, &t->ss, &t->sslen, err, sizeof err) == -1) {
-        fprintf(stderr, "hcs-bench: %s\n", err);
-        goto out;
+    for (i = 0; i < o->nports; i++) {
+        if (addr_resolve(o->host, o->ports[i], o->allow_remote, &t->ss[i], &t->sslen[i], err,
+                         sizeof err) == -1) {
+            fprintf(stderr, "hcs-bench: %s\n", err);
+            goto out;
+        }
     }
     t->n = o->conns + (o->mode == MODE_FANOUT ? 1 : 0);
+    if (o->mode == MODE_FANOUT && o->nports > 1 && o->conns < o->nports - 1) {
+        fprintf(stderr, "hcs-bench: fanout needs a watcher for every port but the first\n");
+        goto out;
+    }
     if ((t->c = calloc(t->n, sizeof *t->c)) == NULL ||
-        (o->mode == MODE_RACE && (t->taken = calloc(o->slots, 1)) == NULL)) {
+        (o->mode == MODE_RACE && (t->taken = calloc(o->slots, 1)) == NULL) ||
+        (o->mode == MODE_FANOUT && (t->t_event = calloc(2 * (size_t)o->cycles, 8)) == NULL)) {
         fprintf(stderr, "hcs-bench: out of memory\n");
         goto out;
     }
@@ -567,6 +589,7 @@ tcp_run(const struct bench_opts *o)
     }
     for (i = 0; i < STEP_N; i++)
         hist_init(&t->steps[i]);
+    hist_init(&t->push_lat);
     if ((t->ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
         fprintf(stderr, "hcs-bench: epoll_create1: %s\n", strerror(errno));
         goto out;
@@ -595,6 +618,7 @@ out:
     if (t->ep != -1)
         close(t->ep);
     free(t->taken);
+    free(t->t_event);
     free(t->c);
     free(t);
     return rc;

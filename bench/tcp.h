@@ -63,8 +63,8 @@ struct tcp_conn {
 /* The whole run. */
 struct tcp {
     const struct bench_opts *o;
-    struct sockaddr_storage ss;
-    socklen_t sslen;
+    struct sockaddr_storage ss[BENCH_MAXPORTS]; /* one per port of -p */
+    socklen_t sslen[BENCH_MAXPORTS];
     int ep;
     struct tcp_conn *c;
     unsigned n;
@@ -88,9 +88,15 @@ struct tcp {
     /* fanout */
     uint32_t fan_slot;
     uint32_t cycles;
+    uint32_t ev_sent;    /* requests the booker sent */
+    unsigned ev_got;     /* watchers that have the push of the booker's last request */
+    int booker_answered; /* the booker's last request is answered */
     unsigned wdone;
     int booker_done;
     uint64_t t_lastpush;
+    uint64_t *t_event;    /* when the booker sent its k-th request (selection, cancel, ...) */
+    uint64_t push_wrong;  /* push lines other than the one the booker's request made */
+    struct hist push_lat; /* from the booker's request to each watcher's push line */
     /* idle */
     long rss0, rss1, rss2;
     uint64_t hold_end;
@@ -101,6 +107,8 @@ struct tcp {
 
 /* Does the line start with this prefix? */
 int tcp_starts(const char *line, size_t len, const char *prefix);
+/* Which of the ports of -p (0 .. nports-1) connection c uses. */
+unsigned tcp_port_of(const struct tcp *t, const struct tcp_conn *c);
 /* Is the one-line reply good for line mode and idle? */
 int tcp_reply_ok(const struct tcp *t, const char *line, size_t len);
 /* Act on what the load phases say. */
@@ -125,6 +133,8 @@ void tcp_tick(struct tcp *t);
 
 /* Start a new session on this connection, if the load allows one. */
 void session_begin(struct tcp *t, struct tcp_conn *c);
+/* Logged in: ask available, or (--direct) book the user's own slot. */
+void session_logged_in(struct tcp *t, struct tcp_conn *c);
 /* The session ended (ok or not): close, count, start the next. */
 void session_end(struct tcp *t, struct tcp_conn *c, int ok);
 /* A complete reply to available arrived: book the chosen slot. */
@@ -184,7 +194,7 @@ void fanout_on_select(struct tcp *t, struct tcp_conn *c, const char *line, size_
 /* The booker's answer to cancel. */
 void fanout_on_cancel(struct tcp *t, struct tcp_conn *c);
 /* A watcher got a push line. */
-void fanout_on_push(struct tcp *t, struct tcp_conn *c);
+void fanout_on_push(struct tcp *t, struct tcp_conn *c, const char *line, size_t len);
 /* Check the end of the run. */
 void fanout_tick(struct tcp *t, uint64_t now);
 /* Print the fanout results. Returns 1 if a check failed. */
