@@ -395,7 +395,7 @@ command_selection(struct conn *c, const struct proto_fields *pf)
                  "patient with port number %u and username %s.",
                  index, c->port, name);
     if (c->user->booked != 0) {
-        conn_replyf(c, "error already-booked %u\n", c->user->booked);
+        command_answer(c, 1, index, CENTER_REFUSED); /* error already-booked */
         return;
     }
     if (!center_store_available(center)) {

@@ -24,8 +24,10 @@
  * per user, decided by the two UNIQUE constraints whatever the number of
  * centers. The schedule is hcs_slots, in the order of availabilities.txt.
  * Every change of either table, by a center or by hand, is announced on
- * the channel "hcs" when it commits, in commit order: "+ slot user day
- * time doctor port" and "- slot user" for bookings, "s" for the schedule.
+ * the channel "hcs" when it commits, in commit order: lines "+ slot user
+ * day time doctor port" and "- slot user" for bookings (the lines of one
+ * statement in one notification, or a few when they pass 7000 bytes:
+ * payloads stay under PostgreSQL's 8000), "s" for the schedule.
  */
 static const char store_pg_schema[] =
     "CREATE TABLE hcs_schema (version integer NOT NULL);"
@@ -36,15 +38,25 @@ static const char store_pg_schema[] =
     "CREATE TABLE hcs_bookings (slot bigint PRIMARY KEY CHECK (slot BETWEEN 1 AND 4294967295), "
     "username text NOT NULL UNIQUE, day text NOT NULL, time text NOT NULL, "
     "doctor text NOT NULL, port integer NOT NULL);"
+    /* One notification per statement (several when its lines pass ~7000 bytes), not one
+     * per row: "-" lines for the rows gone, then "+" lines for the rows made. */
     "CREATE FUNCTION hcs_bookings_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     "IF TG_OP <> 'INSERT' THEN "
-    "PERFORM pg_notify('hcs', '- ' || OLD.slot || ' ' || OLD.username); END IF; "
+    "PERFORM pg_notify('hcs', string_agg(line, E'\\n' ORDER BY slot)) FROM (SELECT slot, line, "
+    "sum(length(line) + 1) OVER (ORDER BY slot) / 7000 AS chunk FROM (SELECT slot, '- ' || "
+    "slot || ' ' || username AS line FROM old_rows) l) c GROUP BY chunk; END IF; "
     "IF TG_OP <> 'DELETE' THEN "
-    "PERFORM pg_notify('hcs', '+ ' || NEW.slot || ' ' || NEW.username || ' ' || NEW.day || "
-    "' ' || NEW.time || ' ' || NEW.doctor || ' ' || NEW.port); END IF; "
+    "PERFORM pg_notify('hcs', string_agg(line, E'\\n' ORDER BY slot)) FROM (SELECT slot, line, "
+    "sum(length(line) + 1) OVER (ORDER BY slot) / 7000 AS chunk FROM (SELECT slot, '+ ' || "
+    "slot || ' ' || username || ' ' || day || ' ' || time || ' ' || doctor || ' ' || port AS "
+    "line FROM new_rows) l) c GROUP BY chunk; END IF; "
     "RETURN NULL; END $$;"
-    "CREATE TRIGGER hcs_bookings_notify AFTER INSERT OR UPDATE OR DELETE ON hcs_bookings "
-    "FOR EACH ROW EXECUTE FUNCTION hcs_bookings_notify();"
+    "CREATE TRIGGER hcs_bookings_insert AFTER INSERT ON hcs_bookings REFERENCING NEW TABLE AS "
+    "new_rows FOR EACH STATEMENT EXECUTE FUNCTION hcs_bookings_notify();"
+    "CREATE TRIGGER hcs_bookings_delete AFTER DELETE ON hcs_bookings REFERENCING OLD TABLE AS "
+    "old_rows FOR EACH STATEMENT EXECUTE FUNCTION hcs_bookings_notify();"
+    "CREATE TRIGGER hcs_bookings_update AFTER UPDATE ON hcs_bookings REFERENCING OLD TABLE AS "
+    "old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hcs_bookings_notify();"
     "CREATE FUNCTION hcs_slots_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     "PERFORM pg_notify('hcs', 's'); RETURN NULL; END $$;"
     "CREATE TRIGGER hcs_slots_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON hcs_slots "
@@ -1067,6 +1079,9 @@ store_pg_notified(struct store_pg *s, const PGnotify *n)
     unsigned slot, port;
     char kind;
 
+    const char *line, *nl;
+    char one[256];
+
     if (n->extra[0] == 's') {
         s->fetch = 1;
         return;
@@ -1074,16 +1089,29 @@ store_pg_notified(struct store_pg *s, const PGnotify *n)
     if (n->be_pid == s->pid)
         return; /* this center's own change: it knows */
     _Static_assert(STORE_USERLEN == 65 && PROTO_DAYLEN >= 16 && PROTO_NAMELEN >= 32, "widths");
-    if (sscanf(n->extra, "%c %u %64s %15s %15s %31s %u", &kind, &slot, user, day, time, doctor,
-               &port) == 7 &&
-        kind == '+') {
-        struct store_booking b = {slot, user, day, time, doctor, port};
+    for (line = n->extra; *line != '\0'; line = *nl != '\0' ? nl + 1 : nl) {
+        size_t len;
 
-        s->events->booked(s->evarg, &b);
-    } else if (sscanf(n->extra, "%c %u %64s", &kind, &slot, user) == 3 && kind == '-') {
-        s->events->cancelled(s->evarg, slot, user);
-    } else {
-        log_warnx("postgresql: a notification hcs does not know: %.80s", n->extra);
+        if ((nl = strchr(line, '\n')) == NULL)
+            nl = line + strlen(line);
+        len = (size_t)(nl - line);
+        if (len >= sizeof one) {
+            log_warnx("postgresql: a notification line hcs does not know: %.80s", line);
+            continue;
+        }
+        memcpy(one, line, len);
+        one[len] = '\0';
+        if (sscanf(one, "%c %u %64s %15s %15s %31s %u", &kind, &slot, user, day, time, doctor,
+                   &port) == 7 &&
+            kind == '+') {
+            struct store_booking b = {slot, user, day, time, doctor, port};
+
+            s->events->booked(s->evarg, &b);
+        } else if (sscanf(one, "%c %u %64s", &kind, &slot, user) == 3 && kind == '-') {
+            s->events->cancelled(s->evarg, slot, user);
+        } else {
+            log_warnx("postgresql: a notification line hcs does not know: %.80s", one);
+        }
     }
 }
 
