@@ -34,6 +34,7 @@
 #define DESK_CACHE 32             /* staff logins remembered */
 #define DESK_CACHE_SECS 600       /* ... this long after their check */
 #define DESK_REALM "hcs desk"
+#define DESK_MAX_WAITING 64 /* logins waiting for their source's share of the checks */
 
 extern const unsigned char desk_page[];
 extern const size_t desk_page_len;
@@ -62,15 +63,22 @@ struct desk_login {
     int64_t until; /* seconds of the monotonic clock; 0: empty */
 };
 
-/* A staff login being checked by the authpool. */
+/* A staff login being checked by the authpool, or waiting for its source's share. */
 struct desk_check {
+    TAILQ_ENTRY(desk_check) entry; /* desk.waiting while it waits, then desk.checking */
     struct desk *desk;
     struct evhttp_request *req;
     struct throttle_src *src;
     uint64_t key;
-    int known; /* the name is in the staff file (else the check only takes the time) */
+    int known;        /* the name is in the staff file (else the check only takes the time) */
+    const char *hash; /* the staff row's, or the dummy */
+    char pass[128];   /* while waiting: the password, wiped once handed over */
+    size_t passlen;
+    char name[96];    /* escaped, for the log */
+    char host[64];
     struct authpool_job *job;
 };
+TAILQ_HEAD(desk_checks, desk_check);
 
 struct desk {
     struct center *c;
@@ -82,20 +90,43 @@ struct desk {
     struct desk_streams streams;
     size_t nstreams;
     struct desk_waits waits;
+    struct desk_checks waiting;  /* logins beyond their source's share of the checks */
+    struct desk_checks checking; /* logins the authpool is checking */
+    size_t nwaiting;
+    struct event *wait_ev;
     struct event *ping_ev;
     struct desk_login logins[DESK_CACHE];
     uint64_t k0, k1;
     uint64_t requests, refused;
 };
 
-/* Seconds of the monotonic clock. */
+/* Seconds on libevent's cached clock: the clock of the patients' throttle entries too. */
 static int64_t
-desk_now(void)
+desk_now(const struct desk *d)
 {
-    struct timespec ts;
+    struct timeval tv;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec;
+    if (event_base_gettimeofday_cached(d->c->base, &tv) == -1)
+        return 0;
+    return (int64_t)tv.tv_sec;
+}
+
+/*
+ * Send a reply with body b (NULL: none). A HEAD request gets the headers
+ * only, with the length the body would have: evhttp would send the body.
+ */
+static void
+desk_send(struct evhttp_request *req, int code, const char *reason, struct evbuffer *b)
+{
+    char len[32];
+
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        snprintf(len, sizeof len, "%zu", b != NULL ? evbuffer_get_length(b) : (size_t)0);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
+        evhttp_send_reply(req, code, reason, NULL);
+        return;
+    }
+    evhttp_send_reply(req, code, reason, b);
 }
 
 /* Send a reply: status, reason, content type and text. */
@@ -111,7 +142,7 @@ desk_reply(struct evhttp_request *req, int code, const char *reason, const char 
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     if (b != NULL)
         evbuffer_add(b, text, len);
-    evhttp_send_reply(req, code, reason, b);
+    desk_send(req, code, reason, b);
     if (b != NULL)
         evbuffer_free(b);
 }
@@ -130,7 +161,7 @@ desk_error(struct evhttp_request *req, int code, const char *reason, const char 
         desk_json_str(b, msg, strlen(msg));
         evbuffer_add(b, "}\n", 2);
     }
-    evhttp_send_reply(req, code, reason, b);
+    desk_send(req, code, reason, b);
     if (b != NULL)
         evbuffer_free(b);
 }
@@ -143,7 +174,7 @@ desk_json_reply(struct evhttp_request *req, int code, const char *reason, struct
 
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Cache-Control", "no-store");
-    evhttp_send_reply(req, code, reason, b);
+    desk_send(req, code, reason, b);
     evbuffer_free(b);
 }
 
@@ -332,7 +363,7 @@ desk_metrics(struct desk *d, struct evhttp_request *req)
                         center_store_available(d->c), d->nstreams);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
-    evhttp_send_reply(req, 200, "OK", b);
+    desk_send(req, 200, "OK", b);
     evbuffer_free(b);
 }
 
@@ -718,7 +749,7 @@ desk_unbase64(const char *s, char *out, size_t cap)
 static int
 desk_known(struct desk *d, uint64_t key)
 {
-    int64_t now = desk_now();
+    int64_t now = desk_now(d);
     size_t i;
 
     for (i = 0; i < DESK_CACHE; i++)
@@ -737,8 +768,10 @@ desk_remember(struct desk *d, uint64_t key)
         if (d->logins[i].until < d->logins[old].until)
             old = i;
     d->logins[old].key = key;
-    d->logins[old].until = desk_now() + DESK_CACHE_SECS;
+    d->logins[old].until = desk_now(d) + DESK_CACHE_SECS;
 }
+
+static void desk_wake(struct desk *d);
 
 /* The authpool checked a staff password: go on with the request, or refuse it. */
 static void
@@ -748,26 +781,79 @@ desk_checked(void *arg, int ok)
     struct desk *d = k->desk;
     struct throttle *t = &d->c->throttle;
 
+    TAILQ_REMOVE(&d->checking, k, entry);
     ok = ok && k->known;
     if (k->src != NULL) {
         throttle_check_end(t, k->src);
-        throttle_login_done(t, k->src, ok ? THROTTLE_OK : THROTTLE_FAILED, desk_now());
-        throttle_disconnect(t, k->src, 0, desk_now());
+        throttle_login_done(t, k->src, ok ? THROTTLE_OK : THROTTLE_FAILED, desk_now(d));
+        throttle_disconnect(t, k->src, 0, desk_now(d));
     }
     if (ok) {
         desk_remember(d, k->key);
         desk_route(d, k->req);
     } else {
-        log_info("desk: a staff login failed");
+        log_info("desk: failed staff login for %s from %s", k->name, k->host);
         desk_unauthorized(d, k->req);
     }
     free(k);
+    desk_wake(d);
+}
+
+/* Hand a login to the authpool (its source holds a share of the checks); the password goes. */
+static void
+desk_check_start(struct desk *d, struct desk_check *k)
+{
+    struct throttle *t = &d->c->throttle;
+
+    k->job = authpool_check(d->c->authpool, k->hash, k->pass, k->passlen, desk_checked, k);
+    util_wipe(k->pass, sizeof k->pass);
+    if (k->job != NULL) {
+        TAILQ_INSERT_TAIL(&d->checking, k, entry);
+        return;
+    }
+    if (k->src != NULL) {
+        throttle_check_end(t, k->src);
+        throttle_disconnect(t, k->src, 0, desk_now(d));
+    }
+    desk_error(k->req, 503, "Service Unavailable", "password checks are backed up");
+    free(k);
+}
+
+/* Start the waiting logins whose source has a share of the checks free again. */
+static void
+desk_wake(struct desk *d)
+{
+    struct desk_check *k, *next;
+    struct timeval tv = {0, 100000};
+
+    for (k = TAILQ_FIRST(&d->waiting); k != NULL; k = next) {
+        next = TAILQ_NEXT(k, entry);
+        if (!throttle_check_take(&d->c->throttle, k->src))
+            continue;
+        TAILQ_REMOVE(&d->waiting, k, entry);
+        d->nwaiting--;
+        desk_check_start(d, k);
+    }
+    /* A share freed by a patient's check wakes nobody here: look again soon. */
+    if (d->nwaiting > 0 && !evtimer_pending(d->wait_ev, NULL))
+        evtimer_add(d->wait_ev, &tv);
+}
+
+/* The pause of the waiting logins is over. */
+static void
+desk_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    desk_wake(arg);
 }
 
 /*
  * Check the Basic credentials of a request against the staff file, off the
  * loop (the authpool), through the throttle of its source like a patient's
- * login; a login checked lately is known by its keyed hash.
+ * login: past its failures it is refused (429), beyond its share of the
+ * checks it waits its turn; a login checked lately is known by the keyed
+ * hash of its header.
  */
 static void
 desk_login(struct desk *d, struct evhttp_request *req, const char *auth)
@@ -781,13 +867,16 @@ desk_login(struct desk *d, struct evhttp_request *req, const char *auth)
     long n;
     uint64_t key = throttle_siphash(d->k0, d->k1, auth, strlen(auth));
     enum throttle_login go = THROTTLE_CHECK;
+    unsigned port;
 
     if (desk_known(d, key)) {
         desk_route(d, req);
         return;
     }
     if (strncmp(auth, "Basic ", 6) != 0 || (n = desk_unbase64(auth + 6, plain, sizeof plain)) < 0 ||
-        (colon = memchr(plain, ':', (size_t)n)) == NULL) {
+        (colon = memchr(plain, ':', (size_t)n)) == NULL ||
+        (size_t)(plain + n - (colon + 1)) >= sizeof k->pass) {
+        util_wipe(plain, sizeof plain);
         desk_unauthorized(d, req);
         return;
     }
@@ -799,12 +888,17 @@ desk_login(struct desk *d, struct evhttp_request *req, const char *auth)
     k->desk = d;
     k->req = req;
     k->key = key;
-    if (sa != NULL && (k->src = throttle_connect(t, sa, desk_now())) != NULL)
-        go = throttle_login(t, k->src, 1, desk_now());
-    if (go != THROTTLE_CHECK) {
+    util_escape(k->name, sizeof k->name, plain, (size_t)(colon - plain));
+    if (sa != NULL)
+        net_addr_str(sa, k->host, sizeof k->host, &port);
+    else
+        snprintf(k->host, sizeof k->host, "?");
+    if (sa != NULL && (k->src = throttle_connect(t, sa, desk_now(d))) != NULL)
+        go = throttle_login(t, k->src, 1, desk_now(d));
+    if (go == THROTTLE_REFUSE || (go == THROTTLE_WAIT && d->nwaiting >= DESK_MAX_WAITING)) {
         if (go == THROTTLE_WAIT)
             throttle_unwait(t, k->src);
-        throttle_disconnect(t, k->src, 0, desk_now());
+        throttle_disconnect(t, k->src, 0, desk_now(d));
         util_wipe(plain, sizeof plain);
         free(k);
         d->refused++;
@@ -813,17 +907,17 @@ desk_login(struct desk *d, struct evhttp_request *req, const char *auth)
     }
     u = users_find(&d->staff, plain, (size_t)(colon - plain));
     k->known = u != NULL;
-    k->job = authpool_check(d->c->authpool, u != NULL ? u->password : d->dummy, colon + 1,
-                            (size_t)(plain + n - (colon + 1)), desk_checked, k);
+    k->hash = u != NULL ? u->password : d->dummy;
+    k->passlen = (size_t)(plain + n - (colon + 1));
+    memcpy(k->pass, colon + 1, k->passlen);
     util_wipe(plain, sizeof plain);
-    if (k->job == NULL) {
-        if (k->src != NULL) {
-            throttle_check_end(t, k->src);
-            throttle_disconnect(t, k->src, 0, desk_now());
-        }
-        free(k);
-        desk_error(req, 503, "Service Unavailable", "password checks are backed up");
+    if (go == THROTTLE_WAIT) {
+        TAILQ_INSERT_TAIL(&d->waiting, k, entry);
+        d->nwaiting++;
+        desk_wake(d);
+        return;
     }
+    desk_check_start(d, k);
 }
 
 /* Every request: /healthz for anyone, the rest for staff. */
@@ -908,6 +1002,8 @@ desk_new(struct center *c, struct event_base *base, char *err, size_t errlen)
     d->c = c;
     TAILQ_INIT(&d->streams);
     TAILQ_INIT(&d->waits);
+    TAILQ_INIT(&d->waiting);
+    TAILQ_INIT(&d->checking);
     if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) {
         snprintf(err, errlen, "desk: no random bytes: %s", strerror(errno));
         free(d);
@@ -945,7 +1041,8 @@ desk_new(struct center *c, struct event_base *base, char *err, size_t errlen)
                  strchr(host, ':') != NULL ? "]" : "", d->port);
     }
     if ((d->ping_ev = event_new(base, -1, EV_PERSIST, desk_ping_cb, d)) == NULL ||
-        event_add(d->ping_ev, &ping) == -1) {
+        event_add(d->ping_ev, &ping) == -1 ||
+        (d->wait_ev = evtimer_new(base, desk_wait_cb, d)) == NULL) {
         snprintf(err, errlen, "desk: cannot set up its timer");
         goto fail;
     }
@@ -970,9 +1067,32 @@ void
 desk_free(struct desk *d)
 {
     struct desk_wait *w;
+    struct desk_check *k;
 
     if (d == NULL)
         return;
+    while ((k = TAILQ_FIRST(&d->waiting)) != NULL) {
+        TAILQ_REMOVE(&d->waiting, k, entry);
+        util_wipe(k->pass, sizeof k->pass);
+        if (k->src != NULL) {
+            throttle_unwait(&d->c->throttle, k->src);
+            throttle_disconnect(&d->c->throttle, k->src, 0, desk_now(d));
+        }
+        desk_error(k->req, 503, "Service Unavailable", "shutting down");
+        free(k);
+    }
+    while ((k = TAILQ_FIRST(&d->checking)) != NULL) {
+        TAILQ_REMOVE(&d->checking, k, entry);
+        authpool_cancel(k->job);
+        if (k->src != NULL) {
+            throttle_check_end(&d->c->throttle, k->src);
+            throttle_disconnect(&d->c->throttle, k->src, 0, desk_now(d));
+        }
+        desk_error(k->req, 503, "Service Unavailable", "shutting down");
+        free(k);
+    }
+    if (d->wait_ev != NULL)
+        event_free(d->wait_ev);
     if (d->sub.cb != NULL)
         schedule_unsubscribe(&d->c->sched, &d->sub);
     while ((w = TAILQ_FIRST(&d->waits)) != NULL) {
