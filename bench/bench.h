@@ -21,6 +21,7 @@ enum bench_mode {
     MODE_PING,     /* wait until a TCP port accepts */
     MODE_FREEPORT, /* print a free loopback port */
     MODE_SPIN,     /* a fixed CPU-bound loop: does a CPU run as fast with the other busy? */
+    MODE_EVENTS,   /* desk event streams time each booking's event */
 };
 
 /* The command line, with its defaults set by main. */
@@ -46,6 +47,9 @@ struct bench_opts {
     uint32_t cycles;        /* --cycles: fanout book/cancel cycles */
     int wait_pushes;        /* --wait-pushes: fanout: each change waits for the last's pushes */
     double hold;            /* --hold: idle seconds to hold the connections */
+    int hold_set;           /* --hold given (events: only hold the streams) */
+    unsigned desk_port;     /* --desk-port: the reception desk's HTTP port (events) */
+    const char *desk_auth;  /* --desk-auth user:password: HTTP Basic for the desk */
     unsigned connect_burst; /* --connect-burst: connects in flight at once */
     pid_t server_pid;       /* --server-pid: read CPU and memory of this process */
     const char *perf_ctl;   /* --perf-ctl: perf stat --control FIFO to enable/disable */
@@ -72,5 +76,6 @@ int tcp_run(const struct bench_opts *o);
 int udp_run(const struct bench_opts *o);
 int startup_run(const struct bench_opts *o);
 int gen_run(const struct bench_opts *o);
+int events_run(const struct bench_opts *o);
 
 #endif

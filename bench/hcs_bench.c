@@ -22,6 +22,7 @@ static const struct {
 } hcs_bench_modes[] = {
     {"session", MODE_SESSION}, {"list", MODE_LIST},         {"line", MODE_LINE},
     {"idle", MODE_IDLE},       {"race", MODE_RACE},         {"fanout", MODE_FANOUT},
+    {"events", MODE_EVENTS},
     {"udp", MODE_UDP},         {"startup", MODE_STARTUP},   {"gen", MODE_GEN},
     {"ping", MODE_PING},       {"freeport", MODE_FREEPORT}, {"spin", MODE_SPIN},
 };
@@ -50,6 +51,10 @@ hcs_bench_usage(FILE *fp)
                 "  idle     hold --conns logged-in connections --hold seconds; server RSS growth\n"
                 "  race     --conns patients book --slots slots at once; check min(N,M) winners\n"
                 "  fanout   --conns patients wait after available while one books and cancels\n"
+                "  events   --conns desk event streams (--desk-port, --desk-auth user:pass) while\n"
+                "           patient user<--user-offset> books and cancels slot --slot-offset+1\n"
+                "           --cycles times; each booking's event timed on every stream\n"
+                "           (--hold S: only hold the streams S seconds or until SIGTERM)\n"
                 "  udp      closed-loop --line datagrams (insurance plans) to a doctor\n"
                 "  startup  run COMMAND, time it until it listens, read its RSS, stop it\n"
                 "  gen      write a data set into --dir: --users users, --slots slots, configs\n"
@@ -182,6 +187,8 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         OPT_PACK,
         OPT_DIR,
         OPT_REMOTE,
+        OPT_DPORT,
+        OPT_DAUTH,
     };
     static const struct option longopts[] = {
         {"mode", required_argument, NULL, 'm'},
@@ -211,6 +218,8 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         {"perf-ack", required_argument, NULL, OPT_PACK},
         {"dir", required_argument, NULL, OPT_DIR},
         {"allow-remote", no_argument, NULL, OPT_REMOTE},
+        {"desk-port", required_argument, NULL, OPT_DPORT},
+        {"desk-auth", required_argument, NULL, OPT_DAUTH},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -288,6 +297,14 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
             break;
         case OPT_HOLD:
             bad = hcs_bench_secs(optarg, &o->hold);
+            o->hold_set = 1;
+            break;
+        case OPT_DPORT:
+            bad = hcs_bench_uint(optarg, 1, 65535, &v);
+            o->desk_port = (unsigned)v;
+            break;
+        case OPT_DAUTH:
+            o->desk_auth = optarg;
             break;
         case OPT_NOAUTH:
             o->auth = 0;
@@ -469,6 +486,8 @@ main(int argc, char **argv)
         return addr_ping(&ss, sslen, o.duration);
     case MODE_UDP:
         return udp_run(&o);
+    case MODE_EVENTS:
+        return events_run(&o);
     default:
         return tcp_run(&o);
     }
