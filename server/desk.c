@@ -16,6 +16,7 @@
 #include <sys/queue.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ struct desk_stream {
     struct desk *desk;
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
+    int chunked; /* the reply is chunked (HTTP/1.1): events are written as chunks here */
 };
 TAILQ_HEAD(desk_streams, desk_stream);
 
@@ -183,22 +185,53 @@ static void
 desk_broadcast(struct desk *d, const char *text, size_t len)
 {
     struct desk_stream *s, *next;
+    char head[24];
+    int hl = snprintf(head, sizeof head, "%zx\r\n", len);
 
     for (s = TAILQ_FIRST(&d->streams); s != NULL; s = next) {
         struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
-        struct evbuffer *b;
+        struct evbuffer *out = bev != NULL ? bufferevent_get_output(bev) : NULL;
+        struct iovec iov[3] = {{head, (size_t)hl}, {(char *)text, len}, {"\r\n", 2}};
+        size_t total = (size_t)hl + len + 2, done = 0;
+        ssize_t n;
+        int i;
 
         next = TAILQ_NEXT(s, entry);
-        if (bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) > DESK_STREAM_MAX) {
+        if (out == NULL)
+            continue;
+        if (evbuffer_get_length(out) > DESK_STREAM_MAX) {
             log_warnx("desk: an event stream that does not read was dropped");
             evhttp_connection_free(s->evcon); /* its close callback frees s */
             continue;
         }
-        if ((b = evbuffer_new()) == NULL)
+        /*
+         * The chunk straight to the socket when nothing is queued before it,
+         * as the patients' pushes go: no write event to arm and disarm per
+         * stream and per event. What the socket does not take is queued.
+         */
+        if (s->chunked && evbuffer_get_length(out) == 0 &&
+            (n = writev(bufferevent_getfd(bev), iov, 3)) > 0)
+            done = (size_t)n;
+        if (done == total)
             continue;
-        evbuffer_add(b, text, len);
-        evhttp_send_reply_chunk(s->req, b);
-        evbuffer_free(b);
+        if (!s->chunked) {
+            struct evbuffer *b = evbuffer_new();
+
+            if (b != NULL) {
+                evbuffer_add(b, text, len);
+                evhttp_send_reply_chunk(s->req, b);
+                evbuffer_free(b);
+            }
+            continue;
+        }
+        for (i = 0; i < 3; i++) {
+            if (done >= iov[i].iov_len) {
+                done -= iov[i].iov_len;
+                continue;
+            }
+            bufferevent_write(bev, (const char *)iov[i].iov_base + done, iov[i].iov_len - done);
+            done = 0;
+        }
     }
 }
 
@@ -293,6 +326,7 @@ desk_events(struct desk *d, struct evhttp_request *req)
     evhttp_add_header(h, "Content-Type", "text/event-stream");
     evhttp_add_header(h, "Cache-Control", "no-store");
     evhttp_send_reply_start(req, 200, "OK");
+    s->chunked = evhttp_find_header(h, "Transfer-Encoding") != NULL;
     evhttp_connection_set_timeout(evcon, DESK_STREAM_SECS);
     evhttp_connection_set_closecb(evcon, desk_stream_closed, s);
     TAILQ_INSERT_TAIL(&d->streams, s, entry);
