@@ -316,7 +316,12 @@ desk_events(struct desk *d, struct evhttp_request *req)
         desk_error(req, 503, "Service Unavailable", "too many event streams open");
         return;
     }
-    if (evcon == NULL || (s = calloc(1, sizeof *s)) == NULL || (b = evbuffer_new()) == NULL) {
+    if (evcon == NULL || (s = calloc(1, sizeof *s)) == NULL) {
+        desk_error(req, 503, "Service Unavailable", "out of memory");
+        return;
+    }
+    if ((b = evbuffer_new()) == NULL) {
+        free(s);
         desk_error(req, 503, "Service Unavailable", "out of memory");
         return;
     }
