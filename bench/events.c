@@ -48,10 +48,10 @@ struct events {
     struct events_conn *c; /* n streams, then the patient */
     char auth[512];        /* the Authorization header's value */
     uint32_t slot;
-    uint32_t sent;      /* changes the patient asked for (even: selection, odd: cancel) */
-    int answered;       /* the patient's last request is answered */
-    unsigned got;       /* streams that have the event of the last change */
-    uint64_t t_change;  /* when the last change was asked for */
+    uint32_t sent;     /* changes the patient asked for (even: selection, odd: cancel) */
+    int answered;      /* the patient's last request is answered */
+    unsigned got;      /* streams that have the event of the last change */
+    uint64_t t_change; /* when the last change was asked for */
     uint64_t wrong, errors, snapshots, events;
     uint64_t bytes_snapshot;
     struct hist book_lat, cancel_lat, last_lat, answer_lat;
@@ -78,8 +78,10 @@ events_base64(const char *s, size_t len, char *out)
     size_t i;
 
     for (i = 0; i + 2 < len; i += 3, out += 4) {
-        unsigned v = (unsigned char)s[i] << 16 | (unsigned char)s[i + 1] << 8 | (unsigned char)s[i + 2];
-        out[0] = tab[v >> 18], out[1] = tab[v >> 12 & 63], out[2] = tab[v >> 6 & 63], out[3] = tab[v & 63];
+        unsigned v =
+            (unsigned char)s[i] << 16 | (unsigned char)s[i + 1] << 8 | (unsigned char)s[i + 2];
+        out[0] = tab[v >> 18], out[1] = tab[v >> 12 & 63], out[2] = tab[v >> 6 & 63],
+        out[3] = tab[v & 63];
     }
     if (len - i == 1) {
         unsigned v = (unsigned char)s[i] << 16;
@@ -253,7 +255,8 @@ events_stream_line(struct events *e, struct events_conn *c, size_t len)
         if (kept < 12 || memcmp(l, "HTTP/1.1 200", 12) != 0) {
             char why[EVENTS_LINE + 32];
 
-            snprintf(why, sizeof why, "the desk answered \"%.*s\"", (int)(kept > 40 ? 40 : kept), l);
+            snprintf(why, sizeof why, "the desk answered \"%.*s\"", (int)(kept > 40 ? 40 : kept),
+                     l);
             events_drop(e, c, why);
         }
         c->hstate = 1;
@@ -265,7 +268,7 @@ events_stream_line(struct events *e, struct events_conn *c, size_t len)
         return;
     }
     if (len > 0 && l[kept - 1] == '\r' && len == kept)
-        return; /* chunk framing */
+        return;     /* chunk framing */
     if (len == 0) { /* the end of an event */
         if (c->ev == 1 && !c->ready) {
             c->ready = 1;
@@ -304,8 +307,9 @@ events_patient_line(struct events *e, struct events_conn *c, size_t len)
             c->ready = 1;
         return;
     }
-    if (e->sent % 2 == 1 ? (len >= 12 && memcmp(l, "notavailable", 12) == 0) || memchr(l, ' ', len) == NULL
-                         : len < 10 || memcmp(l, "cancelled ", 10) != 0) {
+    if (e->sent % 2 == 1
+            ? (len >= 12 && memcmp(l, "notavailable", 12) == 0) || memchr(l, ' ', len) == NULL
+            : len < 10 || memcmp(l, "cancelled ", 10) != 0) {
         events_drop(e, c, "a change was refused");
         return;
     }

@@ -20,11 +20,11 @@ static const struct {
     const char *name;
     enum bench_mode mode;
 } hcs_bench_modes[] = {
-    {"session", MODE_SESSION}, {"list", MODE_LIST},         {"line", MODE_LINE},
-    {"idle", MODE_IDLE},       {"race", MODE_RACE},         {"fanout", MODE_FANOUT},
-    {"events", MODE_EVENTS},
-    {"udp", MODE_UDP},         {"startup", MODE_STARTUP},   {"gen", MODE_GEN},
-    {"ping", MODE_PING},       {"freeport", MODE_FREEPORT}, {"spin", MODE_SPIN},
+    {"session", MODE_SESSION}, {"list", MODE_LIST}, {"line", MODE_LINE},
+    {"idle", MODE_IDLE},       {"race", MODE_RACE}, {"fanout", MODE_FANOUT},
+    {"events", MODE_EVENTS},   {"udp", MODE_UDP},   {"startup", MODE_STARTUP},
+    {"gen", MODE_GEN},         {"ping", MODE_PING}, {"freeport", MODE_FREEPORT},
+    {"spin", MODE_SPIN},
 };
 
 /* The name of a mode. */

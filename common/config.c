@@ -47,11 +47,11 @@ struct config_ctx {
     const struct config_key *keys;
     void *dst;
     FILE *fp;
-    int line;     /* line last handed to inih (one whole line per read) */
-    int pending;  /* a key line inih has not yet handed to the handler, or 0 */
-    int readerr;  /* errno of a read error, or 0 */
-    int lastline; /* line of the last error recorded, or 0 */
-    int badsect;  /* a section other than ours was reported (name in sectname) */
+    int line;         /* line last handed to inih (one whole line per read) */
+    int pending;      /* a key line inih has not yet handed to the handler, or 0 */
+    int readerr;      /* errno of a read error, or 0 */
+    int lastline;     /* line of the last error recorded, or 0 */
+    int badsect;      /* a section other than ours was reported (name in sectname) */
     char cursect[64]; /* the section the lines read are in (as config_classify saw it) */
     char sectname[64];
     int keyline[CONFIG_MAXKEYS];          /* line where each key was first given, 0: not given */
@@ -63,23 +63,23 @@ struct config_ctx {
 
 #define CFG_STR(s, f)                                                                              \
     {                                                                                              \
-#f, CONFIG_STR, offsetof(struct s, f), 0, 0, NULL, NULL                                          \
+#f, CONFIG_STR, offsetof(struct s, f), 0, 0, NULL, NULL                                    \
     }
 #define CFG_PATH(s, f)                                                                             \
     {                                                                                              \
-#f, CONFIG_PATH, offsetof(struct s, f), 0, 0, NULL, NULL                                         \
+#f, CONFIG_PATH, offsetof(struct s, f), 0, 0, NULL, NULL                                   \
     }
 #define CFG_OPTPATH(s, f)                                                                          \
     {                                                                                              \
-#f, CONFIG_OPTPATH, offsetof(struct s, f), 0, 0, NULL, NULL                                      \
+#f, CONFIG_OPTPATH, offsetof(struct s, f), 0, 0, NULL, NULL                                \
     }
 #define CFG_UINT(s, f, lo, hi)                                                                     \
     {                                                                                              \
-#f, CONFIG_UINT, offsetof(struct s, f), lo, hi, NULL, NULL                                       \
+#f, CONFIG_UINT, offsetof(struct s, f), lo, hi, NULL, NULL                                 \
     }
 #define CFG_CHOICE(s, f, words)                                                                    \
     {                                                                                              \
-#f, CONFIG_CHOICE, offsetof(struct s, f), 0, 0, words, NULL                                      \
+#f, CONFIG_CHOICE, offsetof(struct s, f), 0, 0, words, NULL                                \
     }
 
 /* A key of another section of the file: [section] name, into field f. */
@@ -615,10 +615,10 @@ config_load_center_from(struct center_config *c, const char *path, const char *t
         return config_finish(&ctx, err, errlen);
     config_listen(&ctx, &c->listen, SOCK_STREAM);
     c->desk = ctx.keyline[config_key_index_in(&ctx, "desk", "port")] != 0;
-    if (c->desk && c->desk_staff == NULL &&
-        !ctx.keybad[config_key_index_in(&ctx, "desk", "staff")])
-        config_error(&ctx, 0, "[desk] needs a staff file (staff = <file>, rows made with hcs "
-                              "passwd)");
+    if (c->desk && c->desk_staff == NULL && !ctx.keybad[config_key_index_in(&ctx, "desk", "staff")])
+        config_error(&ctx, 0,
+                     "[desk] needs a staff file (staff = <file>, rows made with hcs "
+                     "passwd)");
     if (c->desk_listen == NULL && config_default(&c->desk_listen, "127.0.0.1") == -1)
         config_error(&ctx, 0, "out of memory");
     config_require(&ctx, "users");
@@ -632,13 +632,15 @@ config_load_center_from(struct center_config *c, const char *path, const char *t
         if (c->store == CONFIG_STORE_MEMORY && c->state != NULL)
             config_error(&ctx, 0, "state names a file, but store = memory keeps none");
         if (c->store == CONFIG_STORE_POSTGRESQL && c->state != NULL)
-            config_error(&ctx, 0, "state names a file, but store = postgresql keeps the bookings "
-                                  "in the database named by dsn");
+            config_error(&ctx, 0,
+                         "state names a file, but store = postgresql keeps the bookings "
+                         "in the database named by dsn");
     }
     if (!config_key_bad(&ctx, "store") && !config_key_bad(&ctx, "dsn")) {
         if (c->store == CONFIG_STORE_POSTGRESQL && c->dsn == NULL)
-            config_error(&ctx, 0, "store = postgresql needs a connection string (dsn = host=... "
-                                  "dbname=... user=...)");
+            config_error(&ctx, 0,
+                         "store = postgresql needs a connection string (dsn = host=... "
+                         "dbname=... user=...)");
         if (c->store != CONFIG_STORE_POSTGRESQL && c->dsn != NULL)
             config_error(&ctx, ctx.keyline[config_key_index(&ctx, "dsn")],
                          "dsn is for store = postgresql");

@@ -33,10 +33,10 @@ struct center_config {
     unsigned desk_max_streams; /* event streams open at once */
 };
 
-#define CONFIG_STORE_MEMORY 0 /* bookings in memory only: lost when hcs stops */
-#define CONFIG_STORE_SQLITE 1 /* bookings in the SQLite file named by state */
+#define CONFIG_STORE_MEMORY 0     /* bookings in memory only: lost when hcs stops */
+#define CONFIG_STORE_SQLITE 1     /* bookings in the SQLite file named by state */
 #define CONFIG_STORE_POSTGRESQL 2 /* bookings and slots in the database named by dsn */
-#define CONFIG_STORE_UNSET 99 /* not in the file: sqlite if state names a file, else memory */
+#define CONFIG_STORE_UNSET 99     /* not in the file: sqlite if state names a file, else memory */
 
 #define CONFIG_DURABILITY_NORMAL 0 /* survives a crash of the process */
 #define CONFIG_DURABILITY_FULL 1   /* survives a power cut: commits are synced */

@@ -38,7 +38,7 @@ struct conn {
     TAILQ_ENTRY(conn) entry;       /* center.conns, or center.lost once closed */
     TAILQ_ENTRY(conn) dirty_entry; /* center.dirty: pushes to write */
     int dirty;
-    int lost;       /* closed: freed by the center at the end of the loop pass */
+    int lost;            /* closed: freed by the center at the end of the loop pass */
     int committing;      /* its change is staged or being written by the store */
     int changeput;       /* in CONN_COMMIT: 1 a selection, 0 a cancel, waits for the store */
     uint32_t changeslot; /* ... of this slot */

@@ -26,14 +26,14 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#define DESK_MAX_HEADERS 8192     /* bytes of a request's headers */
-#define DESK_MAX_BODY 4096        /* bytes of a request's body */
-#define DESK_TIMEOUT 30           /* seconds to send a request */
-#define DESK_PING_SECS 15         /* a comment line on every stream this often */
-#define DESK_STREAM_SECS 86400    /* a stream's connection may stay silent this long */
-#define DESK_STREAM_MAX 1048576   /* bytes queued to a stream that does not read: dropped */
-#define DESK_CACHE 32             /* staff logins remembered */
-#define DESK_CACHE_SECS 600       /* ... this long after their check */
+#define DESK_MAX_HEADERS 8192   /* bytes of a request's headers */
+#define DESK_MAX_BODY 4096      /* bytes of a request's body */
+#define DESK_TIMEOUT 30         /* seconds to send a request */
+#define DESK_PING_SECS 15       /* a comment line on every stream this often */
+#define DESK_STREAM_SECS 86400  /* a stream's connection may stay silent this long */
+#define DESK_STREAM_MAX 1048576 /* bytes queued to a stream that does not read: dropped */
+#define DESK_CACHE 32           /* staff logins remembered */
+#define DESK_CACHE_SECS 600     /* ... this long after their check */
 #define DESK_REALM "hcs desk"
 #define DESK_MAX_WAITING 64 /* logins waiting for their source's share of the checks */
 
@@ -76,7 +76,7 @@ struct desk_check {
     const char *hash; /* the staff row's, or the dummy */
     char pass[128];   /* while waiting: the password, wiped once handed over */
     size_t passlen;
-    char name[96];    /* escaped, for the log */
+    char name[96]; /* escaped, for the log */
     char host[64];
     struct authpool_job *job;
 };
@@ -248,8 +248,7 @@ desk_sched_cb(struct sched_sub *sub, enum sched_change change, const struct slot
         return;
     if (change == SCHED_REMOVED)
         evbuffer_add_printf(b, "event: removed\ndata: {\"index\":%u}\n\n", slot->index);
-    else if (evbuffer_add(b, "event: slot\ndata: ", 18) == 0 &&
-             desk_json_slot(b, d->c, slot) == 0)
+    else if (evbuffer_add(b, "event: slot\ndata: ", 18) == 0 && desk_json_slot(b, d->c, slot) == 0)
         evbuffer_add(b, "\n\n", 2);
     len = evbuffer_get_length(b);
     if ((text = (char *)evbuffer_pullup(b, -1)) != NULL)
@@ -360,9 +359,9 @@ desk_metrics(struct desk *d, struct evhttp_request *req)
         return;
     }
 #define DESK_COUNTER(name, help, v)                                                                \
-    evbuffer_add_printf(b, "# HELP hcs_" name " " help "\n# TYPE hcs_" name " counter\nhcs_" name  \
-                           " %llu\n",                                                              \
-                        (unsigned long long)(v))
+    evbuffer_add_printf(                                                                           \
+        b, "# HELP hcs_" name " " help "\n# TYPE hcs_" name " counter\nhcs_" name " %llu\n",       \
+        (unsigned long long)(v))
     DESK_COUNTER("connections_total", "Patient connections accepted.", st->connections);
     evbuffer_add_printf(b,
                         "# HELP hcs_logins_total Patient logins by result.\n"
@@ -382,8 +381,7 @@ desk_metrics(struct desk *d, struct evhttp_request *req)
                  st->overflows);
     DESK_COUNTER("pushes_total", "Push lines queued to waiting patients.", st->pushes);
     DESK_COUNTER("desk_requests_total", "Requests to the desk.", d->requests);
-    DESK_COUNTER("desk_refused_total", "Desk requests refused (login, origin, size).",
-                 d->refused);
+    DESK_COUNTER("desk_refused_total", "Desk requests refused (login, origin, size).", d->refused);
 #undef DESK_COUNTER
     evbuffer_add_printf(b, "# HELP hcs_commit_seconds Time from handing a batch to the store to "
                            "its answer.\n# TYPE hcs_commit_seconds histogram\n");
@@ -423,8 +421,8 @@ desk_rows(const struct center *c, struct evbuffer *out, uint32_t skip, const str
                                 doc->port) < 0)
             return -1;
     }
-    if (add != NULL && evbuffer_add_printf(out, "%u %s %s %s %u\n", add->index, add->day,
-                                           add->time, add->doctor, add->port) < 0)
+    if (add != NULL && evbuffer_add_printf(out, "%u %s %s %s %u\n", add->index, add->day, add->time,
+                                           add->doctor, add->port) < 0)
         return -1;
     return 0;
 }
@@ -691,9 +689,8 @@ desk_route(struct desk *d, struct evhttp_request *req)
             desk_error(req, 403, "Forbidden", "cross-site request refused");
             return;
         }
-        if (cmd == EVHTTP_REQ_POST &&
-            (type == NULL || strncmp(type, "application/json", 16) != 0 ||
-             (type[16] != '\0' && type[16] != ';'))) {
+        if (cmd == EVHTTP_REQ_POST && (type == NULL || strncmp(type, "application/json", 16) != 0 ||
+                                       (type[16] != '\0' && type[16] != ';'))) {
             d->refused++;
             desk_error(req, 415, "Unsupported Media Type", "send application/json");
             return;
@@ -720,8 +717,7 @@ desk_route(struct desk *d, struct evhttp_request *req)
         desk_add(d, req);
     } else if (desk_path_index(path, "/api/slots/", &index) == 0 && cmd == EVHTTP_REQ_DELETE) {
         desk_remove(d, req, index);
-    } else if (desk_path_index(path, "/api/bookings/", &index) == 0 &&
-               cmd == EVHTTP_REQ_DELETE) {
+    } else if (desk_path_index(path, "/api/bookings/", &index) == 0 && cmd == EVHTTP_REQ_DELETE) {
         desk_cancel(d, req, index);
     } else if ((strncmp(path, "/api/slots/", 11) == 0 &&
                 desk_path_index(path, "/api/slots/", &index) == -1) ||

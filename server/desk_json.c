@@ -12,9 +12,10 @@
 static size_t
 desk_json_utf8(const unsigned char *s, size_t len)
 {
-    size_t n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-                                              : s[0] >= 0xf0 && s[0] <= 0xf4   ? 4
-                                                                               : 0;
+    size_t n = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+               : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+               : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                              : 0;
 
     return n != 0 && n <= len && util_utf8_ok((const char *)s, n) ? n : 0;
 }
@@ -29,9 +30,8 @@ desk_json_str(struct evbuffer *out, const char *str, size_t len)
 
     while (i < len && rc == 0) {
         /* A run of bytes that need nothing. */
-        for (run = i; run < len && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' &&
-                      s[run] != '\\';
-             run++)
+        for (run = i;
+             run < len && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' && s[run] != '\\'; run++)
             continue;
         if (run > i) {
             rc = evbuffer_add(out, s + i, run - i);
@@ -157,14 +157,30 @@ desk_json_string(struct desk_json_in *in, char *dst, size_t cap)
             if (in->p >= in->end)
                 return -1;
             switch (*in->p++) {
-            case '"': enc[0] = '"'; break;
-            case '\\': enc[0] = '\\'; break;
-            case '/': enc[0] = '/'; break;
-            case 'b': enc[0] = '\b'; break;
-            case 'f': enc[0] = '\f'; break;
-            case 'n': enc[0] = '\n'; break;
-            case 'r': enc[0] = '\r'; break;
-            case 't': enc[0] = '\t'; break;
+            case '"':
+                enc[0] = '"';
+                break;
+            case '\\':
+                enc[0] = '\\';
+                break;
+            case '/':
+                enc[0] = '/';
+                break;
+            case 'b':
+                enc[0] = '\b';
+                break;
+            case 'f':
+                enc[0] = '\f';
+                break;
+            case 'n':
+                enc[0] = '\n';
+                break;
+            case 'r':
+                enc[0] = '\r';
+                break;
+            case 't':
+                enc[0] = '\t';
+                break;
             case 'u':
                 if (in->end - in->p < 4)
                     return -1;
@@ -221,8 +237,7 @@ desk_json_uint(struct desk_json_in *in, uint64_t min, uint64_t max, uint64_t *ou
 
 /* Read the body of POST /api/slots. */
 int
-desk_json_parse_slot(const char *body, size_t len, struct desk_slot *out, char *err,
-                     size_t errlen)
+desk_json_parse_slot(const char *body, size_t len, struct desk_slot *out, char *err, size_t errlen)
 {
     static const char *const keys[] = {"index", "day", "time", "doctor", "port"};
     struct desk_json_in in = {body, body + len};
@@ -269,10 +284,10 @@ desk_json_parse_slot(const char *body, size_t len, struct desk_slot *out, char *
             }
             field = k == 1 ? out->day : k == 2 ? out->time : out->doctor;
             cap = k == 3 ? sizeof out->doctor : sizeof out->day;
-            if (desk_json_string(&in, field, cap) == -1 ||
-                !util_token_ok(field, strlen(field))) {
-                snprintf(err, errlen, "%s must be one word of at most %zu bytes of UTF-8, no "
-                                      "spaces or control characters",
+            if (desk_json_string(&in, field, cap) == -1 || !util_token_ok(field, strlen(field))) {
+                snprintf(err, errlen,
+                         "%s must be one word of at most %zu bytes of UTF-8, no "
+                         "spaces or control characters",
                          keys[k], cap - 1);
                 return -1;
             }

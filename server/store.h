@@ -131,8 +131,8 @@ struct store_ops {
 
     /* Loop-driven and shared backends only (NULL otherwise). */
     /* Start working on base: events come from now on. */
-    int (*attach)(struct store *, struct event_base *base, const struct store_events *ev,
-                  void *arg, char *err, size_t errlen);
+    int (*attach)(struct store *, struct event_base *base, const struct store_events *ev, void *arg,
+                  char *err, size_t errlen);
     /* Write ops[0..n) (kept by the caller until done runs), then call done on the loop. */
     void (*submit)(struct store *, struct store_op *ops, size_t n, store_done_fn *done, void *arg);
     /* Whether a batch submitted now would be written (connected), else it waits. */

@@ -72,12 +72,12 @@ static const char store_pg_schema[] =
  * applied in order.
  */
 #define STORE_PG_PHASE                                                                             \
-    "WITH d AS (DELETE FROM hcs_bookings b USING unnest(%s::bigint[], %s::text[]) AS x(slot, u) " \
+    "WITH d AS (DELETE FROM hcs_bookings b USING unnest(%s::bigint[], %s::text[]) AS x(slot, u) "  \
     "WHERE b.slot = x.slot AND (x.u = '' OR b.username = x.u) RETURNING b.slot), "                 \
     "i AS (INSERT INTO hcs_bookings (slot, username, day, time, doctor, port) "                    \
-    "SELECT slot, u, day, time, doctor, port FROM unnest(%s::bigint[], %s::text[], %s::text[], "  \
+    "SELECT slot, u, day, time, doctor, port FROM unnest(%s::bigint[], %s::text[], %s::text[], "   \
     "%s::text[], %s::text[], %s::integer[]) WITH ORDINALITY AS x(slot, u, day, time, doctor, "     \
-    "port, ord) ORDER BY slot, ord ON CONFLICT DO NOTHING RETURNING slot, username) "             \
+    "port, ord) ORDER BY slot, ord ON CONFLICT DO NOTHING RETURNING slot, username) "              \
     "SELECT slot, username FROM i;"
 
 /* The schedule made slots[]: rows gone deleted, new or changed ones written. */
@@ -158,10 +158,10 @@ struct store_pg {
     size_t nops;
     store_done_fn *done;
     void *donearg;
-    int sent;  /* its statement went out on the connection */
+    int sent;                     /* its statement went out on the connection */
     struct store_pg_tally *tally; /* its results so far, while it is on the connection */
-    int held;  /* the connection was lost after it was sent: outcome unknown */
-    int fetch; /* a notification said the schedule changed: read it */
+    int held;                     /* the connection was lost after it was sent: outcome unknown */
+    int fetch;                    /* a notification said the schedule changed: read it */
     struct store_pg_sched put;
     int putting; /* put holds a schedule to write */
 };
@@ -200,13 +200,13 @@ store_pg_transient(const PGresult *r)
     const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
     if (st == NULL)
-        return 1; /* no answer from a server at all */
-    return strncmp(st, "08", 2) == 0 ||    /* connection exception */
-           strncmp(st, "40", 2) == 0 ||    /* serialization failure, deadlock */
-           strncmp(st, "53", 2) == 0 ||    /* insufficient resources */
-           strncmp(st, "57P", 3) == 0 ||   /* shutting down, cannot connect now */
-           strcmp(st, "25006") == 0 ||     /* read-only transaction: a standby */
-           strcmp(st, "55P03") == 0;       /* lock not available */
+        return 1;                        /* no answer from a server at all */
+    return strncmp(st, "08", 2) == 0 ||  /* connection exception */
+           strncmp(st, "40", 2) == 0 ||  /* serialization failure, deadlock */
+           strncmp(st, "53", 2) == 0 ||  /* insufficient resources */
+           strncmp(st, "57P", 3) == 0 || /* shutting down, cannot connect now */
+           strcmp(st, "25006") == 0 ||   /* read-only transaction: a standby */
+           strcmp(st, "55P03") == 0;     /* lock not available */
 }
 
 /* Append one byte to the parameters. */
@@ -303,12 +303,26 @@ store_pg_batch_params(struct store_pg_params *p, const struct store_op *ops, siz
             if ((col < 2) == (op->put != 0))
                 continue;
             switch (col) {
-            case 0: case 2: store_pg_num(p, first, op->index); break;
-            case 1: case 3: store_pg_str(p, first, op->user); break;
-            case 4: store_pg_str(p, first, op->day); break;
-            case 5: store_pg_str(p, first, op->time); break;
-            case 6: store_pg_str(p, first, op->doctor); break;
-            case 7: store_pg_num(p, first, op->port); break;
+            case 0:
+            case 2:
+                store_pg_num(p, first, op->index);
+                break;
+            case 1:
+            case 3:
+                store_pg_str(p, first, op->user);
+                break;
+            case 4:
+                store_pg_str(p, first, op->day);
+                break;
+            case 5:
+                store_pg_str(p, first, op->time);
+                break;
+            case 6:
+                store_pg_str(p, first, op->doctor);
+                break;
+            case 7:
+                store_pg_num(p, first, op->port);
+                break;
             }
             first = 0;
         }
@@ -488,8 +502,7 @@ struct store_pg_tally {
 
 /* One result of a batch's query string: a phase's outcomes, or the failure. */
 static void
-store_pg_tally(struct store_pg_tally *t, struct store_op *ops, const PGresult *r,
-               const PGconn *pg)
+store_pg_tally(struct store_pg_tally *t, struct store_op *ops, const PGresult *r, const PGconn *pg)
 {
     if (PQresultStatus(r) == PGRES_TUPLES_OK && t->phase < t->nphases && !t->failed) {
         store_pg_outcomes(ops + t->bounds[t->phase], t->bounds[t->phase + 1] - t->bounds[t->phase],
@@ -500,8 +513,7 @@ store_pg_tally(struct store_pg_tally *t, struct store_op *ops, const PGresult *r
     if (!t->failed) {
         t->failed = 1;
         t->transient = PQstatus(pg) != CONNECTION_OK || store_pg_transient(r);
-        store_pg_error(t->err, sizeof t->err, "cannot write the bookings",
-                       PQresultErrorMessage(r));
+        store_pg_error(t->err, sizeof t->err, "cannot write the bookings", PQresultErrorMessage(r));
     }
 }
 
@@ -519,12 +531,24 @@ store_pg_slot_params(struct store_pg_params *p, const struct store_slot *slots, 
             const struct store_slot *sl = &slots[i];
 
             switch (col) {
-            case 0: store_pg_num(p, i == 0, sl->index); break;
-            case 1: store_pg_num(p, i == 0, i + 1); break;
-            case 2: store_pg_str(p, i == 0, sl->day); break;
-            case 3: store_pg_str(p, i == 0, sl->time); break;
-            case 4: store_pg_str(p, i == 0, sl->doctor); break;
-            case 5: store_pg_num(p, i == 0, sl->port); break;
+            case 0:
+                store_pg_num(p, i == 0, sl->index);
+                break;
+            case 1:
+                store_pg_num(p, i == 0, i + 1);
+                break;
+            case 2:
+                store_pg_str(p, i == 0, sl->day);
+                break;
+            case 3:
+                store_pg_str(p, i == 0, sl->time);
+                break;
+            case 4:
+                store_pg_str(p, i == 0, sl->doctor);
+                break;
+            case 5:
+                store_pg_num(p, i == 0, sl->port);
+                break;
             }
         }
         store_pg_end(p);
@@ -607,9 +631,8 @@ store_pg_schema_ready(struct store_pg *s, char *err, size_t errlen)
 
     if (store_pg_exec(s, "BEGIN", "cannot begin", err, errlen) == -1)
         return -1;
-    if (!s->check &&
-        store_pg_exec(s, "SELECT pg_advisory_xact_lock(1751348017)", "cannot lock the schema",
-                      err, errlen) == -1)
+    if (!s->check && store_pg_exec(s, "SELECT pg_advisory_xact_lock(1751348017)",
+                                   "cannot lock the schema", err, errlen) == -1)
         goto fail;
     r = PQexec(s->pg, "SELECT to_regclass('hcs_schema') IS NOT NULL");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -628,8 +651,8 @@ store_pg_schema_ready(struct store_pg *s, char *err, size_t errlen)
     if (!have) {
         if (store_pg_exec(s, store_pg_schema, "cannot create the schema", err, errlen) == -1)
             goto fail;
-        log_info("postgresql: created the hcs schema (version %d) in database %s",
-                 STORE_PG_VERSION, PQdb(s->pg));
+        log_info("postgresql: created the hcs schema (version %d) in database %s", STORE_PG_VERSION,
+                 PQdb(s->pg));
     }
     r = PQexec(s->pg, "SELECT max(version) FROM hcs_schema");
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
@@ -668,8 +691,9 @@ store_pg_dsn_ok(const char *dsn, char *err, size_t errlen)
             ok = 0;
     PQconninfoFree(opts);
     if (!ok)
-        snprintf(err, errlen, "postgresql: dsn holds a password: put it in PGPASSWORD or "
-                              "~/.pgpass (or use another authentication), not in center.conf");
+        snprintf(err, errlen,
+                 "postgresql: dsn holds a password: put it in PGPASSWORD or "
+                 "~/.pgpass (or use another authentication), not in center.conf");
     return ok ? 0 : -1;
 }
 
@@ -710,7 +734,8 @@ store_pg_open(const struct store_params *params, char *err, size_t errlen)
     if (store_pg_schema_ready(s, err, errlen) == -1)
         goto fail;
     /* LISTEN before the first read: nothing committed after it is missed. */
-    if (!s->check && store_pg_exec(s, "LISTEN " STORE_PG_CHANNEL, "cannot listen", err, errlen) == -1)
+    if (!s->check &&
+        store_pg_exec(s, "LISTEN " STORE_PG_CHANNEL, "cannot listen", err, errlen) == -1)
         goto fail;
     s->pid = PQbackendPID(s->pg);
     s->state = STORE_PG_UP;
@@ -803,8 +828,8 @@ store_pg_batch_end(struct store_pg_tally *t, char *err, size_t errlen)
 
     if (!t->failed && t->phase != t->nphases) {
         t->failed = 1;
-        snprintf(t->err, sizeof t->err, "postgresql: %zu of %zu results of a batch came",
-                 t->phase, t->nphases);
+        snprintf(t->err, sizeof t->err, "postgresql: %zu of %zu results of a batch came", t->phase,
+                 t->nphases);
     }
     if (t->failed) {
         snprintf(err, errlen, "%s", t->err);
@@ -1214,8 +1239,7 @@ store_pg_answered(struct store_pg *s, enum store_pg_req req)
                 store_pg_resolve(s, all, n);
             s->events->bookings(s->evarg, all, n);
             free(all);
-            log_info("postgresql: connected again; %zu booking%s read back", n,
-                     n == 1 ? "" : "s");
+            log_info("postgresql: connected again; %zu booking%s read back", n, n == 1 ? "" : "s");
         }
         break;
     case STORE_PG_REQ_BATCH: {
@@ -1427,8 +1451,8 @@ store_pg_lost(struct store_pg *s, const char *why)
 
 /* Start working on the loop with the connection opened at start-up. */
 static int
-store_pg_attach(struct store *st, struct event_base *base, const struct store_events *ev,
-                void *arg, char *err, size_t errlen)
+store_pg_attach(struct store *st, struct event_base *base, const struct store_events *ev, void *arg,
+                char *err, size_t errlen)
 {
     struct store_pg *s = (struct store_pg *)st;
 
@@ -1436,8 +1460,7 @@ store_pg_attach(struct store *st, struct event_base *base, const struct store_ev
     s->events = ev;
     s->evarg = arg;
     if ((s->retry_ev = evtimer_new(base, store_pg_retry_cb, s)) == NULL ||
-        (s->hold_ev = evtimer_new(base, store_pg_hold_cb, s)) == NULL ||
-        store_pg_watch(s) == -1) {
+        (s->hold_ev = evtimer_new(base, store_pg_hold_cb, s)) == NULL || store_pg_watch(s) == -1) {
         snprintf(err, errlen, "postgresql: cannot watch the connection: %s", strerror(errno));
         return -1;
     }

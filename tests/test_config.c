@@ -260,7 +260,8 @@ test_center_store(void **state)
                  ": store = sqlite needs a state file (state = <file>)");
     center_fails(t, CENTER_MIN "store = memory\nstate = s.db\n",
                  ": state names a file, but store = memory keeps none");
-    center_fails(t, CENTER_MIN "store = postgres\n", ":4: store must be one of: memory sqlite postgresql");
+    center_fails(t, CENTER_MIN "store = postgres\n",
+                 ":4: store must be one of: memory sqlite postgresql");
 }
 
 /* A center.conf given as text loads like the same file. */
@@ -859,8 +860,9 @@ test_center_desk(void **state)
     assert_string_equal(c.desk_staff, twant(t, "staff.txt"));
     assert_int_equal(c.desk_max_streams, 100);
     config_free_center(&c);
-    center_fails(t, CENTER_MIN "[desk]\nport = 8080\n", ": [desk] needs a staff file (staff = "
-                                                        "<file>, rows made with hcs passwd)");
+    center_fails(t, CENTER_MIN "[desk]\nport = 8080\n",
+                 ": [desk] needs a staff file (staff = "
+                 "<file>, rows made with hcs passwd)");
     center_fails(t, CENTER_MIN "[desk]\nport = 8080\nstaff = s\nusers = u\n",
                  ":7: unknown key 'users' in [desk]");
     center_fails(t, CENTER_MIN "[desk]\nport = 8080\nport = 8081\nstaff = s\n",
