@@ -76,22 +76,19 @@ util_path_relative(const char *base, const char *path)
     return out;
 }
 
-/*
- * How many bytes at s[0..len) form one character that may be shown as it
- * is: printable ASCII but the backslash, or a well-formed UTF-8 sequence
- * (no overlong form, no surrogate, at most U+10FFFF) of a character from
- * U+00A0 up (U+0080 to U+009F are the C1 controls: a terminal obeys them).
- * 0: the byte at s[0] must be escaped.
- */
-static size_t
-util_char_len(const unsigned char *s, size_t len)
+/* The well-formed UTF-8 sequence at s[0..len) (see util.h). */
+size_t
+util_utf8_len(const char *src, size_t len, uint32_t *cp_out)
 {
+    const unsigned char *s = (const unsigned char *)src;
     uint32_t cp;
     size_t n, k;
 
+    if (len == 0)
+        return 0;
     if (s[0] < 0x80)
-        return s[0] >= 0x20 && s[0] != 0x7f && s[0] != '\\' ? 1 : 0;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 1, cp = s[0];
+    else if (s[0] >= 0xc2 && s[0] <= 0xdf)
         n = 2, cp = s[0] & 0x1f;
     else if (s[0] >= 0xe0 && s[0] <= 0xef)
         n = 3, cp = s[0] & 0x0f;
@@ -107,41 +104,39 @@ util_char_len(const unsigned char *s, size_t len)
         cp = cp << 6 | (s[k] & 0x3f);
     }
     if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp < 0xa0)
+        (cp >= 0xd800 && cp <= 0xdfff))
         return 0;
+    if (cp_out != NULL)
+        *cp_out = cp;
     return n;
+}
+
+/*
+ * How many bytes at s[0..len) form one character that may be shown as it
+ * is: printable ASCII but the backslash, or a well-formed UTF-8 sequence
+ * of a character from U+00A0 up (U+0080 to U+009F are the C1 controls: a
+ * terminal obeys them). 0: the byte at s[0] must be escaped.
+ */
+static size_t
+util_char_len(const unsigned char *s, size_t len)
+{
+    uint32_t cp;
+    size_t n;
+
+    if (s[0] < 0x80)
+        return s[0] >= 0x20 && s[0] != 0x7f && s[0] != '\\' ? 1 : 0;
+    n = util_utf8_len((const char *)s, len, &cp);
+    return n != 0 && cp >= 0xa0 ? n : 0;
 }
 
 /* Whether s[0..len) is well-formed UTF-8 (see util.h). */
 int
-util_utf8_ok(const char *src, size_t len)
+util_utf8_ok(const char *s, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)src;
-    size_t i = 0, n, k;
-    uint32_t cp;
+    size_t i = 0, n;
 
     while (i < len) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        if (s[i] >= 0xc2 && s[i] <= 0xdf)
-            n = 2, cp = s[i] & 0x1f;
-        else if (s[i] >= 0xe0 && s[i] <= 0xef)
-            n = 3, cp = s[i] & 0x0f;
-        else if (s[i] >= 0xf0 && s[i] <= 0xf4)
-            n = 4, cp = s[i] & 0x07;
-        else
-            return 0;
-        if (n > len - i)
-            return 0;
-        for (k = 1; k < n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
+        if ((n = util_utf8_len(s + i, len - i, NULL)) == 0)
             return 0;
         i += n;
     }

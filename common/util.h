@@ -35,6 +35,12 @@ char *util_path_relative(const char *base, const char *path);
  */
 char *util_escape(char *dst, size_t dstlen, const char *src, size_t len);
 
+/*
+ * The length (1 to 4) of the well-formed UTF-8 sequence at s[0..len) (no
+ * overlong form, no surrogate, at most U+10FFFF), its code point in *cp
+ * (if not NULL); 0 when s[0] does not start one.
+ */
+size_t util_utf8_len(const char *s, size_t len, uint32_t *cp);
 /* Whether s[0..len) is well-formed UTF-8 (no overlong form, no surrogate, at most U+10FFFF). */
 int util_utf8_ok(const char *s, size_t len);
 

@@ -8,18 +8,6 @@
 
 #include <event2/buffer.h>
 
-/* The length of the well-formed UTF-8 character at s[0..len) (2 to 4), or 0. */
-static size_t
-desk_json_utf8(const unsigned char *s, size_t len)
-{
-    size_t n = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
-               : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-               : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
-                                              : 0;
-
-    return n != 0 && n <= len && util_utf8_ok((const char *)s, n) ? n : 0;
-}
-
 /* Append a JSON string. */
 int
 desk_json_str(struct evbuffer *out, const char *str, size_t len)
@@ -41,7 +29,7 @@ desk_json_str(struct evbuffer *out, const char *str, size_t len)
         if (s[i] == '"' || s[i] == '\\') {
             rc = evbuffer_add_printf(out, "\\%c", s[i]) < 0 ? -1 : 0;
             i++;
-        } else if (s[i] >= 0x80 && (n = desk_json_utf8(s + i, len - i)) != 0) {
+        } else if (s[i] >= 0x80 && (n = util_utf8_len(str + i, len - i, NULL)) != 0) {
             rc = evbuffer_add(out, s + i, n);
             i += n;
         } else {
