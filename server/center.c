@@ -576,6 +576,17 @@ center_store_available(const struct center *c)
     return c->committer == NULL || committer_available(c->committer);
 }
 
+/* Seconds on libevent's cached clock (no system call): the clock of connections and throttle. */
+int64_t
+center_now(const struct center *c)
+{
+    struct timeval tv;
+
+    if (c->base == NULL || event_base_gettimeofday_cached(c->base, &tv) == -1)
+        return 0;
+    return (int64_t)tv.tv_sec;
+}
+
 /* Microseconds of a monotonic clock. */
 static int64_t
 center_now_us(void)

@@ -141,6 +141,8 @@ const char *center_push_line(struct center *c, enum sched_change change, const s
                              size_t *len);
 /* Append the "slots n" reply (the free slots now) to out. */
 void center_list(struct center *c, struct evbuffer *out);
+/* Seconds on libevent's cached clock: what connections and the throttle count time in. */
+int64_t center_now(const struct center *c);
 /* Print one screen line unless quiet. */
 void center_print(const struct center *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

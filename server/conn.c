@@ -49,11 +49,7 @@ conn_waiting(const struct conn *c)
 int64_t
 conn_now(const struct conn *c)
 {
-    struct timeval tv;
-
-    if (c->center->base == NULL || event_base_gettimeofday_cached(c->center->base, &tv) == -1)
-        return 0;
-    return (int64_t)tv.tv_sec;
+    return center_now(c->center);
 }
 
 /* Wait for readiness to read (normally) or to write (after a short write). */

@@ -102,17 +102,6 @@ struct desk {
     uint64_t requests, refused;
 };
 
-/* Seconds on libevent's cached clock: the clock of the patients' throttle entries too. */
-static int64_t
-desk_now(const struct desk *d)
-{
-    struct timeval tv;
-
-    if (event_base_gettimeofday_cached(d->c->base, &tv) == -1)
-        return 0;
-    return (int64_t)tv.tv_sec;
-}
-
 /*
  * Send a reply with body b (NULL: none). A HEAD request gets the headers
  * only, with the length the body would have: evhttp would send the body.
@@ -784,7 +773,7 @@ desk_unbase64(const char *s, char *out, size_t cap)
 static int
 desk_known(struct desk *d, uint64_t key)
 {
-    int64_t now = desk_now(d);
+    int64_t now = center_now(d->c);
     size_t i;
 
     for (i = 0; i < DESK_CACHE; i++)
@@ -803,7 +792,7 @@ desk_remember(struct desk *d, uint64_t key)
         if (d->logins[i].until < d->logins[old].until)
             old = i;
     d->logins[old].key = key;
-    d->logins[old].until = desk_now(d) + DESK_CACHE_SECS;
+    d->logins[old].until = center_now(d->c) + DESK_CACHE_SECS;
 }
 
 static void desk_wake(struct desk *d);
@@ -820,8 +809,8 @@ desk_checked(void *arg, int ok)
     ok = ok && k->known;
     if (k->src != NULL) {
         throttle_check_end(t, k->src);
-        throttle_login_done(t, k->src, ok ? THROTTLE_OK : THROTTLE_FAILED, desk_now(d));
-        throttle_disconnect(t, k->src, 0, desk_now(d));
+        throttle_login_done(t, k->src, ok ? THROTTLE_OK : THROTTLE_FAILED, center_now(d->c));
+        throttle_disconnect(t, k->src, 0, center_now(d->c));
     }
     if (ok) {
         desk_remember(d, k->key);
@@ -848,7 +837,7 @@ desk_check_start(struct desk *d, struct desk_check *k)
     }
     if (k->src != NULL) {
         throttle_check_end(t, k->src);
-        throttle_disconnect(t, k->src, 0, desk_now(d));
+        throttle_disconnect(t, k->src, 0, center_now(d->c));
     }
     desk_error(k->req, 503, "Service Unavailable", "password checks are backed up");
     free(k);
@@ -928,12 +917,12 @@ desk_login(struct desk *d, struct evhttp_request *req, const char *auth)
         net_addr_str(sa, k->host, sizeof k->host, &port);
     else
         snprintf(k->host, sizeof k->host, "?");
-    if (sa != NULL && (k->src = throttle_connect(t, sa, desk_now(d))) != NULL)
-        go = throttle_login(t, k->src, 1, desk_now(d));
+    if (sa != NULL && (k->src = throttle_connect(t, sa, center_now(d->c))) != NULL)
+        go = throttle_login(t, k->src, 1, center_now(d->c));
     if (go == THROTTLE_REFUSE || (go == THROTTLE_WAIT && d->nwaiting >= DESK_MAX_WAITING)) {
         if (go == THROTTLE_WAIT)
             throttle_unwait(t, k->src);
-        throttle_disconnect(t, k->src, 0, desk_now(d));
+        throttle_disconnect(t, k->src, 0, center_now(d->c));
         util_wipe(plain, sizeof plain);
         free(k);
         d->refused++;
@@ -1111,7 +1100,7 @@ desk_free(struct desk *d)
         util_wipe(k->pass, sizeof k->pass);
         if (k->src != NULL) {
             throttle_unwait(&d->c->throttle, k->src);
-            throttle_disconnect(&d->c->throttle, k->src, 0, desk_now(d));
+            throttle_disconnect(&d->c->throttle, k->src, 0, center_now(d->c));
         }
         desk_error(k->req, 503, "Service Unavailable", "shutting down");
         free(k);
@@ -1121,7 +1110,7 @@ desk_free(struct desk *d)
         authpool_cancel(k->job);
         if (k->src != NULL) {
             throttle_check_end(&d->c->throttle, k->src);
-            throttle_disconnect(&d->c->throttle, k->src, 0, desk_now(d));
+            throttle_disconnect(&d->c->throttle, k->src, 0, center_now(d->c));
         }
         desk_error(k->req, 503, "Service Unavailable", "shutting down");
         free(k);
