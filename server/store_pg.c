@@ -866,6 +866,17 @@ store_pg_write_sync(struct store_pg *s, struct store_op *ops, size_t n, char *er
     return store_pg_batch_end(&t, err, errlen);
 }
 
+/* Forget the results of a batch that was on the connection. */
+static void
+store_pg_untally(struct store_pg *s)
+{
+    if (s->tally != NULL) {
+        free(s->tally->bounds);
+        free(s->tally);
+        s->tally = NULL;
+    }
+}
+
 /* Wait for the request on the connection to end (shutdown: blocking). */
 static void
 store_pg_drain(struct store_pg *s)
@@ -883,11 +894,7 @@ store_pg_drain(struct store_pg *s)
         PQclear(r);
     }
     s->req = STORE_PG_REQ_NONE;
-    if (s->tally != NULL) {
-        free(s->tally->bounds);
-        free(s->tally);
-        s->tally = NULL;
-    }
+    store_pg_untally(s);
 }
 
 /* Write a batch now (shutdown, tests): the request in flight first. */
@@ -921,17 +928,6 @@ store_pg_clear(struct store_pg *s)
 {
     while (s->nres > 0)
         PQclear(s->res[--s->nres]);
-}
-
-/* Forget the results of a batch that was on the connection. */
-static void
-store_pg_untally(struct store_pg *s)
-{
-    if (s->tally != NULL) {
-        free(s->tally->bounds);
-        free(s->tally);
-        s->tally = NULL;
-    }
 }
 
 /* Stop watching the socket. */
