@@ -111,6 +111,9 @@ static const struct config_key config_center_keys[] = {
     CFG_IN("desk", "port", CONFIG_UINT, center_config, desk_port, 0, 65535),
     CFG_IN("desk", "staff", CONFIG_PATH, center_config, desk_staff, 0, 0),
     CFG_IN("desk", "max_streams", CONFIG_UINT, center_config, desk_max_streams, 1, 100000),
+    CFG_PATH(center_config, tls_cert),
+    CFG_PATH(center_config, tls_key),
+    CFG_PATH(center_config, tls_ca),
     {NULL, CONFIG_STR, 0, 0, 0, NULL, NULL},
 };
 
@@ -129,6 +132,10 @@ static const struct config_key config_patient_keys[] = {
     CFG_PATH(patient_config, insurance),
     CFG_UINT(patient_config, timeout_ms, 1, 3600000),
     CFG_UINT(patient_config, udp_retries, 0, 100),
+    CFG_CHOICE(patient_config, tls, "no yes"),
+    CFG_PATH(patient_config, tls_ca),
+    CFG_STR(patient_config, tls_name),
+    CFG_PATH(patient_config, tls_session),
     {NULL, CONFIG_STR, 0, 0, 0, NULL, NULL},
 };
 
@@ -623,6 +630,14 @@ config_load_center_from(struct center_config *c, const char *path, const char *t
         config_error(&ctx, 0, "out of memory");
     config_require(&ctx, "users");
     config_require(&ctx, "availabilities");
+    if (!config_key_bad(&ctx, "tls_cert") && !config_key_bad(&ctx, "tls_key") &&
+        (c->tls_cert == NULL) != (c->tls_key == NULL))
+        config_error(&ctx, 0,
+                     c->tls_cert != NULL ? "tls_cert needs a private key (tls_key = <file>)"
+                                         : "tls_key needs a certificate (tls_cert = <file>)");
+    if (c->tls_ca != NULL && c->tls_cert == NULL && !config_key_bad(&ctx, "tls_ca"))
+        config_error(&ctx, ctx.keyline[config_key_index(&ctx, "tls_ca")],
+                     "tls_ca is for TLS (tls_cert and tls_key)");
     /* store and state are checked together only when each was read without error. */
     if (!config_key_bad(&ctx, "store") && !config_key_bad(&ctx, "state")) {
         if (c->store == CONFIG_STORE_UNSET)
@@ -692,8 +707,13 @@ config_load_patient(struct patient_config *c, const char *path, char *err, size_
     if (config_parse(&ctx, &c->path, path, NULL, "patient", config_patient_keys, c) == -1)
         return config_finish(&ctx, err, errlen);
     if (config_default(&c->center_host, "localhost") == -1 ||
-        config_default(&c->doctor_host, c->center_host) == -1)
+        config_default(&c->doctor_host, c->center_host) == -1 ||
+        config_default(&c->tls_name, c->center_host) == -1)
         config_error(&ctx, 0, "out of memory");
+    if (!c->tls && !config_key_bad(&ctx, "tls") &&
+        (c->tls_ca != NULL || c->tls_session != NULL ||
+         ctx.keyline[config_key_index(&ctx, "tls_name")] != 0))
+        config_error(&ctx, 0, "tls_ca, tls_name and tls_session are for tls = yes");
     config_require(&ctx, "credentials");
     config_require(&ctx, "insurance");
     config_require(&ctx, "id");
@@ -719,6 +739,9 @@ config_free_center(struct center_config *c)
     free(c->dsn);
     free(c->desk_listen);
     free(c->desk_staff);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->tls_ca);
     memset(c, 0, sizeof *c);
 }
 
@@ -742,6 +765,9 @@ config_free_patient(struct patient_config *c)
     free(c->doctor_host);
     free(c->credentials);
     free(c->insurance);
+    free(c->tls_ca);
+    free(c->tls_name);
+    free(c->tls_session);
     memset(c, 0, sizeof *c);
 }
 

@@ -31,6 +31,10 @@ struct center_config {
     unsigned desk_port;        /* TCP port (0: the kernel chooses) */
     char *desk_staff;          /* file of "name hash" rows */
     unsigned desk_max_streams; /* event streams open at once */
+    /* TLS on the patient port and the desk, when tls_cert and tls_key are given. */
+    char *tls_cert; /* PEM certificate chain (NULL: no TLS) */
+    char *tls_key;  /* PEM private key, not readable by others */
+    char *tls_ca;   /* PEM CA file for client certificates (NULL: none asked) */
 };
 
 #define CONFIG_STORE_MEMORY 0     /* bookings in memory only: lost when hcs stops */
@@ -62,6 +66,10 @@ struct patient_config {
     char *insurance;
     unsigned timeout_ms;  /* wait for one center or doctor reply */
     unsigned udp_retries; /* resends of the phase 3 request */
+    unsigned tls;         /* tls = yes: the center's port speaks TLS */
+    char *tls_ca;         /* PEM CA file to verify the center (NULL: the system's store) */
+    char *tls_name;       /* the name the certificate must carry (default: center_host) */
+    char *tls_session;    /* file keeping the TLS session ticket (NULL: the default place) */
 };
 
 /*

@@ -744,6 +744,10 @@ test_patient_defaults(void **state)
     assert_string_equal(c.insurance, twant(t, "patient1insurance.txt"));
     assert_int_equal(c.timeout_ms, 2000);
     assert_int_equal(c.udp_retries, 3);
+    assert_int_equal(c.tls, 0);
+    assert_null(c.tls_ca);
+    assert_string_equal(c.tls_name, "localhost"); /* center_host */
+    assert_null(c.tls_session);
     config_free_patient(&c);
 }
 
@@ -871,6 +875,36 @@ test_center_desk(void **state)
                  ":5: unknown section [desks] (expected [center])");
 }
 
+/* tls_cert and tls_key come together; tls_ca needs them. */
+static void
+test_center_tls(void **state)
+{
+    struct tmp *t = *state;
+    struct center_config c;
+
+    assert_int_equal(
+        config_load_center(&c, twrite(t, "center.conf", CENTER_MIN), t->err, sizeof t->err), 0);
+    assert_null(c.tls_cert);
+    assert_null(c.tls_key);
+    assert_null(c.tls_ca);
+    config_free_center(&c);
+    assert_int_equal(config_load_center(&c,
+                                        twrite(t, "center.conf",
+                                               CENTER_MIN "tls_cert = c.pem\ntls_key = k.pem\n"
+                                                          "tls_ca = ca.pem\n"),
+                                        t->err, sizeof t->err),
+                     0);
+    assert_string_equal(c.tls_cert, twant(t, "c.pem"));
+    assert_string_equal(c.tls_key, twant(t, "k.pem"));
+    assert_string_equal(c.tls_ca, twant(t, "ca.pem"));
+    config_free_center(&c);
+    center_fails(t, CENTER_MIN "tls_cert = c.pem\n",
+                 ": tls_cert needs a private key (tls_key = <file>)");
+    center_fails(t, CENTER_MIN "tls_key = k.pem\n",
+                 ": tls_key needs a certificate (tls_cert = <file>)");
+    center_fails(t, CENTER_MIN "tls_ca = ca.pem\n", ":4: tls_ca is for TLS (tls_cert and tls_key)");
+}
+
 /* store = postgresql needs a dsn; a dsn needs store = postgresql; no state beside it. */
 static void
 test_center_dsn(void **state)
@@ -907,6 +941,33 @@ test_id_path(void **state)
     check_id_path(".", "doctor", 10, "./doctor10.conf");
 }
 
+/* tls = yes with its keys; the keys without it are refused. */
+static void
+test_patient_tls(void **state)
+{
+    struct tmp *t = *state;
+    struct patient_config c;
+
+    twrite(t, "patient1.conf",
+           PATIENT_MIN "center_host = center.example\ntls = yes\ntls_ca = ca.pem\n"
+                       "tls_session = s.bin\n");
+    assert_int_equal(config_load_patient(&c, t->path, t->err, sizeof t->err), 0);
+    assert_int_equal(c.tls, 1);
+    assert_string_equal(c.tls_ca, twant(t, "ca.pem"));
+    assert_string_equal(c.tls_name, "center.example");
+    assert_string_equal(c.tls_session, twant(t, "s.bin"));
+    config_free_patient(&c);
+    twrite(t, "patient1.conf", PATIENT_MIN "tls = yes\ntls_name = other.example\n");
+    assert_int_equal(config_load_patient(&c, t->path, t->err, sizeof t->err), 0);
+    assert_string_equal(c.tls_name, "other.example");
+    config_free_patient(&c);
+    patient_fails(t, PATIENT_MIN "tls = maybe\n", ":5: tls must be one of: no yes");
+    patient_fails(t, PATIENT_MIN "tls_ca = ca.pem\n",
+                  ": tls_ca, tls_name and tls_session are for tls = yes");
+    patient_fails(t, PATIENT_MIN "tls = no\ntls_name = x\n",
+                  ": tls_ca, tls_name and tls_session are for tls = yes");
+}
+
 int
 main(void)
 {
@@ -933,10 +994,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_doctor_every_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doctor_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doctor_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_center_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patient_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patient_doctor_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patient_every_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patient_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patient_tls, setup, teardown),
         cmocka_unit_test(test_id_path),
     };
 
