@@ -7,9 +7,11 @@
 #include "profile.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdint.h>
@@ -17,12 +19,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <editline/readline.h>
 
@@ -43,7 +52,10 @@ struct patient {
     struct profile prof;
     struct client client;
     struct event_base *base;
-    struct bufferevent *bev; /* TCP to the center, until booked */
+    struct bufferevent *bev; /* TCP (or TLS over it) to the center, until booked */
+    SSL_CTX *ssl_ctx;        /* tls = yes: the client context that verifies the center */
+    char *session_path;      /* tls = yes: the file keeping the session ticket, or NULL */
+    int handshaking;         /* the TLS handshake runs: nothing may be sent yet */
     struct event *ev_timer;  /* deadline for the center's answer */
     struct event *ev_stdin;  /* the person's input, only while at the prompt */
     struct event *ev_udp;    /* the doctor's answer */
@@ -63,6 +75,7 @@ struct patient {
 };
 
 static void patient_sync(struct patient *pt, int rearm);
+static void patient_center_close(struct patient *pt);
 
 /* The patient whose line editor is installed: libedit's callbacks take no argument. */
 static struct patient *patient_editing;
@@ -83,7 +96,8 @@ patient_usage(FILE *fp)
             "schedule shows the whole list again only when it holds at most %d slots.\n"
             "Exit status: 0 booked and priced (or --show/--cancel answered), 1 usage or\n"
             "config error, 2 authentication failed, 3 no appointment made, 4 the doctor\n"
-            "gave no price, 5 the center could not be reached or broke the protocol.\n"
+            "gave no price, 5 the center could not be reached or broke the protocol,\n"
+            "6 tls = yes and the center's certificate or name did not verify.\n"
             "Config defaults: timeout_ms = 2000, udp_retries = 3.\n",
             CLIENT_SHORTLIST);
 }
@@ -384,18 +398,94 @@ patient_read_cb(struct bufferevent *bev, void *arg)
     patient_sync(pt, got);
 }
 
-/* The center closed the connection or it failed. */
+/* Why the connection failed: OpenSSL's first error if it has one, else the socket's. */
+static const char *
+patient_center_error(struct patient *pt, int err, char *buf, size_t len)
+{
+    unsigned long e, first = 0;
+
+    if (pt->ssl_ctx != NULL)
+        while ((e = bufferevent_get_openssl_error(pt->bev)) != 0)
+            if (first == 0)
+                first = e;
+    if (first != 0) {
+        if (ERR_reason_error_string(first) != NULL)
+            snprintf(buf, len, "%s", ERR_reason_error_string(first));
+        else
+            ERR_error_string_n(first, buf, len);
+        return buf;
+    }
+    return err != 0 ? evutil_socket_error_to_string(err) : "the connection failed";
+}
+
+/* Print the connection's addresses and let the client send its first request. */
+static void
+patient_connected(struct patient *pt)
+{
+    char host[64];
+    unsigned port;
+
+    if (net_local_addr(bufferevent_getfd(pt->bev), host, sizeof host, &port) == -1) {
+        client_fail(&pt->client, PATIENT_EXIT_CENTER, "cannot read the connection's address: %s",
+                    strerror(errno));
+        return;
+    }
+    client_connected(&pt->client, host, port);
+}
+
+/*
+ * The TLS handshake ended (what holds BEV_EVENT_CONNECTED) or failed. Only a
+ * handshake whose certificate chain and name verified lets the client send
+ * authenticate; a certificate that did not verify ends the patient with
+ * PATIENT_EXIT_TLS, any other failure with PATIENT_EXIT_CENTER.
+ */
+static void
+patient_tls_done(struct patient *pt, short what, int err)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(pt->bev);
+    long vr = SSL_get_verify_result(ssl);
+    char why[256];
+
+    pt->handshaking = 0;
+    if ((what & BEV_EVENT_CONNECTED) && vr == X509_V_OK && SSL_get0_peer_certificate(ssl) != NULL) {
+        log_debug("%s TLS session: %s, %s", SSL_session_reused(ssl) ? "resumed" : "new",
+                  SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+        patient_connected(pt);
+        return;
+    }
+    patient_center_error(pt, err, why, sizeof why); /* empties libevent's error queue */
+    if (vr != X509_V_OK)
+        client_fail(&pt->client, PATIENT_EXIT_TLS,
+                    "the center's certificate did not verify for %s: %s", pt->cfg.tls_name,
+                    X509_verify_cert_error_string(vr));
+    else if (what & BEV_EVENT_CONNECTED)
+        client_fail(&pt->client, PATIENT_EXIT_TLS, "the center showed no certificate");
+    else if (what & BEV_EVENT_EOF)
+        client_fail(&pt->client, PATIENT_EXIT_CENTER,
+                    "the center closed the connection during the TLS handshake");
+    else
+        client_fail(&pt->client, PATIENT_EXIT_CENTER,
+                    "the TLS handshake with the center failed: %s", why);
+}
+
+/* The TLS handshake ended, or the center closed the connection or it failed. */
 static void
 patient_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct patient *pt = arg;
     int err = EVUTIL_SOCKET_ERROR();
+    char why[256];
 
     (void)bev;
+    if (pt->handshaking) {
+        patient_tls_done(pt, what, err);
+        patient_sync(pt, 1);
+        return;
+    }
     if (what & BEV_EVENT_EOF)
         client_center_closed(&pt->client, NULL);
     else if (what & BEV_EVENT_ERROR)
-        client_center_closed(&pt->client, evutil_socket_error_to_string(err));
+        client_center_closed(&pt->client, patient_center_error(pt, err, why, sizeof why));
     patient_sync(pt, 0);
 }
 
@@ -407,7 +497,12 @@ patient_timer_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    client_center_timeout(&pt->client, pt->cfg.timeout_ms);
+    if (pt->handshaking)
+        client_fail(&pt->client, PATIENT_EXIT_CENTER,
+                    "the TLS handshake with the center did not finish within %u ms",
+                    pt->cfg.timeout_ms);
+    else
+        client_center_timeout(&pt->client, pt->cfg.timeout_ms);
     patient_sync(pt, 0);
 }
 
@@ -582,7 +677,7 @@ patient_sync(struct patient *pt, int rearm)
             c->screen.len = 0;
             fflush(stdout);
         }
-        if (c->wire.len > 0) {
+        if (c->wire.len > 0 && !pt->handshaking) { /* never before the center is verified */
             if (pt->bev != NULL && bufferevent_write(pt->bev, c->wire.data, c->wire.len) == -1)
                 client_fail(c, PATIENT_EXIT_CENTER, "cannot queue a request to the center");
             memset(c->wire.data, 0, c->wire.len);
@@ -597,8 +692,7 @@ patient_sync(struct patient *pt, int rearm)
         }
         if (c->state == CLIENT_DOCTOR && pt->bev != NULL) {
             /* Booked: the spec closes TCP here, before phase 3. */
-            bufferevent_free(pt->bev);
-            pt->bev = NULL;
+            patient_center_close(pt);
             evtimer_del(pt->ev_timer);
             patient_editor_set(pt, 0);
             patient_stdin_set(pt, 0);
@@ -611,10 +705,272 @@ patient_sync(struct patient *pt, int rearm)
     }
     patient_editor_set(pt, client_waits_input(c) && !pt->stdin_eof);
     patient_stdin_set(pt, client_waits_input(c) && !pt->stdin_eof);
-    if (!client_waits_center(c))
+    if (!client_waits_center(c) && !pt->handshaking)
         evtimer_del(pt->ev_timer);
     else if (rearm || !evtimer_pending(pt->ev_timer, NULL))
         evtimer_add(pt->ev_timer, &tv);
+}
+
+/* Close the connection to the center, telling a TLS peer first (close_notify). */
+static void
+patient_center_close(struct patient *pt)
+{
+    SSL *ssl;
+
+    if (pt->bev == NULL)
+        return;
+    if (pt->ssl_ctx != NULL && !pt->handshaking &&
+        (ssl = bufferevent_openssl_get_ssl(pt->bev)) != NULL) {
+        ERR_clear_error();
+        SSL_shutdown(ssl); /* one try on the non-blocking socket; nothing to wait for */
+        ERR_clear_error();
+    }
+    bufferevent_free(pt->bev);
+    pt->bev = NULL;
+}
+
+/*
+ * The default file of the session ticket: $XDG_STATE_HOME/hcs/ (an absolute
+ * XDG_STATE_HOME only, as the XDG spec says) or ~/.local/state/hcs/, then
+ * "session-HOST-PORT" with any byte of the host outside [A-Za-z0-9.:_-]
+ * made "_". NULL when neither variable is set (no session is kept).
+ */
+static char *
+patient_tls_default_path(const struct patient_config *cfg)
+{
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char path[PATH_MAX], *p;
+    int n;
+
+    if (xdg != NULL && xdg[0] == '/')
+        n = snprintf(path, sizeof path, "%s/hcs/", xdg);
+    else if (home != NULL && home[0] == '/')
+        n = snprintf(path, sizeof path, "%s/.local/state/hcs/", home);
+    else
+        return NULL;
+    if (n < 0 || (size_t)n >= sizeof path)
+        return NULL;
+    p = path + n;
+    n = snprintf(p, sizeof path - (size_t)n, "session-%s-%u", cfg->center_host, cfg->center_port);
+    if (n < 0 || (size_t)n >= sizeof path - (size_t)(p - path))
+        return NULL;
+    for (; *p != '\0'; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr(".:_-", *p) != NULL))
+            *p = '_';
+    return strdup(path);
+}
+
+/* Make the folders above path that do not exist, each 0700. Returns 0 or -1 (errno). */
+static int
+patient_tls_mkdirs(const char *path)
+{
+    char *dir, *p;
+    int rc = 0;
+
+    if ((dir = strdup(path)) == NULL)
+        return -1;
+    for (p = strchr(dir + 1, '/'); p != NULL && rc == 0; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+            rc = -1;
+        *p = '/';
+    }
+    free(dir);
+    return rc;
+}
+
+/* Write sess to the session file: a 0600 temporary file renamed over it. */
+static void
+patient_tls_save(struct patient *pt, SSL_SESSION *sess)
+{
+    char tmp[PATH_MAX + 8];
+    FILE *fp = NULL;
+    int fd = -1, made = 0, ok = 0;
+
+    if (pt->cfg.tls_session == NULL && patient_tls_mkdirs(pt->session_path) == -1)
+        goto out;
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", pt->session_path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        goto out;
+    }
+    if ((fd = mkstemp(tmp)) != -1)
+        made = 1;
+    if (fd == -1 || fchmod(fd, 0600) == -1 || (fp = fdopen(fd, "w")) == NULL)
+        goto out;
+    fd = -1;
+    ok = PEM_write_SSL_SESSION(fp, sess) == 1;
+    ok = fclose(fp) == 0 && ok;
+    fp = NULL;
+    ok = ok && rename(tmp, pt->session_path) == 0;
+out:
+    if (fp != NULL)
+        fclose(fp);
+    if (fd != -1)
+        close(fd);
+    if (!ok) {
+        log_warn("cannot keep the TLS session in %s", pt->session_path);
+        if (made)
+            unlink(tmp);
+    } else {
+        log_debug("kept the TLS session in %s", pt->session_path);
+    }
+    ERR_clear_error();
+}
+
+/* OpenSSL has a new session (a TLS 1.3 ticket, or a TLS 1.2 session): keep it. */
+static int
+patient_tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    struct patient *pt = SSL_get_app_data(ssl);
+
+    if (pt != NULL && pt->session_path != NULL)
+        patient_tls_save(pt, sess);
+    return 0; /* OpenSSL keeps its reference */
+}
+
+/*
+ * Whether sess may be resumed on ssl. A resumed handshake shows no
+ * certificate, so OpenSSL would take the saved one on trust: check it here
+ * against today's trust store and name, as a full handshake would (a changed
+ * tls_ca or tls_name, or an expired certificate, gives a full handshake).
+ */
+static int
+patient_tls_session_ok(SSL *ssl, SSL_SESSION *sess)
+{
+    X509 *peer = SSL_SESSION_get0_peer(sess);
+    X509_STORE_CTX *xs;
+    int ok = 0;
+
+    if (peer == NULL || !SSL_SESSION_is_resumable(sess) || (xs = X509_STORE_CTX_new()) == NULL)
+        return 0;
+    if (X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), peer, NULL) == 1 &&
+        X509_STORE_CTX_set_default(xs, "ssl_server") == 1 &&
+        X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xs), SSL_get0_param(ssl)) == 1)
+        ok = X509_verify_cert(xs) == 1;
+    if (!ok)
+        log_debug("the saved TLS session's certificate does not verify: %s",
+                  X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
+    X509_STORE_CTX_free(xs);
+    ERR_clear_error();
+    return ok;
+}
+
+/*
+ * Offer the saved session, if the file is a private regular file of this
+ * user (another user who could write it could plant a session of their own)
+ * and its certificate still verifies. Anything wrong means a full handshake.
+ */
+static void
+patient_tls_load(struct patient *pt, SSL *ssl)
+{
+    const char *path = pt->session_path;
+    SSL_SESSION *sess;
+    struct stat st;
+    FILE *fp;
+    int fd;
+
+    if (path == NULL)
+        return;
+    if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+        if (errno == ENOENT)
+            log_debug("no TLS session kept in %s yet", path);
+        else
+            log_warn("%s: cannot read the TLS session", path);
+        return;
+    }
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077) != 0) {
+        log_warnx("%s: not a private file of this user (mode 0600): TLS session ignored", path);
+        close(fd);
+        return;
+    }
+    if ((fp = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        return;
+    }
+    sess = PEM_read_SSL_SESSION(fp, NULL, NULL, NULL);
+    fclose(fp);
+    if (sess == NULL)
+        log_warnx("%s: not a TLS session: ignored", path);
+    else if (patient_tls_session_ok(ssl, sess) && SSL_set_session(ssl, sess) == 1)
+        log_debug("offering the TLS session kept in %s", path);
+    SSL_SESSION_free(sess);
+    ERR_clear_error();
+}
+
+/* The reason of OpenSSL's last error, for a message. */
+static const char *
+patient_tls_reason(void)
+{
+    const char *r = ERR_reason_error_string(ERR_peek_last_error());
+
+    return r != NULL ? r : "unknown error";
+}
+
+/*
+ * tls = yes: the client context. TLS 1.2 at least, the peer verified against
+ * tls_ca (or the system's store), sessions handed to patient_tls_new_session.
+ * Returns 0, or -1 with err set (a configuration error).
+ */
+static int
+patient_tls_init(struct patient *pt, char *err, size_t errlen)
+{
+    const struct patient_config *cfg = &pt->cfg;
+    SSL_CTX *ctx;
+
+    if ((ctx = pt->ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+        snprintf(err, errlen, "cannot create a TLS context: %s", patient_tls_reason());
+        return -1;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* A center that closes without close_notify ends like a plain TCP close. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (cfg->tls_ca != NULL ? SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1
+                            : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        snprintf(err, errlen, "%s: tls_ca: cannot load %s: %s", cfg->path,
+                 cfg->tls_ca != NULL ? cfg->tls_ca : "the system's trust store",
+                 patient_tls_reason());
+        return -1;
+    }
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, patient_tls_new_session);
+    pt->session_path =
+        cfg->tls_session != NULL ? strdup(cfg->tls_session) : patient_tls_default_path(cfg);
+    if (pt->session_path == NULL)
+        log_debug("no folder for the TLS session (HOME unset): none kept");
+    return 0;
+}
+
+/*
+ * A TLS bufferevent on fd, in the connecting state: the name to verify
+ * (an address is checked against the certificate's IP entries, a name
+ * against its DNS entries and sent as SNI) and the saved session.
+ */
+static struct bufferevent *
+patient_tls_bev(struct patient *pt, int fd)
+{
+    const char *name = pt->cfg.tls_name;
+    struct bufferevent *bev;
+    unsigned char addr[16];
+    SSL *ssl;
+    int ip = inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+
+    if ((ssl = SSL_new(pt->ssl_ctx)) == NULL)
+        return NULL;
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) != 1
+            : SSL_set1_host(ssl, name) != 1 || SSL_set_tlsext_host_name(ssl, name) != 1) ||
+        SSL_set_app_data(ssl, pt) != 1) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    patient_tls_load(pt, ssl);
+    if ((bev = bufferevent_openssl_socket_new(pt->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                              BEV_OPT_CLOSE_ON_FREE)) == NULL)
+        SSL_free(ssl);
+    return bev;
 }
 
 /* Connect to the center and set up the events of phases 1 and 2. Returns 0 or -1. */
@@ -625,8 +981,7 @@ patient_start(struct patient *pt, const struct patient_opts *o)
     socklen_t peerlen = sizeof peer;
     struct client_params p;
     struct event_config *ecfg;
-    char err[512], host[64];
-    unsigned port;
+    char err[768];
     int fd;
 
     memset(&p, 0, sizeof p);
@@ -666,30 +1021,37 @@ patient_start(struct patient *pt, const struct patient_opts *o)
         log_warnx("cannot set up events");
         return -1;
     }
+    if (pt->cfg.tls && patient_tls_init(pt, err, sizeof err) == -1) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
     if ((fd = net_connect_tcp(pt->cfg.center_host, pt->cfg.center_port, pt->cfg.timeout_ms, err,
                               sizeof err)) == -1) {
         client_fail(&pt->client, PATIENT_EXIT_CENTER, "%s", err);
         return 0;
     }
-    if ((pt->bev = bufferevent_socket_new(pt->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+    pt->bev = pt->cfg.tls ? patient_tls_bev(pt, fd)
+                          : bufferevent_socket_new(pt->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (pt->bev == NULL) {
         close(fd);
         log_warnx("cannot set up events");
         return -1;
     }
+    pt->handshaking = pt->cfg.tls;
     bufferevent_setcb(pt->bev, patient_read_cb, NULL, patient_event_cb, pt);
     bufferevent_setwatermark(pt->bev, EV_READ, 0, PATIENT_READMAX);
     if (bufferevent_enable(pt->bev, EV_READ) == -1) {
         log_warnx("cannot set up events");
         return -1;
     }
-    if (getpeername(fd, (struct sockaddr *)&peer, &peerlen) == -1 ||
-        net_local_addr(fd, host, sizeof host, &port) == -1) {
-        client_fail(&pt->client, PATIENT_EXIT_CENTER, "cannot read the connection's addresses: %s",
+    if (getpeername(fd, (struct sockaddr *)&peer, &peerlen) == -1) {
+        client_fail(&pt->client, PATIENT_EXIT_CENTER, "cannot read the center's address: %s",
                     strerror(errno));
         return 0;
     }
     pt->center_family = peer.ss_family;
-    client_connected(&pt->client, host, port);
+    if (!pt->handshaking) /* TLS: once the handshake verified the center (patient_tls_done) */
+        patient_connected(pt);
     patient_sync(pt, 1);
     return 0;
 }
@@ -707,8 +1069,10 @@ patient_free(struct patient *pt)
         event_free(pt->ev_udp);
     if (pt->udp_fd != -1)
         close(pt->udp_fd);
-    if (pt->bev != NULL)
-        bufferevent_free(pt->bev);
+    patient_center_close(pt);
+    if (pt->ssl_ctx != NULL)
+        SSL_CTX_free(pt->ssl_ctx);
+    free(pt->session_path);
     if (pt->ev_stdin != NULL)
         event_free(pt->ev_stdin);
     if (pt->ev_timer != NULL)
