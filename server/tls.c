@@ -85,7 +85,8 @@ tls_ctx_new(const struct center_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "%s: tls_cert %s: %s", cfg->path, cfg->tls_cert, tls_last_error());
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
         snprintf(err, errlen, "%s: tls_key %s: %s", cfg->path, cfg->tls_key, tls_last_error());
         goto fail;
     }
