@@ -114,6 +114,7 @@ static const struct config_key config_center_keys[] = {
     CFG_PATH(center_config, tls_cert),
     CFG_PATH(center_config, tls_key),
     CFG_PATH(center_config, tls_ca),
+    CFG_UINT(center_config, tls_handshake_timeout, 1, 86400),
     {NULL, CONFIG_STR, 0, 0, 0, NULL, NULL},
 };
 
@@ -618,6 +619,7 @@ config_load_center_from(struct center_config *c, const char *path, const char *t
     c->max_login_failures = 30;
     c->max_user_failures = 10;
     c->desk_max_streams = 100;
+    c->tls_handshake_timeout = 10;
     if (config_parse(&ctx, &c->path, path, text, "center", config_center_keys, c) == -1)
         return config_finish(&ctx, err, errlen);
     config_listen(&ctx, &c->listen, SOCK_STREAM);
@@ -638,6 +640,7 @@ config_load_center_from(struct center_config *c, const char *path, const char *t
     if (c->tls_ca != NULL && c->tls_cert == NULL && !config_key_bad(&ctx, "tls_ca"))
         config_error(&ctx, ctx.keyline[config_key_index(&ctx, "tls_ca")],
                      "tls_ca is for TLS (tls_cert and tls_key)");
+    c->tls_key_line = ctx.keyline[config_key_index(&ctx, "tls_key")];
     /* store and state are checked together only when each was read without error. */
     if (!config_key_bad(&ctx, "store") && !config_key_bad(&ctx, "state")) {
         if (c->store == CONFIG_STORE_UNSET)

@@ -32,9 +32,11 @@ struct center_config {
     char *desk_staff;          /* file of "name hash" rows */
     unsigned desk_max_streams; /* event streams open at once */
     /* TLS on the patient port and the desk, when tls_cert and tls_key are given. */
-    char *tls_cert; /* PEM certificate chain (NULL: no TLS) */
-    char *tls_key;  /* PEM private key, not readable by others */
-    char *tls_ca;   /* PEM CA file for client certificates (NULL: none asked) */
+    char *tls_cert;                 /* PEM certificate chain (NULL: no TLS) */
+    char *tls_key;                  /* PEM private key, not readable by others */
+    char *tls_ca;                   /* PEM CA file for client certificates (NULL: none asked) */
+    int tls_key_line;               /* line of tls_key in the file (for --check's message) */
+    unsigned tls_handshake_timeout; /* seconds a patient has to finish the TLS handshake */
 };
 
 #define CONFIG_STORE_MEMORY 0     /* bookings in memory only: lost when hcs stops */

@@ -9,9 +9,11 @@
 #include "net.h"
 #include "out.h"
 #include "proto.h"
+#include "tls.h"
 #include "transport.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -258,6 +260,9 @@ center_setup(struct center *c, struct center_config *cfg, const char *users, con
                   c->cfg.users, c->users.n - c->users.nhashed, c->users.n,
                   c->users.n == 1 ? " is" : "s are", c->cfg.users);
     if (c->cfg.desk && c->check && desk_check(c, err, errlen) == -1)
+        return -1;
+    if (c->cfg.tls_cert != NULL && (tls_check_key(&c->cfg, err, errlen) == -1 ||
+                                    (c->tls = tls_ctx_new(&c->cfg, err, errlen)) == NULL))
         return -1;
     if (center_store_open(c, err, errlen) == -1)
         return -1;
@@ -975,7 +980,8 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     center_keepalive(fd);
     c->stats.connections++;
-    if ((conn = conn_new(c, fd, sa, &transport_tcp_ops)) == NULL) {
+    if ((conn = conn_new(c, fd, sa, c->tls != NULL ? &transport_tls_ops : &transport_tcp_ops)) ==
+        NULL) {
         log_warnx("out of memory for a new connection");
         close(fd);
         return;
@@ -1055,6 +1061,25 @@ center_accept_error_cb(struct evconnlistener *l, void *arg)
     }
 }
 
+/* Whether a bound socket's address is a loopback one (127.0.0.0/8, ::1, ::ffff:127.x). */
+static int
+center_loopback(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+    const unsigned char *a6 = s6->sin6_addr.s6_addr;
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && a6[12] == 127);
+    return 0;
+}
+
 /* Bind the listening socket and print the start-up line. */
 int
 center_listen(struct center *c, struct event_base *base, char *err, size_t errlen)
@@ -1103,6 +1128,10 @@ center_listen(struct center *c, struct event_base *base, char *err, size_t errle
         return -1;
     for (i = 0; i < n; i++) {
         net_local_addr(fds[i], host, sizeof host, &port);
+        if (c->tls == NULL && !center_loopback(fds[i]))
+            log_warnx("listen %s is not a loopback address and TLS is off (no tls_cert): "
+                      "passwords travel in clear",
+                      host);
         out_line(OUT_STDOUT,
                  "Phase 1: The Health Center Server has port number %u and IP address %s.", port,
                  host);
@@ -1144,6 +1173,7 @@ center_free(struct center *c)
     free(c->blocks);
     free(c->rbuf);
     throttle_free(&c->throttle);
+    tls_ctx_free(c->tls);
     schedule_free(&c->sched);
     users_free(&c->users);
     config_free_center(&c->cfg);

@@ -22,6 +22,7 @@ struct evbuffer;
 struct committer;
 struct authpool;
 struct desk;
+struct ssl_ctx_st;
 
 TAILQ_HEAD(conns, conn);
 
@@ -74,6 +75,7 @@ struct center {
     int64_t commit_start_us;     /* when the batch being written was handed over */
     struct authpool *authpool;   /* checks hashed passwords; NULL when all are clear */
     struct desk *desk;           /* the reception desk ([desk] port), or NULL */
+    struct ssl_ctx_st *tls;      /* TLS of new patients and the desk, or NULL */
     const char *dummyhash;       /* the costliest hash of users.txt, for clear and unknown users */
     size_t nconns;
     size_t nrefused; /* of them, refused at accept and closing: not counted in max_clients */

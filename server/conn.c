@@ -78,8 +78,9 @@ conn_arm_timer(struct conn *c, int64_t secs)
 }
 
 /*
- * Arm the timer for the next deadline: the login's (auth_timeout after
- * connecting, also while a password check runs) or the idle one
+ * Arm the timer for the next deadline: the TLS handshake's
+ * (tls_handshake_timeout after connecting), the login's (auth_timeout
+ * after connecting, also while a password check runs) or the idle one
  * (idle_timeout after the last complete line).
  */
 static void
@@ -91,6 +92,8 @@ conn_arm_deadline(struct conn *c, int64_t now)
 
     if ((c->state == CONN_NEW || c->state == CONN_AUTH) && auth_end < idle_end)
         next = auth_end;
+    if (c->handshaking && c->created + cfg->tls_handshake_timeout < next)
+        next = c->created + cfg->tls_handshake_timeout;
     conn_arm_timer(c, next - now);
 }
 
@@ -550,8 +553,10 @@ conn_handshake(struct conn *c)
         return;
     }
     c->handshaking = 0;
-    conn_set_events(c, EV_READ);
-    conn_read(c);
+    conn_arm_deadline(c, conn_now(c));
+    conn_flush(c); /* a refusal ("busy") queued meanwhile */
+    if (!c->lost)
+        conn_read(c);
 }
 
 /*
@@ -585,6 +590,13 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (c->handshaking) {
+        /* No line can be sent before the handshake: it just goes. */
+        log_info("%s:%u: TLS handshake not finished in %u s; closing", c->host, c->port,
+                 cfg->tls_handshake_timeout);
+        conn_close(c);
+        return;
+    }
     switch (c->state) {
     case CONN_CLOSING:
     case CONN_LINGER:

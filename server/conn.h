@@ -44,6 +44,7 @@ struct conn {
     uint32_t changeslot; /* ... of this slot */
     struct center *center;
     const struct transport_ops *xprt; /* NULL: no socket (tests, fuzzers) */
+    void *xprtdata; /* the transport's own state (TLS: its SSL); NULL for plain TCP */
     int fd;
     enum conn_state state;
     short evflags; /* what ev waits for now */

@@ -22,9 +22,12 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+
+#include <openssl/ssl.h>
 
 #define DESK_MAX_HEADERS 8192   /* bytes of a request's headers */
 #define DESK_MAX_BODY 4096      /* bytes of a request's body */
@@ -1009,6 +1012,30 @@ desk_staff(struct desk *d, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * A new desk connection over TLS, with the center's context of the moment
+ * (a SIGHUP's new certificate reaches the next connection).
+ */
+static struct bufferevent *
+desk_tls_bev_cb(struct event_base *base, void *arg)
+{
+    struct desk *d = arg;
+    struct bufferevent *bev;
+    SSL *ssl;
+
+    if ((ssl = SSL_new(d->c->tls)) == NULL)
+        return NULL;
+    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* Browsers often close without close_notify; that is the end of the request. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 /* Start the desk. */
 struct desk *
 desk_new(struct center *c, struct event_base *base, char *err, size_t errlen)
@@ -1049,6 +1076,8 @@ desk_new(struct center *c, struct event_base *base, char *err, size_t errlen)
     evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                             EVHTTP_REQ_DELETE);
     evhttp_set_gencb(d->http, desk_request_cb, d);
+    if (c->tls != NULL)
+        evhttp_set_bevcb(d->http, desk_tls_bev_cb, d);
     n = net_bind_all(c->cfg.desk_listen, c->cfg.desk_port, SOCK_STREAM, 128, fds, CENTER_MAXLISTEN,
                      err, errlen);
     if (n == -1)
@@ -1061,8 +1090,9 @@ desk_new(struct center *c, struct event_base *base, char *err, size_t errlen)
             goto fail;
         }
         net_local_addr(fds[i], host, sizeof host, &d->port);
-        log_info("desk: http://%s%s%s:%u/", strchr(host, ':') != NULL ? "[" : "", host,
-                 strchr(host, ':') != NULL ? "]" : "", d->port);
+        log_info("desk: %s://%s%s%s:%u/", c->tls != NULL ? "https" : "http",
+                 strchr(host, ':') != NULL ? "[" : "", host, strchr(host, ':') != NULL ? "]" : "",
+                 d->port);
     }
     if ((d->ping_ev = event_new(base, -1, EV_PERSIST, desk_ping_cb, d)) == NULL ||
         event_add(d->ping_ev, &ping) == -1 ||

@@ -5,6 +5,7 @@
 #include "opts.h"
 #include "out.h"
 #include "passwd.h"
+#include "tls.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -32,7 +33,8 @@ hcs_usage(FILE *fp)
             "port 21000, max_clients 10000, max_line 512, idle_timeout 300, auth_timeout 30,\n"
             "max_output 1048576, store sqlite if state names a file (else memory;\n"
             "store postgresql needs dsn), max_clients_per_address 1000,\n"
-            "max_checks_per_address 4, max_login_failures 30, max_user_failures 10.\n",
+            "max_checks_per_address 4, max_login_failures 30, max_user_failures 10,\n"
+            "tls_handshake_timeout 10 (with tls_cert and tls_key).\n",
             "--quiet", HCS_DEFAULT_CONFIG);
 }
 
@@ -53,7 +55,11 @@ hcs_signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
-/* SIGHUP: re-read the data files; a bad one changes nothing and is reported. */
+/*
+ * SIGHUP: re-read the data files and the TLS certificate and key; a bad one
+ * changes nothing of its own and is reported (a bad certificate keeps the
+ * old one).
+ */
 static void
 hcs_reload_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -61,6 +67,8 @@ hcs_reload_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)sig;
     (void)what;
+    if (tls_reload(arg, err, sizeof err) == -1)
+        log_warnx("reload: %s; the TLS certificate stays as it was", err);
     if (center_reload(arg, err, sizeof err) == -1)
         log_warnx("reload: %s; nothing changed", err);
 }
@@ -168,6 +176,10 @@ main(int argc, char **argv)
     if (check) {
         printf("%s: OK (%zu user%s, %zu slot%s)\n", path, center.users.n,
                center.users.n == 1 ? "" : "s", center.sched.n, center.sched.n == 1 ? "" : "s");
+        if (center.tls != NULL) {
+            tls_describe(center.tls, err, sizeof err);
+            printf("%s: TLS certificate and key load and match: %s\n", path, err);
+        }
         center_free(&center);
         return 0;
     }

@@ -36,5 +36,7 @@ struct transport_ops {
 
 /* Plain TCP on the connection's socket. */
 extern const struct transport_ops transport_tcp_ops;
+/* TLS on the connection's socket, with the center's current context (tls.h). */
+extern const struct transport_ops transport_tls_ops;
 
 #endif
