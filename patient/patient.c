@@ -1119,8 +1119,18 @@ main(int argc, char **argv)
     if (patient_load(pt, &o) == -1)
         goto out;
     if (o.common.check) {
-        printf("%s: ok (patient %u, username %s, insurance %s)\n", pt->cfg.path, pt->cfg.id,
+        char err[768];
+
+        if (pt->cfg.tls && patient_tls_init(pt, err, sizeof err) == -1) {
+            fprintf(stderr, "%s\n", err);
+            goto out;
+        }
+        printf("%s: ok (patient %u, username %s, insurance %s", pt->cfg.path, pt->cfg.id,
                pt->prof.user, pt->prof.plan);
+        if (pt->cfg.tls)
+            printf(", TLS name %s, session file %s", pt->cfg.tls_name,
+                   pt->session_path != NULL ? pt->session_path : "none");
+        printf(")\n");
         status = PATIENT_EXIT_OK;
         goto out;
     }

@@ -452,22 +452,111 @@ test_plain_center(void **state)
     close(lfd);
 }
 
-/* A tls_ca that holds no certificate is a configuration error: status 1, nothing sent. */
+/* A tls_ca that holds no certificate is a configuration error, for --check too: status 1,
+ * one line, nothing sent; a good one passes --check, which names the session file. */
 static void
 test_bad_ca_file(void **state)
 {
     struct tw *w = tw_new();
     const char *conf = fixture_patient(w->dir, 1, 1, USER, PASSWORD, "blueshield\n",
                                        "tls = yes\ntls_ca = patient1insurance.txt\n");
-    struct hproc *p = h_start("patient", NULL, "patient", "-c", conf, NULL);
+    const char *want = h_str("%s: tls_ca: cannot load %s/patient1insurance.txt: ", conf, w->dir);
+    struct hproc *p;
+    int check;
 
     (void)state;
+    for (check = 0; check <= 1; check++) {
+        p = h_start("patient", NULL, "patient", "-c", conf, check ? "--check" : NULL, NULL);
+        h_close_in(p);
+        h_expect_exit(p, 1);
+        h_expect_eof(p);
+        if (strncmp(h_stderr(p), want, strlen(want)) != 0 || count(h_stderr(p), "\n") != 1)
+            h_fail("stderr '%s', expected '%s...'", h_stderr(p), want);
+    }
+    conf = fixture_patient(w->dir, 1, 1, USER, PASSWORD, "blueshield\n",
+                           "tls = yes\ntls_ca = certs/ca.pem\ntls_session = s\n");
+    p = h_start("patient", NULL, "patient", "-c", conf, "--check", NULL);
     h_close_in(p);
-    h_expect_exit(p, 1);
+    h_expectf(p,
+              "%s: ok (patient 1, username " USER ", insurance blueshield, TLS name 127.0.0.1, "
+              "session file %s/s)",
+              conf, w->dir);
+    h_expect_exit(p, 0);
     h_expect_eof(p);
-    if (strncmp(h_stderr(p), h_str("%s: tls_ca: cannot load ", conf), strlen(conf) + 20) != 0 ||
-        count(h_stderr(p), "\n") != 1)
-        h_fail("stderr '%s'", h_stderr(p));
+}
+
+/*
+ * The three phases against the real hcs with tls_cert and tls_key: the
+ * spec's screen lines, the price from the doctor, and a second run (--show)
+ * that resumes the session the first one kept.
+ */
+static void
+test_session_hcs(void **state)
+{
+    static const struct fixture_user users[] = {{USER, PASSWORD}};
+    struct tw *w = tw_new();
+    const char *args[] = {"--id", "1", "--config-dir", w->dir, NULL};
+    const char *env[] = {h_str("XDG_STATE_HOME=%s", h_path(w->dir, "state")), NULL};
+    struct fixture_opts o;
+    struct fixture *f;
+    struct hproc *d, *p;
+    const char *conf;
+    unsigned docport;
+
+    memset(&o, 0, sizeof o);
+    d = fixture_doctor(w->dir, 1, "house", "blueshield 80\n", NULL, args, &docport);
+    o.dir = w->dir;
+    o.users = users;
+    o.nusers = 1;
+    o.slots_text = h_str("4 Wed 10am house %u\n7 Fri 02pm house %u\n", docport, docport);
+    o.config = "tls_cert = certs/center.pem\ntls_key = certs/center.key\n";
+    f = fixture_setup(state, &o);
+    conf = fixture_patient(w->dir, 1, f->port, USER, PASSWORD, "blueshield\n",
+                           "tls = yes\ntls_ca = certs/ca.pem\n");
+
+    p = h_start("patient", env, "patient", "-v", "-c", conf, "--slot", "7", NULL);
+    h_close_in(p);
+    h_expect_port(p, "Phase 1: Patient 1 has TCP port number ", " and IP address 127.0.0.1.");
+    h_expect(p, "Phase 1: Authentication request from Patient 1 with username " USER
+                " and password ******** has been sent to the Health Center Server.");
+    h_expect(p, "Phase 1: Patient 1 authentication result: success.");
+    h_expect(p, "Phase 1: End of Phase 1 for Patient 1.");
+    h_expect(p, "Phase 2: The following appointments are available for Patient 1:");
+    h_expect(p, "4 Wed 10am");
+    h_expect(p, "7 Fri 02pm");
+    h_expect(p, "Please enter the preferred appointment index and press enter: 7");
+    h_expectf(p,
+              "Phase 2: The requested appointment is available and reserved to Patient 1. The "
+              "assigned doctor port number is %u.",
+              docport);
+    h_expect_prefix(p, "Phase 3: Patient 1 has a dynamic UDP port number ");
+    h_expectf(p,
+              "Phase 3: The cost estimation request from Patient 1 with insurance plan "
+              "blueshield has been sent to the doctor with port number %u and IP address "
+              "127.0.0.1.",
+              docport);
+    h_expectf(p,
+              "Phase 3: Patient 1 receives 80$ estimation cost from doctor with port number %u "
+              "and name house.",
+              docport);
+    h_expect(p, "Phase 3: End of Phase 3 for Patient 1.");
+    h_expect_exit(p, 0);
+    h_expect_eof(p);
+    h_wait_stderr(p, 0, "patient: new TLS session: TLSv1.3");
+    h_wait_prefix(f->hcs, "Phase 2: The Health Center Server confirms the following appointment 7 "
+                          "to patient with username " USER ".");
+
+    p = h_start("patient", env, "patient", "-v", "-c", conf, "--show", NULL);
+    h_close_in(p);
+    h_wait_prefix(p, "Phase 1: End of Phase 1 for Patient 1.");
+    h_expectf(p, "Patient 1 has appointment 7 Fri 02pm with house (port %u).", docport);
+    h_expect_exit(p, 0);
+    h_expect_eof(p);
+    h_wait_stderr(p, 0, "patient: resumed TLS session: TLSv1.3");
+    fixture_stop(f);
+    assert_null(strstr(h_stdout(f->hcs), PASSWORD));
+    assert_null(strstr(h_stderr(f->hcs), PASSWORD));
+    assert_int_equal(h_stop(d), 0);
 }
 
 int
@@ -483,6 +572,7 @@ main(void)
         cmocka_unit_test_teardown(test_handshake_timeout, fixture_teardown),
         cmocka_unit_test_teardown(test_plain_center, fixture_teardown),
         cmocka_unit_test_teardown(test_bad_ca_file, fixture_teardown),
+        cmocka_unit_test_teardown(test_session_hcs, fixture_teardown),
     };
 
     h_init();
