@@ -212,6 +212,8 @@ test_verified(void **state)
     h_wait(s);
     if (strstr(h_stdout(s), "Hostname in TLS extension") != NULL)
         h_fail("an IP address was sent as SNI");
+    if (strstr(h_stdout(s), "\nDONE\n") == NULL) /* s_server's word for a close_notify */
+        h_fail("the patient closed without close_notify");
     assert_int_equal(mode_of(folder), 0700);
     assert_int_equal(mode_of(h_str("%s/session-127.0.0.1-%u", folder, port)), 0600);
 }
@@ -452,6 +454,28 @@ test_plain_center(void **state)
     close(lfd);
 }
 
+/* A center gone without close_notify (killed): "closed the connection", status 5. */
+static void
+test_center_vanishes(void **state)
+{
+    struct tw *w = tw_new();
+    unsigned port;
+    struct hproc *s =
+        sserver(h_path(w->certs, "center.pem"), h_path(w->certs, "center.key"), 1, 0, &port);
+    const char *conf = fixture_patient(w->dir, 1, port, USER, PASSWORD, "blueshield\n",
+                                       "tls = yes\ntls_ca = certs/ca.pem\ntimeout_ms = 5000\n");
+    struct hproc *p = h_start("patient", NULL, "patient", "-c", conf, "--show", NULL);
+
+    (void)state;
+    h_close_in(p);
+    h_wait_prefix(s, "authenticate " USER " " PASSWORD);
+    h_wait_prefix(p, "Phase 1: Authentication request from Patient 1");
+    h_kill(s);
+    h_expect_exit(p, 5);
+    h_expect_eof(p);
+    assert_string_equal(h_stderr(p), "patient: phase 1: the center closed the connection\n");
+}
+
 /* A tls_ca that holds no certificate is a configuration error, for --check too: status 1,
  * one line, nothing sent; a good one passes --check, which names the session file. */
 static void
@@ -571,6 +595,7 @@ main(void)
         cmocka_unit_test_teardown(test_resumed, fixture_teardown),
         cmocka_unit_test_teardown(test_handshake_timeout, fixture_teardown),
         cmocka_unit_test_teardown(test_plain_center, fixture_teardown),
+        cmocka_unit_test_teardown(test_center_vanishes, fixture_teardown),
         cmocka_unit_test_teardown(test_bad_ca_file, fixture_teardown),
         cmocka_unit_test_teardown(test_session_hcs, fixture_teardown),
     };
