@@ -190,6 +190,38 @@ expect_refused(struct tw *w, const char *cert, const char *key, const char *extr
         h_fail("a session of an unverified center was kept");
 }
 
+/* make-certs.sh: the key 0600 in a 0700 folder, a chain that verifies for the three names,
+ * no CA key left behind, and no overwrite without -f. */
+static void
+test_make_certs(void **state)
+{
+    struct tw *w = tw_new();
+    const char *pem = h_path(w->certs, "center.pem");
+    struct hproc *p;
+    struct stat before, after;
+
+    (void)state;
+    assert_int_equal(mode_of(w->certs), 0700);
+    assert_int_equal(mode_of(h_path(w->certs, "center.key")), 0600);
+    assert_int_equal(access(h_path(w->certs, "ca.key"), F_OK), -1);
+    sh(h_str("cd '%s' && for n in localhost 127.0.0.1 ::1; do case $n in *[!a-z]*) o=-verify_ip;; "
+             "*) o=-verify_hostname;; esac; openssl verify -purpose sslserver $o $n -CAfile "
+             "ca.pem center.pem >/dev/null || exit 1; done; ! openssl verify -verify_hostname "
+             "elsewhere.example -CAfile ca.pem center.pem >/dev/null 2>&1",
+             w->certs));
+    assert_int_equal(stat(pem, &before), 0);
+    p = h_start("make-certs.sh", NULL, make_certs_script(), w->certs, NULL);
+    h_close_in(p);
+    h_expect_exit(p, 1);
+    h_expect_eof(p);
+    assert_string_equal(h_stderr(p), h_str("%s: %s/ca.pem exists; -f replaces it\n",
+                                           make_certs_script(), w->certs));
+    assert_int_equal(stat(pem, &after), 0);
+    assert_true(before.st_ino == after.st_ino && before.st_mtime == after.st_mtime);
+    sh(h_str("cp '%s' '%s/old.pem' && '%s' -f '%s' >/dev/null && ! cmp -s '%s/old.pem' '%s'", pem,
+             w->dir, make_certs_script(), w->certs, w->dir, pem));
+}
+
 /* The control for the tests below: a verified center gets authenticate; an IP name sends no
  * SNI; with XDG_STATE_HOME empty the ticket goes under $HOME, folder 0700, file 0600. */
 static void
@@ -587,6 +619,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_make_certs, fixture_teardown),
         cmocka_unit_test_teardown(test_verified, fixture_teardown),
         cmocka_unit_test_teardown(test_name_and_sni, fixture_teardown),
         cmocka_unit_test_teardown(test_wrong_ca, fixture_teardown),
