@@ -44,8 +44,9 @@ enum patient_exit {
                                    insurance plan */
     PATIENT_EXIT_CENTER = 5,    /* the center could not be reached, timed out the session, or
                                    broke the protocol */
-    PATIENT_EXIT_TLS = 6,       /* tls = yes: the center's certificate or name did not verify
-                                   (nothing was sent); set by the shell, never by this module */
+    PATIENT_EXIT_TLS = 5,       /* tls = yes: the center's certificate or name did not verify, so
+                                   it was not reached (nothing was sent; the issue's status 5);
+                                   set by the shell, never by this module */
 };
 
 /* What the person asked for on the command line. */

@@ -118,7 +118,7 @@ test_exit_statuses(void **state)
     assert_int_equal(PATIENT_EXIT_NOBOOKING, 3);
     assert_int_equal(PATIENT_EXIT_NOPRICE, 4);
     assert_int_equal(PATIENT_EXIT_CENTER, 5);
-    assert_int_equal(PATIENT_EXIT_TLS, 6);
+    assert_int_equal(PATIENT_EXIT_TLS, 5);
 }
 
 static void
