@@ -1,5 +1,6 @@
 /* notify.c: the sd_notify(3) protocol by hand: a datagram to the socket $NOTIFY_SOCKET. */
 #include "notify.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -50,4 +51,12 @@ notify_send(const char *state)
     close(fd);
     errno = saved;
     return n == (ssize_t)strlen(state) ? 1 : -1;
+}
+
+/* Send state, warning when it cannot be sent. */
+void
+notify_tell(const char *state)
+{
+    if (notify_send(state) == -1)
+        log_warn("cannot tell the service manager %s (NOTIFY_SOCKET)", state);
 }

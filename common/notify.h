@@ -12,6 +12,8 @@
  * -1 on error (errno set; the caller may log it and go on).
  */
 int notify_send(const char *state);
+/* notify_send, with a failure logged as a warning (the program goes on). */
+void notify_tell(const char *state);
 /*
  * The address of name: a path ("/run/systemd/notify") or, starting with '@',
  * an abstract socket name. Returns 0 and sets *len, or -1 for a name that is

@@ -195,8 +195,7 @@ doctor_signal_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     log_info("stopping on signal %d", (int)sig);
-    if (notify_send("STOPPING=1") == -1)
-        log_warn("sd_notify STOPPING");
+    notify_tell("STOPPING=1");
     event_base_loopbreak(d->base);
 }
 
@@ -215,14 +214,12 @@ doctor_hup_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)sig;
     (void)what;
-    if (notify_send("RELOADING=1") == -1)
-        log_warn("sd_notify RELOADING");
+    notify_tell("RELOADING=1");
     if (prices_load(&fresh, d->cfg.prices, err, sizeof err) == -1) {
         log_text(LOGP_ERR, err);
         log_warnx("reload failed: the %zu price%s loaded before stay", d->prices.count,
                   d->prices.count == 1 ? "" : "s");
-        if (notify_send("READY=1") == -1)
-            log_warn("sd_notify READY");
+        notify_tell("READY=1");
         return;
     }
     prices_diff(&d->prices, &fresh, &diff);
@@ -230,8 +227,7 @@ doctor_hup_cb(evutil_socket_t sig, short what, void *arg)
     d->prices = fresh;
     prices_diff_line(&diff, line, sizeof line);
     out_line(OUT_STDOUT, "%s", line);
-    if (notify_send("READY=1") == -1)
-        log_warn("sd_notify READY");
+    notify_tell("READY=1");
 }
 
 /* Bind the socket, print the start-up line, and set up the events. Returns 0 or -1. */
@@ -323,8 +319,7 @@ main(int argc, char **argv)
      * more (-q) starts no writer thread. */
     if (out_start("doctor") == -1)
         log_warn("cannot start the output writers; lines are written directly");
-    if (notify_send("READY=1") == -1)
-        log_warn("sd_notify READY");
+    notify_tell("READY=1");
     if (event_base_dispatch(d->base) == -1) {
         log_warnx("event loop failed");
         goto out;

@@ -53,8 +53,7 @@ hcs_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     log_info("caught signal %d, stopping", (int)sig);
-    if (notify_send("STOPPING=1") == -1)
-        log_warn("sd_notify STOPPING");
+    notify_tell("STOPPING=1");
     event_base_loopbreak(arg);
 }
 
@@ -66,12 +65,10 @@ hcs_reload_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)sig;
     (void)what;
-    if (notify_send("RELOADING=1") == -1)
-        log_warn("sd_notify RELOADING");
+    notify_tell("RELOADING=1");
     if (center_reload(arg, err, sizeof err) == -1)
         log_warnx("reload: %s; nothing changed", err);
-    if (notify_send("READY=1") == -1)
-        log_warn("sd_notify READY");
+    notify_tell("READY=1");
 }
 
 /* Warn when users.txt can be read by other users. */
@@ -209,8 +206,7 @@ main(int argc, char **argv)
      * more (-q) starts no writer thread. */
     if (out_start("hcs") == -1)
         log_warn("cannot start the output writers; lines are written directly");
-    if (notify_send("READY=1") == -1)
-        log_warn("sd_notify READY");
+    notify_tell("READY=1");
     event_base_dispatch(base);
 
     if (verbose)

@@ -281,7 +281,21 @@ test_no_notify_socket(void **state)
     assert_int_equal(kill(f->hcs->pid, SIGHUP), 0);
     h_wait_stderr(f->hcs, 0, "hcs: reload: ");
     fixture_stop(f);
-    assert_null(strstr(h_stderr(f->hcs), "sd_notify"));
+    assert_null(strstr(h_stderr(f->hcs), "NOTIFY_SOCKET"));
+}
+
+/* A $NOTIFY_SOCKET nobody listens at: hcs says so and serves all the same. */
+static void
+test_notify_nobody(void **state)
+{
+    struct fixture *f = start(state, "export NOTIFY_SOCKET=/nonexistent/notify", NULL);
+    struct tconn *c;
+
+    h_wait_stderr(f->hcs, 0, "hcs: cannot tell the service manager READY=1 (NOTIFY_SOCKET): ");
+    c = fixture_login(f, "ann", "pw-ann-1");
+    tc_sendf(c, "selection 2\n");
+    tc_expect(c, "house 41001");
+    fixture_stop(f);
 }
 
 int
@@ -296,6 +310,7 @@ main(void)
         cmocka_unit_test_teardown(test_notify_hcs, fixture_teardown),
         cmocka_unit_test_teardown(test_notify_doctor, fixture_teardown),
         cmocka_unit_test_teardown(test_no_notify_socket, fixture_teardown),
+        cmocka_unit_test_teardown(test_notify_nobody, fixture_teardown),
     };
 
     h_init();
