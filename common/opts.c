@@ -88,7 +88,7 @@ opts_usage(FILE *fp, const char *prog, unsigned which)
         fprintf(fp, "  -c, %-18s%s\n", "--config FILE", "use FILE");
     if (which & OPTS_USAGE_CONFIG_DIR)
         fprintf(fp, "      %-18s%s\n", "--config-dir DIR",
-                "folder for --id (default: $HCS_CONFIG_DIR, else config)");
+                "folder for --id (default: $HCS_CONFIG_DIR, else " HCS_DEFAULT_CONFIG_DIR ")");
     if (which & OPTS_USAGE_CHECK)
         fprintf(fp, "      %-18s%s\n", "--check",
                 "validate the configuration and data files, then exit");

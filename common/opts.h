@@ -39,7 +39,7 @@ enum { OPTS_ID = 256, OPTS_CONFIG, OPTS_CONFIG_DIR, OPTS_CHECK, OPTS_OWN };
 struct opts {
     unsigned id;            /* --id N; 0: not given */
     const char *config;     /* --config FILE */
-    const char *config_dir; /* --config-dir DIR; NULL: $HCS_CONFIG_DIR, else "config" */
+    const char *config_dir; /* --config-dir DIR; NULL: $HCS_CONFIG_DIR, else the default */
     int check;              /* --check */
     int verbose;            /* -v */
 };

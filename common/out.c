@@ -56,6 +56,9 @@ struct out_slot {
     unsigned long long total_dropped;
 };
 
+/* out_set_prefix: the priority put before each line of a stream that has none; NULL: none. */
+static const char *out_prefix[2];
+
 static struct out_slot out_slots[2] = {
     {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0},
     {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0},
@@ -104,7 +107,8 @@ out_notice(struct out_queue *q)
     int n;
 
     n = snprintf(line, sizeof line,
-                 "%s: %llu line%s of output dropped: the reader did not keep up\n", q->progname,
+                 "%s%s: %llu line%s of output dropped: the reader did not keep up\n",
+                 out_prefix[q->stream == OUT_STDOUT ? 0 : 1] != NULL ? "<4>" : "", q->progname,
                  q->dropped, q->dropped == 1 ? "" : "s");
     if (n > 0 && (size_t)n < sizeof line && (size_t)n <= q->cap - q->used) {
         out_copy_in(q, line, (size_t)n);
@@ -343,24 +347,70 @@ out_start_fds(const char *progname, int outfd, int errfd, size_t capacity)
     return 0;
 }
 
+/* Set the priority prefix of stream s ("<6>"; NULL: none), before any line is written. */
+void
+out_set_prefix(enum out_stream s, const char *prefix)
+{
+    out_prefix[s == OUT_STDOUT ? 0 : 1] = prefix;
+}
+
+/* Whether a line starts with a priority, "<N>" with N from 0 to 7 (sd-daemon(3)). */
+static int
+out_has_priority(const char *line, size_t len)
+{
+    return len >= 3 && line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>';
+}
+
+/* text with prefix before each of its lines that has no priority yet; NULL: no memory. */
+char *
+out_prefixed(const char *prefix, const char *text, size_t len, size_t *outlen)
+{
+    size_t plen = strlen(prefix), lines = out_count_lines(text, len) + 1, n = 0, i = 0;
+    char *buf;
+
+    if ((buf = malloc(len + lines * plen + 1)) == NULL)
+        return NULL;
+    while (i < len) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t end = nl != NULL ? (size_t)(nl - text) + 1 : len;
+
+        if (!out_has_priority(text + i, end - i)) {
+            memcpy(buf + n, prefix, plen);
+            n += plen;
+        }
+        memcpy(buf + n, text + i, end - i);
+        n += end - i;
+        i = end;
+    }
+    buf[n] = '\0';
+    *outlen = n;
+    return buf;
+}
+
 /* Queue text on stream s, or write it at once with stdio when no writer runs. */
 void
 out_write(enum out_stream s, const char *text, size_t len)
 {
     struct out_slot *sl = out_slot(s);
     FILE *fp = s == OUT_STDOUT ? stdout : stderr;
+    const char *prefix = out_prefix[s == OUT_STDOUT ? 0 : 1];
+    char *owned = NULL;
 
     if (len == 0)
         return;
+    if (prefix != NULL && (owned = out_prefixed(prefix, text, len, &len)) != NULL)
+        text = owned;
     pthread_mutex_lock(&sl->mu);
     if (sl->q != NULL) {
         out_put(sl, sl->q, text, len);
         pthread_mutex_unlock(&sl->mu);
+        free(owned);
         return;
     }
     pthread_mutex_unlock(&sl->mu);
     fwrite(text, 1, len, fp);
     fflush(fp);
+    free(owned);
 }
 
 /* Format one line, add its newline and queue it. */

@@ -34,6 +34,15 @@ void out_line(enum out_stream s, const char *fmt, ...) __attribute__((format(pri
 void out_vline(enum out_stream s, const char *fmt, va_list ap);
 /* Queue text made of whole lines as one unit: all of it, or none when it does not fit. */
 void out_write(enum out_stream s, const char *text, size_t len);
+/*
+ * From now on put prefix (a priority such as "<6>", for the journal: sd-daemon(3)) before
+ * every line written on s that does not start with one, and "<4>" before the line telling
+ * of dropped lines; NULL: nothing. Call it before the first line.
+ */
+void out_set_prefix(enum out_stream s, const char *prefix);
+/* text (len bytes of lines) with prefix before each line that has no priority; *outlen gets
+ * its length. Caller frees; NULL: no memory. */
+char *out_prefixed(const char *prefix, const char *text, size_t len, size_t *outlen);
 /* Wait up to ms for everything queued to be written. Returns 0, or -1 when time ran out. */
 int out_flush(int ms);
 /*

@@ -207,5 +207,5 @@ util_config_dir(const char *opt)
         return opt;
     if (env != NULL && *env != '\0')
         return env;
-    return "config";
+    return HCS_DEFAULT_CONFIG_DIR;
 }

@@ -47,7 +47,14 @@ int util_utf8_ok(const char *s, size_t len);
 /* Whether a token contains only bytes above 0x20 other than DEL. */
 int util_token_ok(const char *s, size_t len);
 
-/* Default folder for --id: --config-dir, else $HCS_CONFIG_DIR, else "config". */
+/* The folder of the configuration files when nothing names one: "config" (under the current
+ * folder) in a build for development, /etc/hcs in a build for the system prefix (CMake's
+ * HCS_DEFAULT_CONFIG_DIR). */
+#ifndef HCS_DEFAULT_CONFIG_DIR
+#define HCS_DEFAULT_CONFIG_DIR "config"
+#endif
+
+/* Default folder for --id: --config-dir, else $HCS_CONFIG_DIR, else HCS_DEFAULT_CONFIG_DIR. */
 const char *util_config_dir(const char *opt);
 
 #endif

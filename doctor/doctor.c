@@ -2,6 +2,7 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
+#include "notify.h"
 #include "opts.h"
 #include "out.h"
 #include "prices.h"
@@ -46,27 +47,32 @@ static void
 doctor_usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: doctor [--id N | -c FILE] [--config-dir DIR] [--check] [-q] [-v] [-h] [-V]\n");
+            "usage: doctor [--id N | -c FILE] [--config-dir DIR] [--check] [-q] [-v] [--syslog]\n"
+            "              [-h] [-V]\n");
     opts_usage(fp, "doctor", OPTS_USAGE_ALL);
     fprintf(fp, "  -q, %-18sno per-request screen lines (benchmarks)\n", "--quiet");
+    fprintf(fp, "      %-18slog through syslog(3) (facility daemon), not stderr\n", "--syslog");
     fprintf(fp,
             "Replies to datagrams of up to %d bytes; a longer one gets \"error too-long\".\n"
             "SIGHUP reads the prices file again; SIGINT or SIGTERM stops the doctor.\n",
             DOCTOR_BUFSIZE);
 }
 
-/* Parse the command line into o (and quiet). Returns 0, 1 to exit with 0, -1 to exit with 1. */
+/* Parse the command line into o (and quiet, use_syslog). Returns 0, 1 to exit with 0, -1 to
+ * exit with 1. */
 static int
-doctor_parse_args(int argc, char **argv, struct opts *o, int *quiet)
+doctor_parse_args(int argc, char **argv, struct opts *o, int *quiet, int *use_syslog)
 {
-    static const struct option longopts[] = {
-        OPTS_LONGOPTS, {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {OPTS_LONGOPTS,
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"syslog", no_argument, NULL, OPTS_OWN},
+                                             {NULL, 0, NULL, 0}};
     int ch, rc;
 
     memset(o, 0, sizeof *o);
     while ((ch = getopt_long(argc, argv, OPTS_SHORTOPTS "q", longopts, NULL)) != -1) {
-        if (ch == 'q') {
-            *quiet = 1;
+        if (ch == 'q' || ch == OPTS_OWN) {
+            *(ch == 'q' ? quiet : use_syslog) = 1;
             continue;
         }
         if ((rc = opts_take(o, ch, optarg, "doctor", doctor_usage)) == OPTS_OTHER) {
@@ -91,12 +97,12 @@ doctor_load(struct doctor *d, const struct opts *o)
         return -1;
     }
     if (config_load_doctor(&d->cfg, file, err, sizeof err) == -1) {
-        fprintf(stderr, "%s\n", err);
+        log_text(LOGP_ERR, err);
         goto out;
     }
     opts_check_id(o, file, d->cfg.id);
     if (prices_load(&d->prices, d->cfg.prices, err, sizeof err) == -1) {
-        fprintf(stderr, "%s\n", err);
+        log_text(LOGP_ERR, err);
         goto out;
     }
     rc = 0;
@@ -189,6 +195,7 @@ doctor_signal_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     log_info("stopping on signal %d", (int)sig);
+    notify_tell("STOPPING=1");
     event_base_loopbreak(d->base);
 }
 
@@ -207,10 +214,12 @@ doctor_hup_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)sig;
     (void)what;
+    notify_tell("RELOADING=1");
     if (prices_load(&fresh, d->cfg.prices, err, sizeof err) == -1) {
-        out_line(OUT_STDERR, "%s", err);
+        log_text(LOGP_ERR, err);
         log_warnx("reload failed: the %zu price%s loaded before stay", d->prices.count,
                   d->prices.count == 1 ? "" : "s");
+        notify_tell("READY=1");
         return;
     }
     prices_diff(&d->prices, &fresh, &diff);
@@ -218,6 +227,7 @@ doctor_hup_cb(evutil_socket_t sig, short what, void *arg)
     d->prices = fresh;
     prices_diff_line(&diff, line, sizeof line);
     out_line(OUT_STDOUT, "%s", line);
+    notify_tell("READY=1");
 }
 
 /* Bind the socket, print the start-up line, and set up the events. Returns 0 or -1. */
@@ -279,13 +289,15 @@ main(int argc, char **argv)
 {
     struct opts o;
     struct doctor *d;
-    int rc, status = 1, quiet = 0;
+    int rc, status = 1, quiet = 0, use_syslog = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     log_init("doctor", 0);
-    if ((rc = doctor_parse_args(argc, argv, &o, &quiet)) != 0)
+    if ((rc = doctor_parse_args(argc, argv, &o, &quiet, &use_syslog)) != 0)
         return rc == 1 ? 0 : 1;
     log_init("doctor", o.verbose ? 1 : 0);
+    if (use_syslog)
+        log_syslog();
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         fatal("signal");
     if ((d = calloc(1, sizeof *d)) == NULL)
@@ -307,6 +319,7 @@ main(int argc, char **argv)
      * more (-q) starts no writer thread. */
     if (out_start("doctor") == -1)
         log_warn("cannot start the output writers; lines are written directly");
+    notify_tell("READY=1");
     if (event_base_dispatch(d->base) == -1) {
         log_warnx("event loop failed");
         goto out;

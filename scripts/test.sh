@@ -3,7 +3,8 @@
 # normal build; again with every program of the system test under valgrind
 # memcheck; and in a build with AddressSanitizer and UBSan. Then a short run
 # of every libFuzzer target (scripts/fuzz.sh). Any finding (memory error,
-# leak, undefined behaviour, crash) fails the run.
+# leak, undefined behaviour, crash) fails the run. Last, the packaging check
+# (scripts/package-check.sh: the .deb, lintian, the units, the man pages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,3 +29,6 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 
 echo "== fuzz smoke run (build-fuzz/)"
 bash scripts/fuzz.sh
+
+echo "== packaging check"
+bash scripts/package-check.sh

@@ -2,10 +2,12 @@
 #include "center.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "opts.h"
 #include "out.h"
 #include "passwd.h"
 #include "tls.h"
+#include "util.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -17,32 +19,33 @@
 
 #include <event2/event.h>
 
-#define HCS_DEFAULT_CONFIG "config/center.conf"
+#define HCS_DEFAULT_CONFIG HCS_DEFAULT_CONFIG_DIR "/center.conf"
 
 /* Print the options and the defaults they have. */
 static void
 hcs_usage(FILE *fp)
 {
-    fprintf(fp, "usage: hcs [-c FILE] [-q] [-v] [--check] [-h] [-V]\n"
+    fprintf(fp, "usage: hcs [-c FILE] [-q] [-v] [--syslog] [--check] [-h] [-V]\n"
                 "       hcs passwd USER          print a users.txt row with a hashed password\n"
                 "       hcs passwd --upgrade FILE  hash every clear password of a users file\n");
     opts_usage(fp, "hcs", OPTS_USAGE_ALL & ~(OPTS_USAGE_ID | OPTS_USAGE_CONFIG_DIR));
     fprintf(fp,
             "  -q, %-18sno per-request screen lines (benchmarks)\n"
+            "      %-18slog through syslog(3) (facility daemon), not stderr\n"
             "FILE defaults to %s. Defaults of center.conf: listen 127.0.0.1,\n"
             "port 21000, max_clients 10000, max_line 512, idle_timeout 300, auth_timeout 30,\n"
             "max_output 1048576, store sqlite if state names a file (else memory;\n"
             "store postgresql needs dsn), max_clients_per_address 1000,\n"
             "max_checks_per_address 4, max_login_failures 30, max_user_failures 10,\n"
             "tls_handshake_timeout 10 (with tls_cert and tls_key).\n",
-            "--quiet", HCS_DEFAULT_CONFIG);
+            "--quiet", "--syslog", HCS_DEFAULT_CONFIG);
 }
 
 /* A configuration or data error: "file:line: message" alone, as the other programs print it. */
 static _Noreturn void
 hcs_fail(const char *err)
 {
-    fprintf(stderr, "%s\n", err);
+    log_text(LOGP_ERR, err);
     exit(1);
 }
 
@@ -52,6 +55,7 @@ hcs_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     log_info("caught signal %d, stopping", (int)sig);
+    notify_tell("STOPPING=1");
     event_base_loopbreak(arg);
 }
 
@@ -67,10 +71,12 @@ hcs_reload_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)sig;
     (void)what;
+    notify_tell("RELOADING=1");
     if (tls_reload(arg, err, sizeof err) == -1)
         log_warnx("reload: %s; the TLS certificate stays as it was", err);
     if (center_reload(arg, err, sizeof err) == -1)
         log_warnx("reload: %s; nothing changed", err);
+    notify_tell("READY=1");
 }
 
 /* Warn when users.txt can be read by other users. */
@@ -117,7 +123,7 @@ hcs_print_stats(const struct center *c)
     }
     center_print_stats(c, fp);
     if (fclose(fp) == 0)
-        out_write(OUT_STDERR, text, len);
+        log_text(LOGP_INFO, text);
     free(text);
 }
 
@@ -127,6 +133,7 @@ main(int argc, char **argv)
     static const struct option longopts[] = {
         OPTS_LONGOPTS_BASE,
         {"quiet", no_argument, NULL, 'q'},
+        {"syslog", no_argument, NULL, OPTS_OWN},
         {NULL, 0, NULL, 0},
     };
     const char *path = HCS_DEFAULT_CONFIG;
@@ -136,7 +143,7 @@ main(int argc, char **argv)
     struct event *sigint, *sigterm, *sighup;
     char err[4096];
     struct opts o;
-    int ch, rc, quiet = 0, check, verbose;
+    int ch, rc, quiet = 0, check, verbose, use_syslog = 0;
 
     if (argc > 1 && strcmp(argv[1], "passwd") == 0)
         return passwd_main(argc - 1, argv + 1);
@@ -145,6 +152,8 @@ main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, OPTS_SHORTOPTS "q", longopts, NULL)) != -1) {
         if ((rc = opts_take(&o, ch, optarg, "hcs", hcs_usage)) == OPTS_OTHER && ch == 'q') {
             quiet = 1;
+        } else if (rc == OPTS_OTHER && ch == OPTS_OWN) {
+            use_syslog = 1;
         } else if (rc == OPTS_OTHER) {
             opts_try("hcs");
             return 1;
@@ -162,6 +171,8 @@ main(int argc, char **argv)
     check = o.check;
     verbose = o.verbose;
     log_init("hcs", verbose);
+    if (use_syslog)
+        log_syslog();
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (config_load_center(&cfg, path, err, sizeof err) == -1) {
         config_free_center(&cfg);
@@ -207,6 +218,7 @@ main(int argc, char **argv)
      * more (-q) starts no writer thread. */
     if (out_start("hcs") == -1)
         log_warn("cannot start the output writers; lines are written directly");
+    notify_tell("READY=1");
     event_base_dispatch(base);
 
     if (verbose)

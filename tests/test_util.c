@@ -347,7 +347,7 @@ test_wipe(void **state)
     assert_int_equal(buf[6], '!');
 }
 
-/* --config-dir wins, then a non-empty $HCS_CONFIG_DIR, then "config". */
+/* --config-dir wins, then a non-empty $HCS_CONFIG_DIR, then HCS_DEFAULT_CONFIG_DIR. */
 static void
 test_config_dir(void **state)
 {
@@ -356,9 +356,9 @@ test_config_dir(void **state)
     assert_string_equal(util_config_dir("/opt/dir"), "/opt/dir");
     assert_string_equal(util_config_dir(NULL), "/env/dir");
     assert_int_equal(setenv("HCS_CONFIG_DIR", "", 1), 0);
-    assert_string_equal(util_config_dir(NULL), "config");
+    assert_string_equal(util_config_dir(NULL), HCS_DEFAULT_CONFIG_DIR);
     assert_int_equal(unsetenv("HCS_CONFIG_DIR"), 0);
-    assert_string_equal(util_config_dir(NULL), "config");
+    assert_string_equal(util_config_dir(NULL), HCS_DEFAULT_CONFIG_DIR);
     assert_string_equal(util_config_dir(""), "");
 }
 
