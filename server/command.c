@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 /* Escape the connection's user name for the screen. */
 static const char *
 command_username(const struct conn *c, char *buf, size_t len)
@@ -289,6 +291,7 @@ static void
 command_available(struct conn *c, const struct proto_fields *pf)
 {
     struct center *center = c->center;
+    size_t queued = trace_on ? evbuffer_get_length(c->out) : 0;
     char name[160];
 
     (void)pf;
@@ -297,6 +300,8 @@ command_available(struct conn *c, const struct proto_fields *pf)
                  "slots from patients with port number %u and IP address %s.",
                  c->port, c->host);
     center_list(center, c->out);
+    if (trace_on)
+        conn_trace_queued(c, queued);
     if (c->user->booked == 0)
         schedule_subscribe(&center->sched, &c->sub);
     if (!center->quiet)

@@ -5,6 +5,7 @@
 #include "opts.h"
 #include "out.h"
 #include "passwd.h"
+#include "trace.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -22,18 +23,20 @@
 static void
 hcs_usage(FILE *fp)
 {
-    fprintf(fp, "usage: hcs [-c FILE] [-q] [-v] [--check] [-h] [-V]\n"
+    fprintf(fp, "usage: hcs [-c FILE] [-q] [--trace] [-v] [--check] [-h] [-V]\n"
                 "       hcs passwd USER          print a users.txt row with a hashed password\n"
                 "       hcs passwd --upgrade FILE  hash every clear password of a users file\n");
     opts_usage(fp, "hcs", OPTS_USAGE_ALL & ~(OPTS_USAGE_ID | OPTS_USAGE_CONFIG_DIR));
     fprintf(fp,
             "  -q, %-18sno per-request screen lines (benchmarks)\n"
+            "      %-18sprint every message sent and received on stdout, one line\n"
+            "      %-18seach (direction, phase, peer; passwords masked)\n"
             "FILE defaults to %s. Defaults of center.conf: listen 127.0.0.1,\n"
             "port 21000, max_clients 10000, max_line 512, idle_timeout 300, auth_timeout 30,\n"
             "max_output 1048576, store sqlite if state names a file (else memory;\n"
             "store postgresql needs dsn), max_clients_per_address 1000,\n"
             "max_checks_per_address 4, max_login_failures 30, max_user_failures 10.\n",
-            "--quiet", HCS_DEFAULT_CONFIG);
+            "--quiet", "--trace", "", HCS_DEFAULT_CONFIG);
 }
 
 /* A configuration or data error: "file:line: message" alone, as the other programs print it. */
@@ -119,6 +122,7 @@ main(int argc, char **argv)
     static const struct option longopts[] = {
         OPTS_LONGOPTS_BASE,
         {"quiet", no_argument, NULL, 'q'},
+        {"trace", no_argument, NULL, OPTS_OWN},
         {NULL, 0, NULL, 0},
     };
     const char *path = HCS_DEFAULT_CONFIG;
@@ -137,6 +141,8 @@ main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, OPTS_SHORTOPTS "q", longopts, NULL)) != -1) {
         if ((rc = opts_take(&o, ch, optarg, "hcs", hcs_usage)) == OPTS_OTHER && ch == 'q') {
             quiet = 1;
+        } else if (rc == OPTS_OTHER && ch == OPTS_OWN) {
+            trace_on = 1;
         } else if (rc == OPTS_OTHER) {
             opts_try("hcs");
             return 1;
