@@ -669,6 +669,10 @@ patient_trace(struct patient *pt, enum trace_dir dir, int udp, const char *data,
         fwrite(c->screen.data, 1, c->screen.len, stdout);
         c->screen.len = 0;
     }
+    if (c->midline && !pt->editing) { /* after the prompt of a piped session */
+        fputs("\n", stdout);
+        client_line_ended(c);
+    }
     if (udp)
         patient_trace_sink(line, trace_format(line, sizeof line, dir, peer, 3, data, len), NULL);
     else

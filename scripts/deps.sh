@@ -4,7 +4,7 @@
 # As root it installs them; otherwise it prints the apt-get line and fails.
 set -euo pipefail
 
-packages=(gcc make cmake pkg-config libevent-dev libcmocka-dev libinih-dev libsqlite3-dev libcrypt-dev libedit-dev libpq-dev postgresql-15 valgrind strace iproute2 "$@")
+packages=(gcc make cmake pkg-config libevent-dev libcmocka-dev libinih-dev libsqlite3-dev libcrypt-dev libedit-dev libpq-dev postgresql-15 valgrind strace iproute2 tshark "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
