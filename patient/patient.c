@@ -432,7 +432,6 @@ patient_doctor_send(struct patient *pt)
 
     if (trace_on && n >= 0)
         patient_trace(pt, TRACE_OUT, 1, pt->prof.plan, (size_t)n);
-
     client_doctor_sent(&pt->client, pt->dochost);
     if (n == -1 && err == ECONNREFUSED) {
         /* An earlier try found no doctor there (ICMP port unreachable). */
@@ -656,9 +655,9 @@ patient_trace(struct patient *pt, enum trace_dir dir, int udp, const char *data,
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof ss;
     char host[64], peer[TRACE_PEERLEN], line[TRACE_LINEMAX];
-    unsigned port = c->port;
+    unsigned port = udp ? c->port : pt->cfg.center_port;
 
-    snprintf(host, sizeof host, "%s", udp ? pt->dochost : "center");
+    snprintf(host, sizeof host, "%s", udp ? pt->dochost : pt->cfg.center_host);
     if (!udp && pt->bev != NULL &&
         getpeername(bufferevent_getfd(pt->bev), (struct sockaddr *)&ss, &sslen) == 0)
         net_addr_str((struct sockaddr *)&ss, host, sizeof host, &port);

@@ -63,13 +63,13 @@ capture() {
     session_stop
     # The flush: packets wait in the kernel's capture ring until its block times out, and
     # SIGINT would lose them. A datagram sent last is in the file only once all before it are.
-    echo hcs-capture-end >/dev/udp/127.0.0.1/9 || true
+    echo "hcs-capture-end-$$" >/dev/udp/127.0.0.1/9 || true
     local i
     for ((i = 0; i < 1000; i++)); do
-        grep -aq hcs-capture-end "$W/cap.pcapng" && break
+        grep -aq "hcs-capture-end-$$" "$W/cap.pcapng" && break
         sleep 0.01
     done
-    grep -aq hcs-capture-end "$W/cap.pcapng" || fail "the end marker never reached the capture file"
+    grep -aq "hcs-capture-end-$$" "$W/cap.pcapng" || fail "the end marker never reached the capture file"
     kill -INT "$DUMPCAP_PID"
     wait "$DUMPCAP_PID" || fail "dumpcap exited $?"
 
