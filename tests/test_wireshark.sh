@@ -3,13 +3,13 @@
 #
 # Captures one session on loopback (dumpcap, filtered on the test's own ports): the
 # booking session of session.sh, then a raw client whose authenticate line is split over
-# two TCP segments. tshark with the dissector must then show the fields of what the
-# session did: users with masked passwords, the slots counts and indices, the
-# selections, the push, the doctor's port, the cancel, the error, the UDP plans and
-# prices, and the split line reassembled. Where dumpcap may not capture (not root, no
-# capture capabilities) only tests/data/hcs-session.pcapng is checked: a capture
-# this script made (SAVE=1 writes it again), with what its session did beside it;
-# it is checked after a live capture too.
+# two TCP segments and who sends an unknown command. tshark with the dissector must then
+# show the fields of what the session did: users with masked passwords, the slots counts
+# and indices, the selections, the push, the doctor's port, the cancel, the errors, the
+# UDP plans and prices, the split line reassembled, the unknown command flagged. Where
+# dumpcap may not capture (not root, no capture capabilities) only
+# tests/data/hcs-session.pcapng is checked: a capture this script made (SAVE=1 writes it
+# again), with what its session did beside it; it is checked after a live capture too.
 set -euo pipefail
 
 BIN=${1:?usage: test_wireshark.sh BUILD_DIR}
@@ -58,6 +58,8 @@ capture() {
     for want in success "slots 2" "1 Tue 01pm" "3 Thu 02pm"; do
         IFS= read -r -t 10 line <&3 && [ "$line" = "$want" ] || fail "raw client: '$line', not '$want'"
     done
+    printf 'hello\n' >&3
+    IFS= read -r -t 10 line <&3 && [ "$line" = "error unknown-command" ] || fail "raw client: '$line'"
     exec 3>&-
 
     session_stop
@@ -121,7 +123,9 @@ check() {
     expect "booked replies" "$(printf 'doc1 %s\ndoc1 %s' "$DOC_PORT" "$DOC_PORT")" \
         "$(fields 'hcs.reply == "booked"' hcs.doctor hcs.doctor.port)"
     expect "cancel" "3" "$(fields 'hcs.reply == "cancelled"' hcs.index)"
-    expect "error" "not-authenticated" "$(fields 'hcs.error' hcs.error)"
+    expect "errors" "$(printf 'not-authenticated\nunknown-command')" "$(fields 'hcs.error' hcs.error)"
+    expect "unknown command flagged" "hello" \
+        "$(fields '_ws.expert.message contains "Unknown command"' hcs.command)"
     expect "UDP plans" "$(printf 'insurance1\ninsurance2')" "$(fields 'hcs.insurance' hcs.insurance)"
     expect "UDP prices" "$(printf '%s\n%s' "$PRICE1" "$PRICE2")" "$(fields 'hcs.price' hcs.price)"
     expect "split line reassembled" "2 patient1" \

@@ -95,7 +95,11 @@ local function command_line(t, r, s, words, offs)
     local cmd = words[1]
     add_word(t, f.command, r, words, offs, 1)
     if COMMANDS[cmd] == nil then
-        return s .. " (unknown command)"
+        t:add_proto_expert_info(e_malformed, "Unknown command (the center answers error unknown-command)")
+        return s
+    end
+    if #words - 1 ~= COMMANDS[cmd] then
+        t:add_proto_expert_info(e_malformed, "Wrong arguments (the center answers error wrong-arguments)")
     end
     if cmd == "authenticate" and #words >= 3 then
         local plen = #s - offs[3]
@@ -119,7 +123,7 @@ end
 
 -- A line from the center: a reply, a slot of the list, a push or an error.
 -- Returns the text for the Info column, or nil when it is not one.
-local function reply_line(t, r, s, words, offs, pinfo)
+local function reply_line(t, r, s, words, offs)
     local n, w1 = #words, words[1]
     local function kind(k)
         t:add(f.reply, k):set_generated()
@@ -184,7 +188,7 @@ local function reply_line(t, r, s, words, offs, pinfo)
 end
 
 -- One line at tvb range r (its line ending excluded); returns its Info text.
-local function dissect_line(r, tree, pinfo, from_patient)
+local function dissect_line(r, tree, from_patient)
     local s = r:len() > 0 and r:string() or ""
     local t = tree:add(hcs, r)
     local words, offs = split(s)
@@ -192,7 +196,7 @@ local function dissect_line(r, tree, pinfo, from_patient)
     if words ~= nil and from_patient then
         info = command_line(t, r, s, words, offs)
     elseif words ~= nil then
-        info = reply_line(t, r, s, words, offs, pinfo)
+        info = reply_line(t, r, s, words, offs)
     end
     if info == nil then
         t:add_proto_expert_info(e_malformed)
@@ -220,7 +224,7 @@ local function dissect_tcp(tvb, pinfo, tree)
         if linelen > 0 and rest:sub(linelen, linelen) == "\r" then
             linelen = linelen - 1
         end
-        infos[#infos + 1] = dissect_line(tvb(offset, linelen), tree, pinfo, from_patient)
+        infos[#infos + 1] = dissect_line(tvb(offset, linelen), tree, from_patient)
         offset = offset + nl
     end
     if #infos > 0 then
