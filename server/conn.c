@@ -353,6 +353,8 @@ conn_process_lines(struct conn *c, char *data, size_t len)
             if ((unsigned char)p[i] < 0x20)
                 break;
         if (i < linelen) {
+            if (trace_on)
+                conn_trace(c, TRACE_IN, p, linelen); /* escaped: the byte shows as \xNN */
             conn_error(c, PROTO_ERR_BAD_LINE);
             break;
         }
