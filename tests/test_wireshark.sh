@@ -10,6 +10,7 @@
 # dumpcap may not capture (not root, no capture capabilities) only
 # tests/data/hcs-session.pcapng is checked: a capture this script made (SAVE=1 writes it
 # again), with what its session did beside it; it is checked after a live capture too.
+# Last, a made-up segment holding a slots block cut short must be flagged.
 set -euo pipefail
 
 BIN=${1:?usage: test_wireshark.sh BUILD_DIR}
@@ -155,4 +156,14 @@ else
 fi
 # The saved capture too, so that it keeps matching the dissector.
 check "$SAVED" "${SAVED%.pcapng}.env"
+
+# A made-up segment from the center's default port (text2pcap, beside tshark): a slots
+# block cut short by another reply is flagged, and the preferences' default port is 21000.
+printf 'slots 3\n1 Tue 01pm\nsuccess\n' | od -An -tx1 -v |
+    awk '{ printf "%06x", o; for (i = 1; i <= NF; i++) printf " %s", $i; print ""; o += NF }' \
+        >"$W/short.hex"
+text2pcap -q -T 21000,40000 "$W/short.hex" "$W/short.pcap" || fail "text2pcap failed"
+expect "short slots block flagged" "2 slot lines missing|slots,slot,success" \
+    "$(tshark -r "$W/short.pcap" -X "lua_script:$LUA" -Y hcs -T fields -E separator='|' \
+        -e _ws.expert.message -e hcs.reply 2>/dev/null)"
 echo "PASS"

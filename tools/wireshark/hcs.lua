@@ -54,7 +54,9 @@ local e_malformed = ProtoExpert.new("hcs.malformed", "Not a line of the hcs prot
     expert.group.MALFORMED, expert.severity.WARN)
 local e_error = ProtoExpert.new("hcs.error.expert", "Error reply", expert.group.RESPONSE_CODE,
     expert.severity.NOTE)
-hcs.experts = { e_malformed, e_error }
+local e_short = ProtoExpert.new("hcs.slots.short", "The slots block holds fewer lines than it counts",
+    expert.group.MALFORMED, expert.severity.WARN)
+hcs.experts = { e_malformed, e_error, e_short }
 
 hcs.prefs.tcp_port = Pref.uint("Center TCP port", 21000, "The health center's TCP port")
 hcs.prefs.udp_ports = Pref.range("Doctor UDP ports", "41000,42000", "The doctors' UDP ports", 65535)
@@ -122,11 +124,13 @@ local function slot_fields(t, r, words, offs, i)
 end
 
 -- A line from the center: a reply, a slot of the list, a push or an error.
--- Returns the text for the Info column, or nil when it is not one.
+-- Returns the text for the Info column and what the line is (hcs.reply), or nil.
 local function reply_line(t, r, s, words, offs)
     local n, w1 = #words, words[1]
+    local got
     local function kind(k)
         t:add(f.reply, k):set_generated()
+        got = k
     end
     if w1 == "*" and n >= 3 then
         kind("push")
@@ -138,31 +142,31 @@ local function reply_line(t, r, s, words, offs)
         else
             return nil
         end
-        return s
+        return s, got
     end
     if w1 == "error" and n >= 2 then
         kind("error")
         local item = t:add(f.error, r(offs[2], #s - offs[2]), s:sub(offs[2] + 1))
         item:add_proto_expert_info(e_error, "error " .. s:sub(offs[2] + 1))
-        return s
+        return s, got
     end
     if n == 1 and (w1 == "success" or w1 == "failure" or w1 == "notavailable") then
         kind(w1)
-        return s
+        return s, got
     end
     if n == 2 and w1 == "slots" and number(words[2]) then
         kind("slots")
         add_word(t, f.count, r, words, offs, 2, number(words[2]))
-        return s
+        return s, got
     end
     if n == 2 and w1 == "cancelled" and number(words[2]) then
         kind("cancelled")
         add_word(t, f.index, r, words, offs, 2, number(words[2]))
-        return s
+        return s, got
     end
     if w1 == "appointment" and n == 2 and words[2] == "none" then
         kind("appointment")
-        return s
+        return s, got
     end
     if w1 == "appointment" and n == 6 and number(words[2]) and number(words[6]) then
         kind("appointment")
@@ -171,32 +175,33 @@ local function reply_line(t, r, s, words, offs)
         add_word(t, f.slot_time, r, words, offs, 4)
         add_word(t, f.doctor, r, words, offs, 5)
         add_word(t, f.doctor_port, r, words, offs, 6, number(words[6]))
-        return s
+        return s, got
     end
     if n == 3 and number(w1) then
         kind("slot")
         slot_fields(t, r, words, offs, 1)
-        return s
+        return s, got
     end
     if n == 2 and number(words[2]) and number(words[2]) <= 65535 then
         kind("booked")
         add_word(t, f.doctor, r, words, offs, 1)
         add_word(t, f.doctor_port, r, words, offs, 2, number(words[2]))
-        return s
+        return s, got
     end
     return nil
 end
 
--- One line at tvb range r (its line ending excluded); returns its Info text.
+-- One line at tvb range r (its line ending excluded), added to tree; returns its Info
+-- text, what it is (hcs.reply of a center's line) and its tree item.
 local function dissect_line(r, tree, from_patient)
     local s = r:len() > 0 and r:string() or ""
     local t = tree:add(hcs, r)
     local words, offs = split(s)
-    local info
+    local info, kind
     if words ~= nil and from_patient then
         info = command_line(t, r, s, words, offs)
     elseif words ~= nil then
-        info = reply_line(t, r, s, words, offs)
+        info, kind = reply_line(t, r, s, words, offs)
     end
     if info == nil then
         t:add_proto_expert_info(e_malformed)
@@ -204,28 +209,41 @@ local function dissect_line(r, tree, from_patient)
     end
     t:add(f.line, r, info)
     t:set_text((from_patient and "Patient: " or "Center: ") .. info)
-    return info
+    return info, kind, t
 end
 
--- TCP: every complete line of the segment; a partial last line waits for more.
+-- TCP: every complete line of the segment; a partial last line waits for more. The
+-- slot lines that follow "slots <n>" in the same segment are shown under it.
 local function dissect_tcp(tvb, pinfo, tree)
     local len, offset, infos = tvb:len(), 0, {}
+    local raw = tvb:raw()
     local from_patient = pinfo.dst_port == hcs.prefs.tcp_port
+    local block, left = nil, 0 -- the "slots <n>" item and the lines it still counts
     while offset < len do
-        local rest = tvb:raw(offset, len - offset)
-        local nl = rest:find("\n", 1, true)
+        local nl = raw:find("\n", offset + 1, true)
         if nl == nil then
             -- A line split over segments: ask TCP for the rest of it.
             pinfo.desegment_offset = offset
             pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
             break
         end
-        local linelen = nl - 1
-        if linelen > 0 and rest:sub(linelen, linelen) == "\r" then
+        local linelen = nl - 1 - offset
+        if linelen > 0 and raw:byte(offset + linelen) == 13 then -- "\r"
             linelen = linelen - 1
         end
-        infos[#infos + 1] = dissect_line(tvb(offset, linelen), tree, from_patient)
-        offset = offset + nl
+        local parent = tree
+        if left > 0 and raw:sub(offset + 1, offset + linelen):match("^%d+ [^ ]+ [^ ]+$") then
+            parent, left = block, left - 1
+        elseif left > 0 then
+            block:add_proto_expert_info(e_short, left .. " slot lines missing")
+            left = 0
+        end
+        local info, kind, item = dissect_line(tvb(offset, linelen), parent, from_patient)
+        if kind == "slots" then
+            block, left = item, tonumber(info:match("%d+$"))
+        end
+        infos[#infos + 1] = info
+        offset = nl
     end
     if #infos > 0 then
         pinfo.cols.protocol = "HCS"
