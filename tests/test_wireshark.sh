@@ -10,7 +10,8 @@
 # dumpcap may not capture (not root, no capture capabilities) only
 # tests/data/hcs-session.pcapng is checked: a capture this script made (SAVE=1 writes it
 # again), with what its session did beside it; it is checked after a live capture too.
-# Last, a made-up segment holding a slots block cut short must be flagged.
+# Last, made-up segments: a slots block cut short must be flagged, and logins the center
+# refuses for their case or spacing must be masked too.
 set -euo pipefail
 
 BIN=${1:?usage: test_wireshark.sh BUILD_DIR}
@@ -166,4 +167,14 @@ text2pcap -q -T 21000,40000 "$W/short.hex" "$W/short.pcap" || fail "text2pcap fa
 expect "short slots block flagged" "2 slot lines missing|slots,slot,success" \
     "$(tshark -r "$W/short.pcap" -X "lua_script:$LUA" -Y hcs -T fields -E separator='|' \
         -e _ws.expert.message -e hcs.reply 2>/dev/null)"
+# Logins of the wrong case or spacing (the center refuses them) are masked too.
+printf 'AUTHENTICATE bob secret1\nauthenticate  bob secret2\nauthenticate bob  secret3\n' |
+    od -An -tx1 -v |
+    awk '{ printf "%06x", o; for (i = 1; i <= NF; i++) printf " %s", $i; print ""; o += NF }' \
+        >"$W/logins.hex"
+text2pcap -q -T 40000,21000 "$W/logins.hex" "$W/logins.pcap" || fail "text2pcap failed"
+tshark -r "$W/logins.pcap" -X "lua_script:$LUA" -V 2>/dev/null | grep -v '^[0-9a-f]\{4\}  ' \
+    >"$W/logins.txt"
+! grep -q secret "$W/logins.txt" || fail "a password of a bad login is shown: $(grep secret "$W/logins.txt")"
+expect "bad logins masked" 3 "$(grep -c '^Patient: .*\*\*\*\*\*\*\*\*$' "$W/logins.txt")"
 echo "PASS"

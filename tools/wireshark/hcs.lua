@@ -79,6 +79,16 @@ local function split(s)
     return words, offs
 end
 
+-- A patient's line as it may be shown: a login (any case, any spacing) keeps its word
+-- and the user, and the rest becomes the mask, unless the preference shows passwords.
+local function masked(s)
+    local word, user, rest = s:match("^(%a+)( +[^ ]*)(.*)$")
+    if hcs.prefs.show_password or word == nil or word:lower() ~= "authenticate" or rest == "" then
+        return s
+    end
+    return word .. user .. " " .. MASK
+end
+
 -- A plain decimal (what the center accepts as an index or a count), or nil.
 local function number(w)
     if w and w:match("^%d+$") and #w <= 10 then
@@ -98,7 +108,7 @@ local function command_line(t, r, s, words, offs)
     add_word(t, f.command, r, words, offs, 1)
     if COMMANDS[cmd] == nil then
         t:add_proto_expert_info(e_malformed, "Unknown command (the center answers error unknown-command)")
-        return s
+        return masked(s)
     end
     if #words - 1 ~= COMMANDS[cmd] then
         t:add_proto_expert_info(e_malformed, "Wrong arguments (the center answers error wrong-arguments)")
@@ -205,7 +215,7 @@ local function dissect_line(r, tree, from_patient)
     end
     if info == nil then
         t:add_proto_expert_info(e_malformed)
-        info = s
+        info = from_patient and masked(s) or s
     end
     t:add(f.line, r, info)
     t:set_text((from_patient and "Patient: " or "Center: ") .. info)
