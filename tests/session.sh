@@ -49,7 +49,7 @@ session_start() {
     printf 'insurance1 30\ninsurance2 20\n' >"$W/doc1.txt"
     printf '[doctor]\nid = 1\nname = doc1\nlisten = 127.0.0.1\nport = 0\nprices = doc1.txt\n' \
         >"$W/doctor1.conf"
-    ${WRAP[@]+"${WRAP[@]}"} "$BIN/doctor" $flag -c "$W/doctor1.conf" >"$W/doctor.out" 2>"$W/doctor.err" &
+    ${WRAP[@]+"${WRAP[@]}"} "$BIN/doctor" ${flag:+"$flag"} -c "$W/doctor1.conf" >"$W/doctor.out" 2>"$W/doctor.err" &
     DOCTOR_PID=$!
     PIDS+=("$DOCTOR_PID")
     wait_for "$W/doctor.out" '^Phase 3: Doctor 1 has a static UDP port'
@@ -60,7 +60,7 @@ session_start() {
         "$DOCTOR_PORT" "$DOCTOR_PORT" "$DOCTOR_PORT" >"$W/availabilities.txt"
     printf '[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\navailabilities = availabilities.txt\n' \
         >"$W/center.conf"
-    ${WRAP[@]+"${WRAP[@]}"} "$BIN/hcs" $flag -c "$W/center.conf" >"$W/hcs.out" 2>"$W/hcs.err" &
+    ${WRAP[@]+"${WRAP[@]}"} "$BIN/hcs" ${flag:+"$flag"} -c "$W/center.conf" >"$W/hcs.out" 2>"$W/hcs.err" &
     HCS_PID=$!
     PIDS+=("$HCS_PID")
     wait_for "$W/hcs.out" '^Phase 1: The Health Center Server has port number'
@@ -75,20 +75,20 @@ session_start() {
 }
 
 session_run() {
-    local flag=${1:-} st
+    local flag=${1:-}
     mkfifo "$W/p2.in"
     exec 7<>"$W/p2.in"
-    ${WRAP[@]+"${WRAP[@]}"} "$BIN/patient" $flag -c "$W/patient2.conf" <"$W/p2.in" >"$W/p2.out" 2>"$W/p2.err" &
+    ${WRAP[@]+"${WRAP[@]}"} "$BIN/patient" ${flag:+"$flag"} -c "$W/patient2.conf" <"$W/p2.in" >"$W/p2.out" 2>"$W/p2.err" &
     local p2=$!
     PIDS+=("$p2")
     wait_for "$W/p2.out" 'Please enter the preferred appointment index'
-    ${WRAP[@]+"${WRAP[@]}"} "$BIN/patient" $flag -c "$W/patient1.conf" --slot 3 >"$W/p1.out" 2>"$W/p1.err" ||
+    ${WRAP[@]+"${WRAP[@]}"} "$BIN/patient" ${flag:+"$flag"} -c "$W/patient1.conf" --slot 3 >"$W/p1.out" 2>"$W/p1.err" ||
         fail "patient 1 did not book slot 3"
     wait_for "$W/p2.out" '^Phase 2: Appointment 3 was just taken by another patient\.'
     echo 2 >&7
     wait "$p2" || fail "patient 2 did not book slot 2"
     exec 7>&-
-    ${WRAP[@]+"${WRAP[@]}"} "$BIN/patient" $flag -c "$W/patient1.conf" --cancel >"$W/p1c.out" 2>"$W/p1c.err" ||
+    ${WRAP[@]+"${WRAP[@]}"} "$BIN/patient" ${flag:+"$flag"} -c "$W/patient1.conf" --cancel >"$W/p1c.out" 2>"$W/p1c.err" ||
         fail "patient 1 could not cancel"
 }
 

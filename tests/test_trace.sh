@@ -10,6 +10,7 @@ set -euo pipefail
 
 BIN=${1:?usage: test_trace.sh BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/session.sh # it reads BIN
 . "$HERE/session.sh"
 
 OUTS="hcs doctor p1 p2 p1c"

@@ -27,6 +27,7 @@ tshark -v 2>/dev/null | grep -q 'with Lua' || {
     exit 1
 }
 
+# shellcheck source=tests/session.sh # it reads BIN
 . "$HERE/session.sh"
 SAVED=$HERE/data/hcs-session.pcapng # the fallback: a capture made by this script (SAVE=1)
 
@@ -108,6 +109,7 @@ expect() {
 # check CAP ENV: the fields of capture CAP against what its session did (ENV).
 check() {
     CAP=$1
+    # shellcheck disable=SC1090 # the env file of the capture checked
     . "$2"
     [ -n "$DOC_PORT" ] && [ -n "$PRICE1" ] && [ -n "$PRICE2" ] && [ -n "$P2_PORT" ] ||
         fail "the session did not finish"
