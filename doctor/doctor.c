@@ -6,6 +6,7 @@
 #include "opts.h"
 #include "out.h"
 #include "prices.h"
+#include "trace.h"
 #include "util.h"
 
 #include <errno.h>
@@ -47,10 +48,12 @@ static void
 doctor_usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: doctor [--id N | -c FILE] [--config-dir DIR] [--check] [-q] [-v] [--syslog]\n"
-            "              [-h] [-V]\n");
+            "usage: doctor [--id N | -c FILE] [--config-dir DIR] [--check] [-q] [--trace] [-v]\n"
+            "              [--syslog] [-h] [-V]\n");
     opts_usage(fp, "doctor", OPTS_USAGE_ALL);
     fprintf(fp, "  -q, %-18sno per-request screen lines (benchmarks)\n", "--quiet");
+    fprintf(fp, "      %-18sprint every datagram received and sent on stdout, one line each\n",
+            "--trace");
     fprintf(fp, "      %-18slog through syslog(3) (facility daemon), not stderr\n", "--syslog");
     fprintf(fp,
             "Replies to datagrams of up to %d bytes; a longer one gets \"error too-long\".\n"
@@ -66,6 +69,7 @@ doctor_parse_args(int argc, char **argv, struct opts *o, int *quiet, int *use_sy
     static const struct option longopts[] = {OPTS_LONGOPTS,
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"syslog", no_argument, NULL, OPTS_OWN},
+                                             {"trace", no_argument, NULL, OPTS_OWN + 1},
                                              {NULL, 0, NULL, 0}};
     int ch, rc;
 
@@ -73,6 +77,10 @@ doctor_parse_args(int argc, char **argv, struct opts *o, int *quiet, int *use_sy
     while ((ch = getopt_long(argc, argv, OPTS_SHORTOPTS "q", longopts, NULL)) != -1) {
         if (ch == 'q' || ch == OPTS_OWN) {
             *(ch == 'q' ? quiet : use_syslog) = 1;
+            continue;
+        }
+        if (ch == OPTS_OWN + 1) {
+            trace_on = 1;
             continue;
         }
         if ((rc = opts_take(o, ch, optarg, "doctor", doctor_usage)) == OPTS_OTHER) {
@@ -111,6 +119,18 @@ out:
     return rc;
 }
 
+/* --trace: print one datagram received from or sent to sa (a newline in it is escaped). */
+static void
+doctor_trace(enum trace_dir dir, const struct sockaddr *sa, const char *data, size_t len)
+{
+    char host[64], peer[TRACE_PEERLEN], line[TRACE_LINEMAX];
+    unsigned port;
+
+    net_addr_str(sa, host, sizeof host, &port);
+    trace_format(line, sizeof line, dir, trace_peer(peer, sizeof peer, host, port), 3, data, len);
+    out_line(OUT_STDOUT, "%s", line);
+}
+
 /* Queue the screen lines for one answered request and send the reply. */
 static void
 doctor_reply(struct doctor *d, const struct sockaddr *sa, socklen_t salen,
@@ -130,6 +150,8 @@ doctor_reply(struct doctor *d, const struct sockaddr *sa, socklen_t salen,
         d->dropped++;
         return;
     }
+    if (trace_on)
+        doctor_trace(TRACE_OUT, sa, a->reply, a->len);
     if (a->status == PRICES_PRICE) {
         if (!d->quiet)
             out_line(OUT_STDOUT,
@@ -182,6 +204,8 @@ doctor_read_cb(evutil_socket_t fd, short what, void *arg)
                       ++d->dropped);
             continue;
         }
+        if (trace_on)
+            doctor_trace(TRACE_IN, (struct sockaddr *)&ss, d->buf, (size_t)n);
         prices_answer(&d->prices, d->buf, (size_t)n, (msg.msg_flags & MSG_TRUNC) != 0, &a);
         doctor_reply(d, (struct sockaddr *)&ss, msg.msg_namelen, &a);
     }

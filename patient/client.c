@@ -676,6 +676,13 @@ client_input_eof(struct client *c)
     client_finish(c, PATIENT_EXIT_NOBOOKING);
 }
 
+/* The shell ended the screen's open line: no newline is owed before the next message. */
+void
+client_line_ended(struct client *c)
+{
+    c->midline = 0;
+}
+
 /* Whether the person is being asked. */
 int
 client_waits_input(const struct client *c)

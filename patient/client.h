@@ -131,6 +131,8 @@ void client_input_line(struct client *c, const char *line, size_t len);
 void client_input_eof(struct client *c);
 /* Whether the person is being asked (the shell then reads stdin). */
 int client_waits_input(const struct client *c);
+/* The shell ended the line the prompt left open (it printed a line of its own there). */
+void client_line_ended(struct client *c);
 
 /* Phase 3: the UDP socket is ready at host:port; print it. */
 void client_doctor_ready(struct client *c, const char *host, unsigned port);

@@ -5,6 +5,7 @@
 #include "net.h"
 #include "opts.h"
 #include "profile.h"
+#include "trace.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -76,6 +77,8 @@ struct patient {
 
 static void patient_sync(struct patient *pt, int rearm);
 static void patient_center_close(struct patient *pt);
+static void patient_trace(struct patient *pt, enum trace_dir dir, int udp, const char *data,
+                          size_t len);
 
 /* The patient whose line editor is installed: libedit's callbacks take no argument. */
 static struct patient *patient_editing;
@@ -86,11 +89,13 @@ patient_usage(FILE *fp)
 {
     fprintf(fp,
             "usage: patient [--id N | -c FILE] [--config-dir DIR] [--slot K | --show | --cancel]\n"
-            "               [--check] [-v] [-h] [-V]\n");
+            "               [--trace] [--check] [-v] [-h] [-V]\n");
     opts_usage(fp, "patient", OPTS_USAGE_ALL);
     fprintf(fp, "      %-18s%s\n", "--slot K", "choose slot K without asking");
     fprintf(fp, "      %-18s%s\n", "--show", "show the appointment held, then exit");
     fprintf(fp, "      %-18s%s\n", "--cancel", "cancel the appointment held, then exit");
+    fprintf(fp, "      %-18s%s\n", "--trace",
+            "print every message sent and received among the screen lines");
     fprintf(fp,
             "At the prompt, Enter alone shows the list of free slots again; a change of the\n"
             "schedule shows the whole list again only when it holds at most %d slots.\n"
@@ -106,12 +111,13 @@ patient_usage(FILE *fp)
 static int
 patient_parse_args(int argc, char **argv, struct patient_opts *o)
 {
-    enum { OPT_SLOT = OPTS_OWN, OPT_SHOW, OPT_CANCEL };
+    enum { OPT_SLOT = OPTS_OWN, OPT_SHOW, OPT_CANCEL, OPT_TRACE };
     static const struct option longopts[] = {
         OPTS_LONGOPTS,
         {"slot", required_argument, NULL, OPT_SLOT},
         {"show", no_argument, NULL, OPT_SHOW},
         {"cancel", no_argument, NULL, OPT_CANCEL},
+        {"trace", no_argument, NULL, OPT_TRACE},
         {NULL, 0, NULL, 0},
     };
     int ch, rc, show = 0, cancel = 0;
@@ -138,6 +144,9 @@ patient_parse_args(int argc, char **argv, struct patient_opts *o)
             break;
         case OPT_CANCEL:
             cancel = 1;
+            break;
+        case OPT_TRACE:
+            trace_on = 1;
             break;
         default:
             opts_try("patient");
@@ -391,6 +400,8 @@ patient_read_cb(struct bufferevent *bev, void *arg)
         } else if (strlen(line) != n) {
             client_center_garbage(&pt->client, "a line holding a NUL byte");
         } else {
+            if (trace_on)
+                patient_trace(pt, TRACE_IN, 0, line, n);
             client_center_line(&pt->client, line, n);
         }
         free(line);
@@ -514,6 +525,8 @@ patient_doctor_send(struct patient *pt)
     ssize_t n = send(pt->udp_fd, pt->prof.plan, strlen(pt->prof.plan), 0);
     int err = errno;
 
+    if (trace_on && n >= 0)
+        patient_trace(pt, TRACE_OUT, 1, pt->prof.plan, (size_t)n);
     client_doctor_sent(&pt->client, pt->dochost);
     if (n == -1 && err == ECONNREFUSED) {
         /* An earlier try found no doctor there (ICMP port unreachable). */
@@ -556,6 +569,8 @@ patient_udp_cb(evutil_socket_t fd, short what, void *arg)
                 log_warn("reading from the doctor");
             break;
         }
+        if (trace_on)
+            patient_trace(pt, TRACE_IN, 1, buf, (size_t)n);
         client_doctor_reply(&pt->client, buf, (size_t)n, (msg.msg_flags & MSG_TRUNC) != 0);
     }
     patient_sync(pt, 0);
@@ -678,6 +693,8 @@ patient_sync(struct patient *pt, int rearm)
             fflush(stdout);
         }
         if (c->wire.len > 0 && !pt->handshaking) { /* never before the center is verified */
+            if (trace_on)
+                patient_trace(pt, TRACE_OUT, 0, c->wire.data, c->wire.len);
             if (pt->bev != NULL && bufferevent_write(pt->bev, c->wire.data, c->wire.len) == -1)
                 client_fail(c, PATIENT_EXIT_CENTER, "cannot queue a request to the center");
             memset(c->wire.data, 0, c->wire.len);
@@ -971,6 +988,52 @@ patient_tls_bev(struct patient *pt, int fd)
                                               BEV_OPT_CLOSE_ON_FREE)) == NULL)
         SSL_free(ssl);
     return bev;
+}
+
+/* Write one trace line on stdout (see patient_trace). */
+static void
+patient_trace_sink(const char *line, size_t len, void *arg)
+{
+    (void)arg;
+    fprintf(stdout, "%.*s\n", (int)len, line);
+}
+
+/*
+ * --trace: print a message to or from the center (udp 0: its lines) or one
+ * datagram to or from the doctor (udp 1) on stdout, after the screen text
+ * queued before it and in place of the editor's prompt, which is drawn
+ * again below (patient_sync).
+ */
+static void
+patient_trace(struct patient *pt, enum trace_dir dir, int udp, const char *data, size_t len)
+{
+    struct client *c = &pt->client;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    char host[64], peer[TRACE_PEERLEN], line[TRACE_LINEMAX];
+    unsigned port = udp ? c->port : pt->cfg.center_port;
+
+    snprintf(host, sizeof host, "%s", udp ? pt->dochost : pt->cfg.center_host);
+    if (!udp && pt->bev != NULL &&
+        getpeername(bufferevent_getfd(pt->bev), (struct sockaddr *)&ss, &sslen) == 0)
+        net_addr_str((struct sockaddr *)&ss, host, sizeof host, &port);
+    trace_peer(peer, sizeof peer, host, port);
+    if (pt->editing && !pt->cleared)
+        patient_editor_clear(pt);
+    if (c->screen.len > 0) {
+        fwrite(c->screen.data, 1, c->screen.len, stdout);
+        c->screen.len = 0;
+    }
+    if (c->midline && !pt->editing) { /* after the prompt of a piped session */
+        fputs("\n", stdout);
+        client_line_ended(c);
+    }
+    if (udp)
+        patient_trace_sink(line, trace_format(line, sizeof line, dir, peer, 3, data, len), NULL);
+    else
+        trace_lines(dir, peer, trace_tcp_phase(data, len, c->state > CLIENT_AUTH), data, len,
+                    patient_trace_sink, NULL);
+    fflush(stdout);
 }
 
 /* Connect to the center and set up the events of phases 1 and 2. Returns 0 or -1. */

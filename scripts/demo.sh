@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # Build hcs and play the three phases once: the center, two doctors and two
 # patients, with the sample data of config/. Each program's screen is shown.
+# scripts/demo.sh --trace: every program also shows each message it sends and receives.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+trace=()
+case ${1:-} in
+'') ;;
+--trace) trace=(--trace) ;;
+*)
+    echo "usage: scripts/demo.sh [--trace]" >&2
+    exit 1
+    ;;
+esac
 
 bash scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -33,9 +44,9 @@ start() {
 }
 
 chmod 600 config/users.txt
-start hcs "has port number" build/hcs --config config/center.conf
-start doctor1 "static UDP port" build/doctor --id 1
-start doctor2 "static UDP port" build/doctor --id 2
+start hcs "has port number" build/hcs "${trace[@]}" --config config/center.conf
+start doctor1 "static UDP port" build/doctor "${trace[@]}" --id 1
+start doctor2 "static UDP port" build/doctor "${trace[@]}" --id 2
 
 # Bookings are kept in config/state.db: give back what an earlier run booked.
 for id in 1 2; do
@@ -43,10 +54,10 @@ for id in 1 2; do
 done
 
 echo "=== patient 1 (types 2 at the prompt)"
-echo 2 | build/patient --id 1 || echo "(patient 1 exit status $?)"
+echo 2 | build/patient "${trace[@]}" --id 1 || echo "(patient 1 exit status $?)"
 echo
 echo "=== patient 2 (chooses slot 4 with --slot)"
-build/patient --id 2 --slot 4 || echo "(patient 2 exit status $?)"
+build/patient "${trace[@]}" --id 2 --slot 4 || echo "(patient 2 exit status $?)"
 for name in hcs doctor1 doctor2; do
     echo
     echo "=== $name"

@@ -16,9 +16,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHCS_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-echo "== system test under valgrind memcheck"
+echo "== system tests (the session, --trace) under valgrind memcheck"
 HCS_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-    ctest --test-dir build --output-on-failure -R '^system$'
+    ctest --test-dir build --output-on-failure -R '^(system|trace)$'
 
 echo "== build and test with sanitizers (build-asan/)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHCS_WERROR=ON -DHCS_SANITIZE=ON >/dev/null

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 /* Escape the connection's user name for the screen. */
 static const char *
 command_username(const struct conn *c, char *buf, size_t len)
@@ -284,6 +286,16 @@ command_authenticate(struct conn *c, const struct proto_fields *pf)
     conn_wait(c, CONN_AUTH, 0);
 }
 
+/* --trace: queue the list of free slots and print its lines. */
+static void
+command_list_traced(struct conn *c)
+{
+    size_t from = evbuffer_get_length(c->out);
+
+    center_list(c->center, c->out);
+    conn_trace_queued(c, from);
+}
+
 /* available: the free slots, then pushes until booked. */
 static void
 command_available(struct conn *c, const struct proto_fields *pf)
@@ -296,7 +308,10 @@ command_available(struct conn *c, const struct proto_fields *pf)
                  "Phase 2: The Health Center Server, receives a request for available time "
                  "slots from patients with port number %u and IP address %s.",
                  c->port, c->host);
-    center_list(center, c->out);
+    if (trace_on)
+        command_list_traced(c);
+    else
+        center_list(center, c->out);
     if (c->user->booked == 0)
         schedule_subscribe(&center->sched, &c->sub);
     if (!center->quiet)

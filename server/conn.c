@@ -6,6 +6,7 @@
 #include "committer.h"
 #include "log.h"
 #include "net.h"
+#include "out.h"
 #include "transport.h"
 #include "util.h"
 
@@ -180,7 +181,43 @@ conn_free(struct conn *c)
 void
 conn_reply(struct conn *c, const char *s, size_t len)
 {
+    if (trace_on)
+        conn_trace(c, TRACE_OUT, s, len);
     evbuffer_add(c->out, s, len);
+}
+
+/* Print one trace line on stdout, among the screen lines. */
+static void
+conn_trace_sink(const char *line, size_t len, void *arg)
+{
+    (void)arg;
+    out_line(OUT_STDOUT, "%.*s", (int)len, line);
+}
+
+/* Print the trace lines of one message to or from c. */
+void
+conn_trace(const struct conn *c, enum trace_dir dir, const char *s, size_t len)
+{
+    char peer[TRACE_PEERLEN];
+
+    trace_peer(peer, sizeof peer, c->host, c->port);
+    trace_lines(dir, peer, trace_tcp_phase(s, len, c->user != NULL), s, len, conn_trace_sink, NULL);
+}
+
+/* Print the trace lines of what was queued to c from offset from on. */
+void
+conn_trace_queued(const struct conn *c, size_t from)
+{
+    size_t len = evbuffer_get_length(c->out);
+    struct evbuffer_ptr at;
+    char *copy;
+
+    if (len <= from || evbuffer_ptr_set(c->out, &at, from, EVBUFFER_PTR_SET) == -1 ||
+        (copy = malloc(len - from)) == NULL)
+        return;
+    if (evbuffer_copyout_from(c->out, &at, copy, len - from) == (ev_ssize_t)(len - from))
+        conn_trace(c, TRACE_OUT, copy, len - from);
+    free(copy);
 }
 
 /* Queue a formatted reply. */
@@ -319,11 +356,15 @@ conn_process_lines(struct conn *c, char *data, size_t len)
             if ((unsigned char)p[i] < 0x20)
                 break;
         if (i < linelen) {
+            if (trace_on)
+                conn_trace(c, TRACE_IN, p, linelen); /* escaped: the byte shows as \xNN */
             conn_error(c, PROTO_ERR_BAD_LINE);
             break;
         }
         c->lastline = conn_now(c);
         login |= linelen >= 12 && memcmp(p, "authenticate", 12) == 0;
+        if (trace_on)
+            conn_trace(c, TRACE_IN, p, linelen);
         command_dispatch(c, p, linelen);
         p = nl + 1;
         if (conn_waiting(c)) {

@@ -9,6 +9,7 @@
 
 #include "proto.h"
 #include "schedule.h"
+#include "trace.h"
 
 struct center;
 struct authpool_job;
@@ -125,5 +126,9 @@ void conn_wait(struct conn *c, enum conn_state state, unsigned secs);
 void conn_done_waiting(struct conn *c, enum conn_state state);
 /* Seconds on libevent's cached clock (no system call). */
 int64_t conn_now(const struct conn *c);
+/* --trace (callers test trace_on first): print the lines of one message to or from c. */
+void conn_trace(const struct conn *c, enum trace_dir dir, const char *s, size_t len);
+/* --trace: print what was queued to c from offset from of c->out on (the list of slots). */
+void conn_trace_queued(const struct conn *c, size_t from);
 
 #endif

@@ -7,6 +7,7 @@
 #include "out.h"
 #include "passwd.h"
 #include "tls.h"
+#include "trace.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -25,12 +26,14 @@
 static void
 hcs_usage(FILE *fp)
 {
-    fprintf(fp, "usage: hcs [-c FILE] [-q] [-v] [--syslog] [--check] [-h] [-V]\n"
+    fprintf(fp, "usage: hcs [-c FILE] [-q] [--trace] [-v] [--syslog] [--check] [-h] [-V]\n"
                 "       hcs passwd USER          print a users.txt row with a hashed password\n"
                 "       hcs passwd --upgrade FILE  hash every clear password of a users file\n");
     opts_usage(fp, "hcs", OPTS_USAGE_ALL & ~(OPTS_USAGE_ID | OPTS_USAGE_CONFIG_DIR));
     fprintf(fp,
             "  -q, %-18sno per-request screen lines (benchmarks)\n"
+            "      %-18sprint every message sent and received on stdout, one line\n"
+            "      %-18seach (direction, phase, peer; passwords masked)\n"
             "      %-18slog through syslog(3) (facility daemon), not stderr\n"
             "FILE defaults to %s. Defaults of center.conf: listen 127.0.0.1,\n"
             "port 21000, max_clients 10000, max_line 512, idle_timeout 300, auth_timeout 30,\n"
@@ -38,7 +41,7 @@ hcs_usage(FILE *fp)
             "store postgresql needs dsn), max_clients_per_address 1000,\n"
             "max_checks_per_address 4, max_login_failures 30, max_user_failures 10,\n"
             "tls_handshake_timeout 10 (with tls_cert and tls_key).\n",
-            "--quiet", "--syslog", HCS_DEFAULT_CONFIG);
+            "--quiet", "--trace", "", "--syslog", HCS_DEFAULT_CONFIG);
 }
 
 /* A configuration or data error: "file:line: message" alone, as the other programs print it. */
@@ -134,6 +137,7 @@ main(int argc, char **argv)
         OPTS_LONGOPTS_BASE,
         {"quiet", no_argument, NULL, 'q'},
         {"syslog", no_argument, NULL, OPTS_OWN},
+        {"trace", no_argument, NULL, OPTS_OWN + 1},
         {NULL, 0, NULL, 0},
     };
     const char *path = HCS_DEFAULT_CONFIG;
@@ -154,6 +158,8 @@ main(int argc, char **argv)
             quiet = 1;
         } else if (rc == OPTS_OTHER && ch == OPTS_OWN) {
             use_syslog = 1;
+        } else if (rc == OPTS_OTHER && ch == OPTS_OWN + 1) {
+            trace_on = 1;
         } else if (rc == OPTS_OTHER) {
             opts_try("hcs");
             return 1;

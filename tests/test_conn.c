@@ -9,9 +9,13 @@
 
 #include <cmocka.h>
 #include <event2/buffer.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "center.h"
 #include "conn.h"
+#include "out.h"
+#include "trace.h"
 
 #define TEST_MAX_LINE 64
 
@@ -514,11 +518,80 @@ test_stats(void **state)
     free(text);
 }
 
+/* What came down the pipe of fd so far (non-blocking; a static buffer). */
+static const char *
+drain(int fd)
+{
+    static char buf[8192];
+    size_t len = 0;
+    ssize_t n;
+
+    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    return buf;
+}
+
+/*
+ * --trace: each line received and each reply, push and line of the list
+ * queued is one trace line on stdout (with its phase, the login masked, a
+ * bad byte escaped); with trace_on 0 nothing is printed.
+ */
+static void
+test_trace(void **state)
+{
+    int out[2], err[2];
+    struct conn *c, *w;
+
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(err), 0);
+    assert_int_equal(fcntl(out[0], F_SETFL, O_NONBLOCK), 0);
+    assert_int_equal(out_start_fds("hcs", out[1], err[1], 65536), 0);
+    trace_on = 1;
+    w = login(*state, "bob", "pw2");
+    assert_string_equal(say(w, "available\n"), "slots 3\n10 Mon 09am\n2 Tue 10am\n11 Wed 11am\n");
+    c = login(*state, "alice", "pw1");
+    assert_string_equal(say(c, "selection 2\n"), "docB 41002\n");
+    assert_string_equal(take(w), "* reserved 2\n");
+    assert_string_equal(say(c, "cancel\n"), "cancelled 2\n");
+    assert_string_equal(take(w), "* released 2 Tue 10am\n");
+    assert_string_equal(say(c, "x\001y\n"), "error bad-line\n");
+    assert_int_equal(out_flush(2000), 0);
+    assert_string_equal(drain(out[0]), "trace: phase 1 < none:0 authenticate bob ********\n"
+                                       "trace: phase 1 > none:0 success\n"
+                                       "trace: phase 2 < none:0 available\n"
+                                       "trace: phase 2 > none:0 slots 3\n"
+                                       "trace: phase 2 > none:0 10 Mon 09am\n"
+                                       "trace: phase 2 > none:0 2 Tue 10am\n"
+                                       "trace: phase 2 > none:0 11 Wed 11am\n"
+                                       "trace: phase 1 < none:0 authenticate alice ********\n"
+                                       "trace: phase 1 > none:0 success\n"
+                                       "trace: phase 2 < none:0 selection 2\n"
+                                       "trace: phase 2 > none:0 * reserved 2\n"
+                                       "trace: phase 2 > none:0 docB 41002\n"
+                                       "trace: phase 2 < none:0 cancel\n"
+                                       "trace: phase 2 > none:0 * released 2 Tue 10am\n"
+                                       "trace: phase 2 > none:0 cancelled 2\n"
+                                       "trace: phase 2 < none:0 x\\x01y\n"
+                                       "trace: phase 2 > none:0 error bad-line\n");
+    trace_on = 0;
+    assert_string_equal(say(w, "appointment\n"), "appointment none\n");
+    assert_string_equal(say(w, "available\n"), "slots 3\n10 Mon 09am\n2 Tue 10am\n11 Wed 11am\n");
+    assert_int_equal(out_flush(2000), 0);
+    assert_string_equal(drain(out[0]), "");
+    out_stop();
+    close(out[0]);
+    close(err[0]);
+    close(out[1]);
+    close(err[1]);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_full_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crlf_and_pipelining, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_by_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_closes, setup, teardown),

@@ -55,6 +55,8 @@ struct ptyproc {
 
 /* The one patient of the running test, killed by the teardown if a check failed. */
 static struct ptyproc *prompt_child;
+/* Whether the next patient started runs with --trace. */
+static int pty_trace;
 
 /* Clear the terminal. */
 static void
@@ -337,6 +339,8 @@ pty_start(const char *conf)
     argv[n++] = (char *)h_str("%s/patient", HCS_BIN_DIR);
     argv[n++] = (char *)"--config";
     argv[n++] = (char *)conf;
+    if (pty_trace)
+        argv[n++] = (char *)"--trace";
     argv[n] = NULL;
     fflush(stdout);
     fflush(stderr);
@@ -460,6 +464,7 @@ prompt_teardown(void **state)
             close(prompt_child->fd);
     }
     prompt_child = NULL;
+    pty_trace = 0;
     return fixture_teardown(state);
 }
 
@@ -613,6 +618,37 @@ test_end_of_input(void **state)
     fixture_stop(f);
 }
 
+/*
+ * --trace at a terminal: the push's trace line and the news it causes are
+ * printed where the prompt was, in that order; the prompt and the typed "3"
+ * are drawn again below, once; Enter sends the selection, traced too.
+ */
+static void
+test_trace_at_prompt(void **state)
+{
+    struct fixture *f;
+    struct ptyproc *p;
+    unsigned docport;
+    int push;
+
+    pty_trace = 1;
+    p = prompt_start(state, 3, "3 Thu 04am", &f, &docport);
+    pty_type(p, "3");
+    pty_wait_cursor_row(p, PROMPT "3");
+    other_books(f, 2, docport);
+    push = pty_wait_row(p, h_str("trace: phase 2 < 127.0.0.1:%u * reserved 2", f->port));
+    pty_wait_cursor_row(p, PROMPT "3");
+    if (!term_is(&p->t, push + 1, "Phase 2: Appointment 2 was just taken by another patient.") ||
+        term_count(&p->t, PROMPT) != 1 || p->t.row <= push)
+        term_fail(p, "the traced push, then the news, then the prompt again, once");
+    pty_type(p, "\r");
+    pty_wait_row(p, h_str("trace: phase 2 > 127.0.0.1:%u selection 3", f->port));
+    pty_wait_row(p, h_str("trace: phase 3 < 127.0.0.1:%u 135", docport));
+    if (pty_wait_exit(p) != 0)
+        term_fail(p, h_str("exit status %d, expected 0", p->status));
+    fixture_stop(f);
+}
+
 int
 main(void)
 {
@@ -620,6 +656,7 @@ main(void)
         cmocka_unit_test_teardown(test_redraw_short_list, prompt_teardown),
         cmocka_unit_test_teardown(test_redraw_long_list, prompt_teardown),
         cmocka_unit_test_teardown(test_end_of_input, prompt_teardown),
+        cmocka_unit_test_teardown(test_trace_at_prompt, prompt_teardown),
     };
 
     h_init();
