@@ -740,6 +740,14 @@ client_doctor_timeout(struct client *c)
     return 0;
 }
 
+/* The doctor's address refused: the request goes to its host's next address, tries anew. */
+void
+client_doctor_next(struct client *c)
+{
+    if (c->state == CLIENT_DOCTOR)
+        c->tries = 0;
+}
+
 /* The doctor's host said nobody listens on the port: no use trying again. */
 void
 client_doctor_refused(struct client *c)

@@ -142,6 +142,11 @@ void client_doctor_sent(struct client *c, const char *host);
 int client_doctor_timeout(struct client *c);
 /* The doctor's host refused the request (ICMP port unreachable): nobody listens there. */
 void client_doctor_refused(struct client *c);
+/*
+ * That address refused, and the request goes to another address of the
+ * doctor's host: the next client_doctor_sent shows it, with fresh tries.
+ */
+void client_doctor_next(struct client *c);
 /* One datagram from the doctor (truncated: it did not fit the shell's buffer). */
 void client_doctor_reply(struct client *c, const char *data, size_t len, int truncated);
 

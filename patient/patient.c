@@ -39,6 +39,7 @@
 #define PATIENT_INMAX 256     /* bytes of one typed line kept; the rest is dropped */
 #define PATIENT_READMAX 65536 /* bytes read from the center before its lines are taken */
 #define PATIENT_UDPMAX 512    /* bytes of the doctor's answer */
+#define PATIENT_DOCADDRS 4    /* addresses of the doctor's host tried in turn */
 
 /* The command line, with its defaults. */
 struct patient_opts {
@@ -62,7 +63,12 @@ struct patient {
     struct event *ev_udp;    /* the doctor's answer */
     struct event *ev_retry;  /* resend to the doctor */
     int udp_fd;
-    int center_family; /* address family that reached the center */
+    int center_family;                                 /* address family that reached the center */
+    struct sockaddr_storage docaddr[PATIENT_DOCADDRS]; /* the doctor host's addresses, in turn */
+    socklen_t docaddrlen[PATIENT_DOCADDRS];
+    unsigned ndocaddr; /* addresses in docaddr */
+    unsigned docnext;  /* the next one to try */
+    int docmove;       /* the doctor's address refused: ev_retry moves on to the next */
     int stdin_added;   /* ev_stdin is added */
     int stdin_eof;     /* read() gave 0 or failed */
     int stdin_skip;    /* dropping the rest of an over-long typed line */
@@ -76,6 +82,8 @@ struct patient {
 };
 
 static void patient_sync(struct patient *pt, int rearm);
+static int patient_doctor_open(struct patient *pt);
+static void patient_doctor_refused(struct patient *pt);
 static void patient_center_close(struct patient *pt);
 static void patient_trace(struct patient *pt, enum trace_dir dir, int udp, const char *data,
                           size_t len);
@@ -530,7 +538,7 @@ patient_doctor_send(struct patient *pt)
     client_doctor_sent(&pt->client, pt->dochost);
     if (n == -1 && err == ECONNREFUSED) {
         /* An earlier try found no doctor there (ICMP port unreachable). */
-        client_doctor_refused(&pt->client);
+        patient_doctor_refused(pt);
         return;
     }
     if (n == -1) {
@@ -562,7 +570,7 @@ patient_udp_cb(evutil_socket_t fd, short what, void *arg)
                 continue;
             if (errno == ECONNREFUSED) {
                 /* ICMP port unreachable: nobody listens there; retries would not help. */
-                client_doctor_refused(&pt->client);
+                patient_doctor_refused(pt);
                 break;
             }
             if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -584,23 +592,29 @@ patient_retry_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (client_doctor_timeout(&pt->client))
+    if (pt->docmove) {
+        pt->docmove = 0;
+        client_doctor_next(&pt->client);
+        patient_doctor_open(pt);
+    } else if (client_doctor_timeout(&pt->client)) {
         patient_doctor_send(pt);
+    }
     patient_sync(pt, 0);
 }
 
 /*
- * Resolve the doctor's host for UDP. A name such as localhost may give ::1
- * first while the doctor listens on 127.0.0.1, and UDP cannot try each
- * address the way TCP connect does: prefer the family that reached the center.
+ * Resolve the doctor's host for UDP into pt->docaddr, the family that
+ * reached the center first. A name such as localhost may give ::1 and
+ * 127.0.0.1 while the doctor listens on one of them only, and UDP cannot
+ * try each address the way TCP connect does: an address that is refused
+ * (ICMP port unreachable) gives way to the next (patient_doctor_refused).
  */
 static int
-patient_doctor_resolve(struct patient *pt, struct sockaddr_storage *ss, socklen_t *sslen, char *err,
-                       size_t errlen)
+patient_doctor_resolve(struct patient *pt, char *err, size_t errlen)
 {
-    struct addrinfo hints, *res, *ai, *pick;
+    struct addrinfo hints, *res, *ai;
     char portstr[16];
-    int rc;
+    int rc, pass;
 
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -610,44 +624,53 @@ patient_doctor_resolve(struct patient *pt, struct sockaddr_storage *ss, socklen_
         snprintf(err, errlen, "cannot resolve %s: %s", pt->cfg.doctor_host, gai_strerror(rc));
         return -1;
     }
-    pick = res;
-    for (ai = res; ai != NULL; ai = ai->ai_next)
-        if (ai->ai_family == pt->center_family) {
-            pick = ai;
-            break;
-        }
-    memcpy(ss, pick->ai_addr, pick->ai_addrlen);
-    *sslen = pick->ai_addrlen;
+    pt->ndocaddr = pt->docnext = 0;
+    for (pass = 0; pass < 2; pass++)
+        for (ai = res; ai != NULL && pt->ndocaddr < PATIENT_DOCADDRS; ai = ai->ai_next)
+            if ((ai->ai_family == pt->center_family) == (pass == 0) &&
+                ai->ai_addrlen <= sizeof pt->docaddr[0]) {
+                memcpy(&pt->docaddr[pt->ndocaddr], ai->ai_addr, ai->ai_addrlen);
+                pt->docaddrlen[pt->ndocaddr++] = ai->ai_addrlen;
+            }
     freeaddrinfo(res);
+    if (pt->ndocaddr == 0) {
+        snprintf(err, errlen, "cannot resolve %s: no usable address", pt->cfg.doctor_host);
+        return -1;
+    }
     return 0;
 }
 
-/* Phase 3: one connected UDP socket to the doctor the center named. Returns 0 or -1. */
+/*
+ * A connected UDP socket to the doctor's next address (closing the one
+ * before), and the request sent on it. Returns 0 or -1.
+ */
 static int
-patient_doctor_start(struct patient *pt)
+patient_doctor_open(struct patient *pt)
 {
     struct client *c = &pt->client;
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    char err[512], host[64];
+    struct sockaddr_storage *ss = &pt->docaddr[pt->docnext];
+    socklen_t sslen = pt->docaddrlen[pt->docnext];
+    char host[64];
     unsigned port, docport;
 
-    if (patient_doctor_resolve(pt, &ss, &sslen, err, sizeof err) == -1) {
-        client_fail(c, PATIENT_EXIT_NOPRICE, "%s", err);
-        return -1;
+    pt->docnext++;
+    if (pt->ev_udp != NULL) {
+        event_free(pt->ev_udp);
+        pt->ev_udp = NULL;
     }
-    if ((pt->udp_fd = socket(ss.ss_family, SOCK_DGRAM, 0)) == -1 ||
+    if (pt->udp_fd != -1)
+        close(pt->udp_fd);
+    if ((pt->udp_fd = socket(ss->ss_family, SOCK_DGRAM, 0)) == -1 ||
         fcntl(pt->udp_fd, F_SETFD, FD_CLOEXEC) == -1 || net_nonblock(pt->udp_fd) == -1 ||
-        connect(pt->udp_fd, (struct sockaddr *)&ss, sslen) == -1 ||
+        connect(pt->udp_fd, (struct sockaddr *)ss, sslen) == -1 ||
         net_local_addr(pt->udp_fd, host, sizeof host, &port) == -1) {
         client_fail(c, PATIENT_EXIT_NOPRICE, "cannot set up the UDP socket to %s port %u: %s",
                     pt->cfg.doctor_host, c->port, strerror(errno));
         return -1;
     }
-    net_addr_str((struct sockaddr *)&ss, pt->dochost, sizeof pt->dochost, &docport);
+    net_addr_str((struct sockaddr *)ss, pt->dochost, sizeof pt->dochost, &docport);
     if ((pt->ev_udp = event_new(pt->base, pt->udp_fd, EV_READ | EV_PERSIST, patient_udp_cb, pt)) ==
             NULL ||
-        (pt->ev_retry = evtimer_new(pt->base, patient_retry_cb, pt)) == NULL ||
         event_add(pt->ev_udp, NULL) == -1) {
         client_fail(c, PATIENT_EXIT_CONFIG, "cannot set up events");
         return -1;
@@ -655,6 +678,42 @@ patient_doctor_start(struct patient *pt)
     client_doctor_ready(c, host, port);
     patient_doctor_send(pt);
     return 0;
+}
+
+/*
+ * Nobody listens at the doctor's address: try its next one (from the retry
+ * timer, not inside the socket's own callback), or give up.
+ */
+static void
+patient_doctor_refused(struct patient *pt)
+{
+    struct timeval now = {0, 0};
+
+    if (pt->docnext >= pt->ndocaddr) {
+        client_doctor_refused(&pt->client);
+        return;
+    }
+    log_debug("the doctor's address %s refused the request; trying the next", pt->dochost);
+    pt->docmove = 1;
+    evtimer_add(pt->ev_retry, &now);
+}
+
+/* Phase 3: a UDP socket to the doctor the center named. Returns 0 or -1. */
+static int
+patient_doctor_start(struct patient *pt)
+{
+    struct client *c = &pt->client;
+    char err[512];
+
+    if (patient_doctor_resolve(pt, err, sizeof err) == -1) {
+        client_fail(c, PATIENT_EXIT_NOPRICE, "%s", err);
+        return -1;
+    }
+    if ((pt->ev_retry = evtimer_new(pt->base, patient_retry_cb, pt)) == NULL) {
+        client_fail(c, PATIENT_EXIT_CONFIG, "cannot set up events");
+        return -1;
+    }
+    return patient_doctor_open(pt);
 }
 
 /* Turn stdin reading on or off. */

@@ -114,6 +114,62 @@ test_localhost_both_families(void **state)
 }
 
 /*
+ * The shipped configuration on Debian's stock /etc/hosts: hcs on localhost
+ * (both families), a doctor on 127.0.0.1 only, a patient naming localhost
+ * for both. The patient reached the center over ::1, so it tries the doctor
+ * at ::1 first; refused there, it moves on to 127.0.0.1 and gets its price.
+ */
+static void
+test_localhost_doctor_other_family(void **state)
+{
+    struct fixture_opts o = {0};
+    struct fixture *f;
+    struct hproc *d, *p;
+    const char *conf, *dargs[] = {"--config", NULL, NULL};
+    unsigned dport;
+
+    o.users = users;
+    o.nusers = 1;
+    o.slots = slots;
+    o.nslots = 1;
+    o.files_only = 1;
+    f = fixture_setup(state, &o);
+    dargs[1] = h_path(f->dir, "doctor1.conf");
+    d = fixture_doctor(f->dir, 1, "house", "acme 70\n", NULL, dargs, &dport);
+    h_file(f->dir, "availabilities.txt", "1 Mon 09am house %u\n", dport);
+    f->conf = h_file(f->dir, "center.conf",
+                     "[center]\nlisten = localhost\nport = 0\nusers = users.txt\n"
+                     "availabilities = availabilities.txt\n");
+    f->hcs = h_start("hcs", NULL, "hcs", "--config", f->conf, NULL);
+    f->port = h_port(h_wait_prefix(f->hcs, "Phase 1: The Health Center Server has port number "));
+    fixture_patient(f->dir, 1, f->port, "ann", "pw-ann-1", "acme\n", NULL);
+    conf = h_file(f->dir, "patient1.conf",
+                  "[patient]\nid = 1\ncenter_host = localhost\ncenter_port = %u\n"
+                  "credentials = patient1.txt\ninsurance = patient1insurance.txt\n",
+                  f->port);
+    p = h_start("patient1", NULL, "patient", "--config", conf, "--slot", "1", NULL);
+    h_wait_prefix(p, "Phase 1: Patient 1 has TCP port number ");
+    h_wait_prefix(p, "Phase 2: The requested appointment is available and reserved to Patient 1.");
+    h_wait_prefix(p, "Phase 3: Patient 1 has a dynamic UDP port number ");
+    h_expect(p,
+             h_str("Phase 3: The cost estimation request from Patient 1 with insurance plan acme "
+                   "has been sent to the doctor with port number %u and IP address ::1.",
+                   dport));
+    h_wait_prefix(p, "Phase 3: Patient 1 has a dynamic UDP port number ");
+    h_expect(p,
+             h_str("Phase 3: The cost estimation request from Patient 1 with insurance plan acme "
+                   "has been sent to the doctor with port number %u and IP address 127.0.0.1.",
+                   dport));
+    h_expect(p,
+             h_str("Phase 3: Patient 1 receives 70$ estimation cost from doctor with port number "
+                   "%u and name house.",
+                   dport));
+    h_expect_exit(p, 0);
+    h_stop(d);
+    fixture_stop(f);
+}
+
+/*
  * Issue 10, item 10: a state file in a folder hcs cannot write (a read-only
  * file system: root ignores permission bits) is reported as what it is, not
  * as "not an hcs state file".
@@ -179,6 +235,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_localhost_both_families, fixture_teardown),
+        cmocka_unit_test_teardown(test_localhost_doctor_other_family, fixture_teardown),
         cmocka_unit_test_teardown(test_readonly_state_folder, fixture_teardown),
     };
 
