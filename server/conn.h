@@ -7,13 +7,14 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <event2/event_struct.h>
+
 #include "proto.h"
 #include "schedule.h"
 
 struct center;
 struct authpool_job;
 struct evbuffer;
-struct event;
 struct throttle_src;
 struct transport_ops;
 struct user;
@@ -33,48 +34,75 @@ enum conn_state {
     CONN_LINGER,    /* reply written, our side shut; discard input until EOF */
 };
 
-/* One connection. conn_new and conn_close are the only ways in and out. */
+/*
+ * One connection. conn_new and conn_close are the only ways in and out.
+ * An idle authenticated patient costs this struct (packed: flags in bits,
+ * the address in 20 bytes, its socket's event inside it) and nothing more:
+ * the output buffer exists only while output waits, and its deadline is a
+ * place in the center's one heap of deadlines (struct conn_timers), not a
+ * timer event of its own.
+ */
 struct conn {
     TAILQ_ENTRY(conn) entry;       /* center.conns, or center.lost once closed */
     TAILQ_ENTRY(conn) dirty_entry; /* center.dirty: pushes to write */
-    int dirty;
-    int lost;            /* closed: freed by the center at the end of the loop pass */
-    int committing;      /* its change is staged or being written by the store */
-    int changeput;       /* in CONN_COMMIT: 1 a selection, 0 a cancel, waits for the store */
-    uint32_t changeslot; /* ... of this slot */
     struct center *center;
     const struct transport_ops *xprt; /* NULL: no socket (tests, fuzzers) */
-    int fd;
-    enum conn_state state;
-    short evflags; /* what ev waits for now */
-    struct event *ev;
-    struct event *timer;
-    struct evbuffer *out;
-    char *pend; /* input not yet processed: a partial line, or a backlog */
+    void *xprtdata; /* the transport's own state (TLS: its SSL); NULL for plain TCP */
+    struct evbuffer *out; /* output waiting; NULL while none (see conn_out) */
+    char *pend;           /* input not yet processed: a partial line, or a backlog */
     size_t pendlen;
-    int backlog;        /* pend holds complete lines waiting for output to drain */
-    int handshaking;    /* the transport's opening is under way: no lines yet */
-    int readwantswrite; /* the last read waits for the socket to be writable */
-    size_t stalled;     /* bytes the last flush could not write */
-    int overflow;       /* pushes came while over max_output was stalled: drop */
+    size_t stalled; /* bytes the last flush could not write */
     struct user *user;
     struct user *login;           /* in AUTH/THROTTLED: the user named (or whose login succeeded) */
-    int loginclear;               /* in AUTH: login's clear password matched */
     char *loginname;              /* in AUTH/THROTTLED: the name tried, escaped for the screen */
     struct authpool_job *authjob; /* in AUTH: the password check under way */
     struct throttle_src *src;     /* its source's counts; NULL: not counted (refused, no socket) */
-    int refused;                  /* refused at accept ("busy"): not counted in max_clients */
     TAILQ_ENTRY(conn) unauth_entry; /* center.unauth, while unauthlisted */
-    int unauthlisted;
-    TAILQ_ENTRY(conn) wait_entry; /* center.authwait, while checkwait */
-    int checkwait;                /* in AUTH: waits for its source's share of the checks */
-    char *loginpass;              /* while checkwait: the password to check, wiped when done */
+    TAILQ_ENTRY(conn) wait_entry;   /* center.authwait, while checkwait */
+    char *loginpass;                /* while checkwait: the password to check, wiped when done */
     size_t loginpasslen;
     struct sched_sub sub;
     int64_t created; /* seconds, libevent's cached clock */
     int64_t lastline;
-    char host[64];
+    int64_t deadline;    /* when the timer fires (seconds), while timeridx is set */
+    uint32_t timeridx;   /* its place in center.timers' heap; CONN_NO_TIMER: not armed */
+    uint32_t changeslot; /* in CONN_COMMIT: the slot of the change */
+    int fd;
     unsigned port;
+    unsigned char addr[16]; /* the peer's address (4 bytes of it for IPv4); see conn_host */
+    unsigned char family;   /* AF_INET, AF_INET6, or 0: none */
+    unsigned char state;    /* enum conn_state */
+    short evflags;          /* what ev waits for now */
+    unsigned dirty : 1;
+    unsigned lost : 1;           /* closed: freed by the center at the end of the loop pass */
+    unsigned committing : 1;     /* its change is staged or being written by the store */
+    unsigned changeput : 1;      /* in CONN_COMMIT: 1 a selection, 0 a cancel, waits for the store */
+    unsigned backlog : 1;        /* pend holds complete lines waiting for output to drain */
+    unsigned handshaking : 1;    /* the transport's opening is under way: no lines yet */
+    unsigned readwantswrite : 1; /* the last read waits for the socket to be writable */
+    unsigned overflow : 1;       /* pushes came while over max_output was stalled: drop */
+    unsigned loginclear : 1;     /* in AUTH: login's clear password matched */
+    unsigned refused : 1;        /* refused at accept ("busy"): not counted in max_clients */
+    unsigned unauthlisted : 1;
+    unsigned checkwait : 1; /* in AUTH: waits for its source's share of the checks */
+    unsigned timed : 1;     /* has a socket: its deadlines are kept (not in tests, fuzzers) */
+    unsigned evset : 1;     /* ev was assigned (and may be added) */
+    struct event ev;        /* the socket's readiness (event_assign: no allocation) */
+};
+
+#define CONN_NO_TIMER UINT32_MAX
+
+/*
+ * The deadlines of a center's connections: a binary min-heap by deadline
+ * and one timer event set for the earliest (as libevent keeps its own
+ * timers), so a connection needs no timer event of its own.
+ */
+struct conn_timers {
+    struct event *ev; /* fires at heap[0]'s deadline; made on first use */
+    struct conn **heap;
+    size_t n, cap;
+    struct conn **due; /* the connections popped by one firing, handled in order */
+    size_t duecap;
 };
 
 /*
@@ -124,5 +152,16 @@ void conn_wait(struct conn *c, enum conn_state state, unsigned secs);
 void conn_done_waiting(struct conn *c, enum conn_state state);
 /* Seconds on libevent's cached clock (no system call). */
 int64_t conn_now(const struct conn *c);
+/* Whether c keeps deadlines (it has a socket and is not closed): a throttle can wait. */
+int conn_timed(const struct conn *c);
+/* The output buffer, made if there is none (NULL: out of memory). */
+struct evbuffer *conn_out(struct conn *c);
+/* Bytes of output waiting. */
+size_t conn_outlen(const struct conn *c);
+/* The peer's address as text, formatted now into a buffer that the next few calls reuse. */
+const char *conn_host(const struct conn *c);
+
+/* Free the center's deadline heap and its timer (center teardown). */
+void conn_timers_free(struct conn_timers *t);
 
 #endif
