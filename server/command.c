@@ -34,7 +34,8 @@ command_auth_answer(struct conn *c, struct user *user)
                  user != NULL ? "success" : "failure", c->loginname != NULL ? c->loginname : "");
     if (user == NULL) {
         /* For fail2ban and journald: the address, and the name as tried (escaped). */
-        log_info("failed login for %s from %s", c->loginname != NULL ? c->loginname : "", conn_host(c));
+        log_info("failed login for %s from %s", c->loginname != NULL ? c->loginname : "",
+                 conn_host(c));
         center->stats.logins_failed++;
         free(c->loginname);
         c->loginname = NULL;

@@ -258,14 +258,14 @@ conn_set_addr(struct conn *c, const struct sockaddr *sa)
         const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
         memcpy(c->addr, &sin->sin_addr, sizeof sin->sin_addr);
         c->port = ntohs(sin->sin_port);
-        c->family = AF_INET;
+        c->family = CONN_AF_INET;
     } else if (sa != NULL && sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
         memcpy(c->addr, &sin6->sin6_addr, sizeof sin6->sin6_addr);
         c->port = ntohs(sin6->sin6_port);
-        c->family = AF_INET6;
+        c->family = CONN_AF_INET6;
     } else {
-        c->family = sa != NULL ? AF_UNSPEC : 0xff;
+        c->family = sa != NULL ? CONN_AF_UNKNOWN : CONN_AF_NONE;
     }
 }
 
@@ -277,10 +277,10 @@ conn_host(const struct conn *c)
     static unsigned next;
     char *h = buf[next++ % 4];
 
-    if (c->family == AF_INET || c->family == AF_INET6)
-        inet_ntop(c->family, c->addr, h, sizeof buf[0]);
+    if (c->family == CONN_AF_INET || c->family == CONN_AF_INET6)
+        inet_ntop(c->family == CONN_AF_INET ? AF_INET : AF_INET6, c->addr, h, sizeof buf[0]);
     else
-        snprintf(h, sizeof buf[0], "%s", c->family == 0xff ? "none" : "unknown");
+        snprintf(h, sizeof buf[0], "%s", c->family == CONN_AF_NONE ? "none" : "unknown");
     return h;
 }
 
@@ -617,8 +617,8 @@ conn_flush(struct conn *c)
         conn_close(c);
         return;
     }
-    if (conn_outlen(c) > 0 && c->xprt->write(c, c->out, &want) == -1 &&
-        errno != EAGAIN && errno != EINTR) {
+    if (conn_outlen(c) > 0 && c->xprt->write(c, c->out, &want) == -1 && errno != EAGAIN &&
+        errno != EINTR) {
         log_debug("%s:%u: write: %s", conn_host(c), c->port, strerror(errno));
         conn_close(c);
         return;

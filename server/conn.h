@@ -47,11 +47,9 @@ struct conn {
     TAILQ_ENTRY(conn) dirty_entry; /* center.dirty: pushes to write */
     struct center *center;
     const struct transport_ops *xprt; /* NULL: no socket (tests, fuzzers) */
-    void *xprtdata; /* the transport's own state (TLS: its SSL); NULL for plain TCP */
+    void *xprtdata;       /* the transport's own state (TLS: its SSL); NULL for plain TCP */
     struct evbuffer *out; /* output waiting; NULL while none (see conn_out) */
     char *pend;           /* input not yet processed: a partial line, or a backlog */
-    size_t pendlen;
-    size_t stalled; /* bytes the last flush could not write */
     struct user *user;
     struct user *login;           /* in AUTH/THROTTLED: the user named (or whose login succeeded) */
     char *loginname;              /* in AUTH/THROTTLED: the name tried, escaped for the screen */
@@ -60,25 +58,27 @@ struct conn {
     TAILQ_ENTRY(conn) unauth_entry; /* center.unauth, while unauthlisted */
     TAILQ_ENTRY(conn) wait_entry;   /* center.authwait, while checkwait */
     char *loginpass;                /* while checkwait: the password to check, wiped when done */
-    size_t loginpasslen;
     struct sched_sub sub;
-    int64_t created; /* seconds, libevent's cached clock */
-    int64_t lastline;
-    int64_t deadline;    /* when the timer fires (seconds), while timeridx is set */
+    int64_t created;     /* seconds, libevent's cached clock */
+    int64_t lastline;    /* seconds: the last complete line */
+    int64_t deadline;    /* when the timer fires (milliseconds), while timeridx is set */
     uint32_t timeridx;   /* its place in center.timers' heap; CONN_NO_TIMER: not armed */
     uint32_t changeslot; /* in CONN_COMMIT: the slot of the change */
+    uint32_t pendlen;    /* bytes in pend (at most a read buffer's) */
+    uint32_t stalled;    /* bytes the last flush could not write */
+    uint32_t loginpasslen;
     int fd;
-    unsigned port;
     unsigned char addr[16]; /* the peer's address (4 bytes of it for IPv4); see conn_host */
-    unsigned char family;   /* AF_INET, AF_INET6, or 0: none */
-    unsigned char state;    /* enum conn_state */
-    short evflags;          /* what ev waits for now */
+    uint16_t port;
+    unsigned state : 3;   /* enum conn_state */
+    unsigned family : 4;  /* CONN_AF_*: what addr holds */
+    unsigned evflags : 3; /* what ev waits for now (EV_READ, EV_WRITE) */
     unsigned dirty : 1;
-    unsigned lost : 1;           /* closed: freed by the center at the end of the loop pass */
-    unsigned committing : 1;     /* its change is staged or being written by the store */
-    unsigned changeput : 1;      /* in CONN_COMMIT: 1 a selection, 0 a cancel, waits for the store */
-    unsigned backlog : 1;        /* pend holds complete lines waiting for output to drain */
-    unsigned handshaking : 1;    /* the transport's opening is under way: no lines yet */
+    unsigned lost : 1;        /* closed: freed by the center at the end of the loop pass */
+    unsigned committing : 1;  /* its change is staged or being written by the store */
+    unsigned changeput : 1;   /* in CONN_COMMIT: 1 a selection, 0 a cancel, waits for the store */
+    unsigned backlog : 1;     /* pend holds complete lines waiting for output to drain */
+    unsigned handshaking : 1; /* the transport's opening is under way: no lines yet */
     unsigned readwantswrite : 1; /* the last read waits for the socket to be writable */
     unsigned overflow : 1;       /* pushes came while over max_output was stalled: drop */
     unsigned loginclear : 1;     /* in AUTH: login's clear password matched */
@@ -91,6 +91,11 @@ struct conn {
 };
 
 #define CONN_NO_TIMER UINT32_MAX
+/* What conn.addr holds. */
+#define CONN_AF_NONE 0    /* no socket (tests, fuzzers) */
+#define CONN_AF_INET 1    /* an IPv4 address */
+#define CONN_AF_INET6 2   /* an IPv6 address */
+#define CONN_AF_UNKNOWN 3 /* another family */
 
 /*
  * The deadlines of a center's connections: a binary min-heap by deadline
