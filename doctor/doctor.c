@@ -25,7 +25,7 @@
 
 #define DOCTOR_BUFSIZE 512 /* bytes of one request datagram; longer ones get error too-long */
 #define DOCTOR_BATCH 64    /* datagrams read by one recvmmsg, answered by one sendmmsg */
-#define DOCTOR_ROUNDS 4    /* full batches read per callback before the loop runs again */
+#define DOCTOR_ROUNDS 64   /* batches read per callback at most, before the loop runs again */
 #define DOCTOR_SCREEN 8192 /* bytes of screen lines gathered before one write */
 
 /* What became of one datagram of a batch. */
@@ -335,8 +335,10 @@ doctor_report(struct doctor *d, unsigned n)
 
 /*
  * Read a batch of datagrams with one recvmmsg, answer them with one
- * sendmmsg, write their screen lines at once; again while batches come full
- * (at most DOCTOR_ROUNDS), so that a flood lets the loop run in between.
+ * sendmmsg, write their screen lines at once; then read again, until none
+ * waits: while the replies went out, the patients answered may have asked
+ * again, and a read that finds them spares the wait for readiness (at most
+ * DOCTOR_ROUNDS batches, so that signals are seen under a flood).
  */
 static void
 doctor_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -365,8 +367,6 @@ doctor_read_cb(evutil_socket_t fd, short what, void *arg)
             doctor_handle(d, (unsigned)i);
         doctor_send(d);
         doctor_report(d, (unsigned)n);
-        if (n < DOCTOR_BATCH)
-            return;
     }
 }
 
