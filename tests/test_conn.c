@@ -711,11 +711,10 @@ static void
 test_closed_leaves_no_timer(void **state)
 {
     struct center *center = *state;
-    struct conn *c[64];
     int peer[64], i, k;
 
     for (i = 0; i < 64; i++) {
-        c[i] = sock_conn(center, &peer[i]);
+        sock_conn(center, &peer[i]);
         if (i % 3 == 0)
             assert_int_equal(write(peer[i], "authenticate alice pw1\n", 23), 23);
     }
@@ -741,8 +740,6 @@ test_closed_leaves_no_timer(void **state)
             break;
     }
     assert_int_equal(center->timers.n, 32);
-    for (i = 0; i < 64; i += 2)
-        assert_true(c[i]->lost || c[i]->timeridx == CONN_NO_TIMER);
     for (i = 1; i < 64; i += 2)
         close(peer[i]);
     for (k = 0; k < 100 && center->timers.n > 0; k++)
