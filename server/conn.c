@@ -71,13 +71,16 @@ conn_set_events(struct conn *c, short flags)
         log_warnx("%s:%u: cannot watch socket", conn_host(c), c->port);
 }
 
-/* Milliseconds on libevent's cached clock (no system call). */
+/*
+ * Milliseconds on the loop's monotonic clock (as its timers count, so a
+ * step of the wall clock moves no deadline; no system call).
+ */
 static int64_t
 conn_now_ms(const struct center *center)
 {
     struct timeval tv;
 
-    if (center->base == NULL || event_base_gettimeofday_cached(center->base, &tv) == -1)
+    if (center->base == NULL || event_gettime_monotonic(center->base, &tv) == -1)
         return 0;
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
@@ -164,6 +167,7 @@ static void
 conn_arm_timer(struct conn *c, int64_t secs)
 {
     struct conn_timers *t = &c->center->timers;
+    int first;
 
     if (!c->timed)
         return;
@@ -182,8 +186,9 @@ conn_arm_timer(struct conn *c, int64_t secs)
         }
         conn_heap_put(t, t->n++, c);
     }
+    first = c->timeridx == 0;
     conn_heap_fix(t, c->timeridx);
-    if (c->timeridx == 0)
+    if (first || c->timeridx == 0) /* the earliest deadline changed */
         conn_timers_set(c->center);
 }
 
