@@ -22,6 +22,7 @@ enum bench_mode {
     MODE_FREEPORT, /* print a free loopback port */
     MODE_SPIN,     /* a fixed CPU-bound loop: does a CPU run as fast with the other busy? */
     MODE_EVENTS,   /* desk event streams time each booking's event */
+    MODE_AMPLIFY,  /* the worst reply/request byte ratio of a UDP server */
 };
 
 /* The command line, with its defaults set by main. */
@@ -44,6 +45,7 @@ struct bench_opts {
     int auth;               /* 1: log in first; 0: not (--no-auth); -1: mode default */
     const char *line;       /* -l: the request of line, idle and udp */
     const char *expect;     /* --expect: a good reply starts with this */
+    int mc_udp;             /* --memcached-udp: udp, amplify: memcached's 8-byte frame header */
     uint32_t cycles;        /* --cycles: fanout book/cancel cycles */
     int wait_pushes;        /* --wait-pushes: fanout: each change waits for the last's pushes */
     double hold;            /* --hold: idle seconds to hold the connections */
@@ -74,6 +76,7 @@ bench_now(void)
 /* The modes; each returns the exit status (0 ok, 1 could not run, 2 errors seen). */
 int tcp_run(const struct bench_opts *o);
 int udp_run(const struct bench_opts *o);
+int udp_amplify_run(const struct bench_opts *o);
 int startup_run(const struct bench_opts *o);
 int gen_run(const struct bench_opts *o);
 int events_run(const struct bench_opts *o);

@@ -20,11 +20,11 @@ static const struct {
     const char *name;
     enum bench_mode mode;
 } hcs_bench_modes[] = {
-    {"session", MODE_SESSION}, {"list", MODE_LIST}, {"line", MODE_LINE},
-    {"idle", MODE_IDLE},       {"race", MODE_RACE}, {"fanout", MODE_FANOUT},
-    {"events", MODE_EVENTS},   {"udp", MODE_UDP},   {"startup", MODE_STARTUP},
-    {"gen", MODE_GEN},         {"ping", MODE_PING}, {"freeport", MODE_FREEPORT},
-    {"spin", MODE_SPIN},
+    {"session", MODE_SESSION},   {"list", MODE_LIST}, {"line", MODE_LINE},
+    {"idle", MODE_IDLE},         {"race", MODE_RACE}, {"fanout", MODE_FANOUT},
+    {"events", MODE_EVENTS},     {"udp", MODE_UDP},   {"startup", MODE_STARTUP},
+    {"amplify", MODE_AMPLIFY},   {"gen", MODE_GEN},   {"ping", MODE_PING},
+    {"freeport", MODE_FREEPORT}, {"spin", MODE_SPIN},
 };
 
 /* The name of a mode. */
@@ -56,6 +56,8 @@ hcs_bench_usage(FILE *fp)
                 "           --cycles times; each booking's event timed on every stream\n"
                 "           (--hold S: only hold the streams S seconds or until SIGTERM)\n"
                 "  udp      closed-loop --line datagrams (insurance plans) to a doctor\n"
+                "  amplify  the worst reply/request byte ratio of a UDP server: empty, short,\n"
+                "           unknown and garbage datagrams, then --line\n"
                 "  startup  run COMMAND, time it until it listens, read its RSS, stop it\n"
                 "  gen      write a data set into --dir: --users users, --slots slots, configs\n"
                 "  ping     wait (up to --duration) until the port accepts\n"
@@ -88,6 +90,7 @@ hcs_bench_usage(FILE *fp)
                 "  -l, --line TEXT        request of line and idle (sent with CRLF), udp\n"
                 "                         (default insurance1)\n"
                 "      --expect PREFIX    a good reply starts with PREFIX\n"
+                "      --memcached-udp    udp, amplify: memcached's UDP frame header (and CRLF)\n"
                 "      --connect-burst N  connects in flight at once (256)\n"
                 "      --server-pid PID   read the server's CPU and RSS from /proc/PID\n"
                 "      --perf-ctl FIFO --perf-ack FIFO\n"
@@ -181,6 +184,7 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         OPT_NOAUTH,
         OPT_AUTH,
         OPT_EXPECT,
+        OPT_MCUDP,
         OPT_BURST,
         OPT_PID,
         OPT_PCTL,
@@ -212,6 +216,7 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         {"auth", no_argument, NULL, OPT_AUTH},
         {"line", required_argument, NULL, 'l'},
         {"expect", required_argument, NULL, OPT_EXPECT},
+        {"memcached-udp", no_argument, NULL, OPT_MCUDP},
         {"connect-burst", required_argument, NULL, OPT_BURST},
         {"server-pid", required_argument, NULL, OPT_PID},
         {"perf-ctl", required_argument, NULL, OPT_PCTL},
@@ -318,6 +323,9 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         case OPT_EXPECT:
             o->expect = optarg;
             break;
+        case OPT_MCUDP:
+            o->mc_udp = 1;
+            break;
         case OPT_BURST:
             bad = hcs_bench_uint(optarg, 1, 100000, &v);
             o->connect_burst = (unsigned)v;
@@ -404,7 +412,7 @@ hcs_bench_settle(struct bench_opts *o)
         return 1;
     }
     if (o->auth == -1)
-        o->auth = o->mode != MODE_LINE && o->mode != MODE_UDP;
+        o->auth = o->mode != MODE_LINE && o->mode != MODE_UDP && o->mode != MODE_AMPLIFY;
     if (o->mode == MODE_LINE && o->line == NULL) {
         fprintf(stderr, "hcs-bench: line mode needs --line\n");
         return 1;
@@ -486,6 +494,8 @@ main(int argc, char **argv)
         return addr_ping(&ss, sslen, o.duration);
     case MODE_UDP:
         return udp_run(&o);
+    case MODE_AMPLIFY:
+        return udp_amplify_run(&o);
     case MODE_EVENTS:
         return events_run(&o);
     default:

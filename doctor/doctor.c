@@ -1,4 +1,5 @@
 /* doctor.c: the doctor, a UDP server that answers cost estimates from its price table. */
+#define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include "config.h"
 #include "log.h"
 #include "net.h"
@@ -13,6 +14,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,38 @@
 #include <event2/event.h>
 
 #define DOCTOR_BUFSIZE 512 /* bytes of one request datagram; longer ones get error too-long */
-#define DOCTOR_BURST 64    /* datagrams read per callback before the loop runs again */
+#define DOCTOR_BATCH 64    /* datagrams read by one recvmmsg, answered by one sendmmsg */
+#define DOCTOR_ROUNDS 64   /* batches read per callback at most, before the loop runs again */
+#define DOCTOR_SCREEN 8192 /* bytes of screen lines gathered before one write */
+
+/* What became of one datagram of a batch. */
+enum doctor_fate {
+    DOCTOR_NONE,       /* no sender address: not answered, counted as dropped */
+    DOCTOR_UNANSWERED, /* its reply would be longer than it: not sent, counted */
+    DOCTOR_QUEUED,     /* its reply waits for the batch's sendmmsg */
+    DOCTOR_SENT,       /* its reply went out */
+    DOCTOR_FAILED,     /* sendmmsg could not send its reply: counted as dropped */
+};
+
+/*
+ * One batch: the datagrams one recvmmsg reads and the replies one sendmmsg
+ * sends, all made once at start-up (no allocation per request). A reply
+ * goes back to its datagram's sender address, in the order they came.
+ */
+struct doctor_batch {
+    struct mmsghdr in[DOCTOR_BATCH];
+    struct iovec iniov[DOCTOR_BATCH];
+    struct sockaddr_storage from[DOCTOR_BATCH];
+    char buf[DOCTOR_BATCH][DOCTOR_BUFSIZE];
+    struct prices_answer ans[DOCTOR_BATCH];
+    enum doctor_fate fate[DOCTOR_BATCH];
+    struct mmsghdr out[DOCTOR_BATCH];
+    struct iovec outiov[DOCTOR_BATCH];
+    unsigned outof[DOCTOR_BATCH]; /* the datagram each reply answers */
+    unsigned nout;
+    char screen[DOCTOR_SCREEN]; /* the batch's screen lines, written at once */
+    size_t screenlen;
+};
 
 /* Everything the running doctor owns, freed in reverse order of creation. */
 struct doctor {
@@ -36,11 +69,14 @@ struct doctor {
     struct event *ev_int;
     struct event *ev_term;
     struct event *ev_hup;
-    uint64_t served;  /* replies with a price */
-    uint64_t errored; /* replies with an error */
-    uint64_t dropped; /* datagrams read but not answered */
-    int quiet;        /* -q: no per-request screen lines */
-    char buf[DOCTOR_BUFSIZE];
+    struct event *ev_usr1;
+    uint64_t served;     /* replies with a price */
+    uint64_t errored;    /* replies with an error */
+    uint64_t unanswered; /* requests whose reply would have been longer than they are */
+    uint64_t dropped;    /* datagrams read but not answered: no address, or a failed send */
+    int quiet;           /* -q: no per-request screen lines */
+    int verbose;         /* -v: debug lines */
+    struct doctor_batch b;
 };
 
 /* Print how to run the program, with the defaults. */
@@ -57,7 +93,9 @@ doctor_usage(FILE *fp)
     fprintf(fp, "      %-18slog through syslog(3) (facility daemon), not stderr\n", "--syslog");
     fprintf(fp,
             "Replies to datagrams of up to %d bytes; a longer one gets \"error too-long\".\n"
-            "SIGHUP reads the prices file again; SIGINT or SIGTERM stops the doctor.\n",
+            "A reply is never longer than its request: one that would be is not sent\n"
+            "(counted as unanswered). SIGUSR1 prints the counts; SIGHUP reads the prices\n"
+            "file again; SIGINT or SIGTERM stops the doctor.\n",
             DOCTOR_BUFSIZE);
 }
 
@@ -131,84 +169,267 @@ doctor_trace(enum trace_dir dir, const struct sockaddr *sa, const char *data, si
     out_line(OUT_STDOUT, "%s", line);
 }
 
-/* Queue the screen lines for one answered request and send the reply. */
+/* Make the batch's fixed parts: each datagram's buffer and address, each reply's header. */
 static void
-doctor_reply(struct doctor *d, const struct sockaddr *sa, socklen_t salen,
-             const struct prices_answer *a)
+doctor_batch_init(struct doctor_batch *b)
 {
-    char host[64];
-    unsigned port;
+    unsigned i;
 
-    net_addr_str(sa, host, sizeof host, &port);
-    if (!d->quiet)
-        out_line(OUT_STDOUT,
-                 "Phase 3: Doctor %u receives the request from the patient with port number %u "
-                 "and the insurance plan %s.",
-                 d->cfg.id, port, a->plan);
-    if (sendto(d->fd, a->reply, a->len, 0, sa, salen) == -1) {
-        log_warn("cannot send %s to %s port %u", a->reply, host, port);
-        d->dropped++;
-        return;
-    }
-    if (trace_on)
-        doctor_trace(TRACE_OUT, sa, a->reply, a->len);
-    if (a->status == PRICES_PRICE) {
-        if (!d->quiet)
-            out_line(OUT_STDOUT,
-                     "Phase 3: Doctor %u has sent estimated price %" PRId64
-                     "$ to patient with port number %u.",
-                     d->cfg.id, a->cost, port);
-        d->served++;
-    } else {
-        if (!d->quiet)
-            out_line(OUT_STDOUT, "Phase 3: Doctor %u has sent %s to patient with port number %u.",
-                     d->cfg.id, a->reply, port);
-        d->errored++;
-        log_debug("%s from %s port %u: %" PRIu64 " error%s so far", a->reply, host, port,
-                  d->errored, d->errored == 1 ? "" : "s");
+    memset(b, 0, sizeof *b);
+    for (i = 0; i < DOCTOR_BATCH; i++) {
+        b->iniov[i].iov_base = b->buf[i];
+        b->iniov[i].iov_len = sizeof b->buf[i];
+        b->in[i].msg_hdr.msg_iov = &b->iniov[i];
+        b->in[i].msg_hdr.msg_iovlen = 1;
+        b->in[i].msg_hdr.msg_name = &b->from[i];
+        b->out[i].msg_hdr.msg_iov = &b->outiov[i];
+        b->out[i].msg_hdr.msg_iovlen = 1;
     }
 }
 
-/* Read pending datagrams (at most DOCTOR_BURST) and answer each one. */
+/* Append one screen line to the batch's (written by doctor_screen_flush). */
+static void doctor_screen(struct doctor *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Write the batch's screen lines, all in one piece. */
+static void
+doctor_screen_flush(struct doctor *d)
+{
+    if (d->b.screenlen > 0)
+        out_write(OUT_STDOUT, d->b.screen, d->b.screenlen);
+    d->b.screenlen = 0;
+}
+
+/* Append one screen line to the batch's (written by doctor_screen_flush). */
+static void
+doctor_screen(struct doctor *d, const char *fmt, ...)
+{
+    struct doctor_batch *b = &d->b;
+    va_list ap;
+    int n;
+
+    for (;;) {
+        size_t room = sizeof b->screen - b->screenlen;
+
+        va_start(ap, fmt);
+        n = vsnprintf(b->screen + b->screenlen, room, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < room) { /* it fits, with its newline in place of the NUL */
+            b->screenlen += (size_t)n;
+            b->screen[b->screenlen++] = '\n';
+            if (b->screenlen == sizeof b->screen)
+                doctor_screen_flush(d);
+            return;
+        }
+        if (b->screenlen == 0) { /* longer than the whole buffer: alone */
+            out_line(OUT_STDOUT, "%.*s", (int)(sizeof b->screen - 1), b->screen);
+            return;
+        }
+        doctor_screen_flush(d);
+    }
+}
+
+/* The sender of datagram i as text, for the screen and the log. */
+static void
+doctor_peer(const struct doctor *d, unsigned i, char *host, size_t hostlen, unsigned *port)
+{
+    net_addr_str((const struct sockaddr *)&d->b.from[i], host, hostlen, port);
+}
+
+/* Queue the reply to datagram i for the batch's sendmmsg (the one place a reply is queued). */
+static void
+doctor_queue(struct doctor *d, unsigned i)
+{
+    struct doctor_batch *b = &d->b;
+    unsigned k = b->nout++;
+
+    b->outiov[k].iov_base = b->ans[i].reply;
+    b->outiov[k].iov_len = b->ans[i].len;
+    b->out[k].msg_hdr.msg_name = &b->from[i];
+    b->out[k].msg_hdr.msg_namelen = b->in[i].msg_hdr.msg_namelen;
+    b->outof[k] = i;
+    b->fate[i] = DOCTOR_QUEUED;
+}
+
+/*
+ * Answer datagram i of the batch (the one place a received request is
+ * handled). Its reply is queued only when it is no longer than the request
+ * (a spoofed sender gets no more bytes than it sent): an empty or short bad
+ * request gets none, and is counted as unanswered.
+ */
+static void
+doctor_handle(struct doctor *d, unsigned i)
+{
+    struct doctor_batch *b = &d->b;
+    struct msghdr *m = &b->in[i].msg_hdr;
+    size_t len = b->in[i].msg_len;
+    int truncated = (m->msg_flags & MSG_TRUNC) != 0;
+
+    if (m->msg_namelen == 0 || m->msg_namelen > sizeof b->from[i]) {
+        b->fate[i] = DOCTOR_NONE;
+        log_debug("datagram without a sender address dropped (%" PRIu64 " dropped)", ++d->dropped);
+        return;
+    }
+    if (trace_on)
+        doctor_trace(TRACE_IN, (struct sockaddr *)&b->from[i], b->buf[i], len);
+    prices_answer(&d->prices, b->buf[i], len, truncated, &b->ans[i]);
+    /* A truncated datagram was longer than the buffer, so longer than any reply. */
+    if (!truncated && b->ans[i].len > len) {
+        b->fate[i] = DOCTOR_UNANSWERED;
+        d->unanswered++;
+        return;
+    }
+    doctor_queue(d, i);
+}
+
+/* Send the batch's replies with as few sendmmsg as it takes; a reply that fails is dropped. */
+static void
+doctor_send(struct doctor *d)
+{
+    struct doctor_batch *b = &d->b;
+    unsigned k = 0;
+    int n;
+
+    while (k < b->nout) {
+        if ((n = sendmmsg(d->fd, b->out + k, b->nout - k, 0)) == -1) {
+            char host[64];
+            unsigned port, i = b->outof[k];
+
+            if (errno == EINTR)
+                continue;
+            doctor_peer(d, i, host, sizeof host, &port);
+            log_warn("cannot send %s to %s port %u", b->ans[i].reply, host, port);
+            b->fate[i] = DOCTOR_FAILED;
+            d->dropped++;
+            k++;
+            continue;
+        }
+        for (; n > 0; n--, k++) {
+            unsigned i = b->outof[k];
+
+            b->fate[i] = DOCTOR_SENT;
+            if (trace_on)
+                doctor_trace(TRACE_OUT, (struct sockaddr *)&b->from[i], b->ans[i].reply,
+                             b->ans[i].len);
+        }
+    }
+}
+
+/* Count what the batch's n datagrams got and gather their screen lines, in order. */
+static void
+doctor_report(struct doctor *d, unsigned n)
+{
+    struct doctor_batch *b = &d->b;
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        const struct prices_answer *a = &b->ans[i];
+        char host[64];
+        unsigned port = 0;
+
+        if (b->fate[i] == DOCTOR_NONE)
+            continue;
+        if (!d->quiet || d->verbose)
+            doctor_peer(d, i, host, sizeof host, &port);
+        if (!d->quiet)
+            doctor_screen(d,
+                          "Phase 3: Doctor %u receives the request from the patient with port "
+                          "number %u and the insurance plan %s.",
+                          d->cfg.id, port, a->plan);
+        if (b->fate[i] == DOCTOR_UNANSWERED) {
+            if (d->verbose)
+                log_debug("%s from %s port %u not answered: its reply is longer (%" PRIu64
+                          " so far)",
+                          a->reply, host, port, d->unanswered);
+            continue;
+        }
+        if (b->fate[i] != DOCTOR_SENT)
+            continue;
+        if (a->status == PRICES_PRICE) {
+            if (!d->quiet)
+                doctor_screen(d,
+                              "Phase 3: Doctor %u has sent estimated price %" PRId64
+                              "$ to patient with port number %u.",
+                              d->cfg.id, a->cost, port);
+            d->served++;
+        } else {
+            if (!d->quiet)
+                doctor_screen(d, "Phase 3: Doctor %u has sent %s to patient with port number %u.",
+                              d->cfg.id, a->reply, port);
+            d->errored++;
+            if (d->verbose)
+                log_debug("%s from %s port %u: %" PRIu64 " error%s so far", a->reply, host, port,
+                          d->errored, d->errored == 1 ? "" : "s");
+        }
+    }
+    doctor_screen_flush(d);
+}
+
+/*
+ * Read a batch of datagrams with one recvmmsg, answer them with one
+ * sendmmsg, write their screen lines at once; then read again, until none
+ * waits: while the replies went out, the patients answered may have asked
+ * again, and a read that finds them spares the wait for readiness (at most
+ * DOCTOR_ROUNDS batches, so that signals are seen under a flood).
+ */
 static void
 doctor_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct doctor *d = arg;
-    int i;
+    struct doctor_batch *b = &d->b;
+    int round, n, i;
 
     (void)what;
-    for (i = 0; i < DOCTOR_BURST; i++) {
-        struct sockaddr_storage ss;
-        struct prices_answer a;
-        struct iovec iov = {d->buf, sizeof d->buf};
-        struct msghdr msg;
-        ssize_t n;
-
-        memset(&msg, 0, sizeof msg);
-        msg.msg_name = &ss;
-        msg.msg_namelen = sizeof ss;
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        /* recvmsg sets MSG_TRUNC in msg_flags when the datagram did not fit. */
-        if ((n = recvmsg(fd, &msg, 0)) == -1) {
-            if (errno == EINTR)
+    for (round = 0; round < DOCTOR_ROUNDS; round++) {
+        for (i = 0; i < DOCTOR_BATCH; i++)
+            b->in[i].msg_hdr.msg_namelen = sizeof b->from[i];
+        if ((n = recvmmsg(fd, b->in, DOCTOR_BATCH, MSG_DONTWAIT, NULL)) == -1) {
+            if (errno == EINTR) {
+                round--;
                 continue;
+            }
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                log_warn("recvmsg");
+                log_warn("recvmmsg");
                 d->dropped++;
             }
             return;
         }
-        if (msg.msg_namelen == 0 || msg.msg_namelen > sizeof ss) {
-            log_debug("datagram without a sender address dropped (%" PRIu64 " dropped)",
-                      ++d->dropped);
-            continue;
-        }
-        if (trace_on)
-            doctor_trace(TRACE_IN, (struct sockaddr *)&ss, d->buf, (size_t)n);
-        prices_answer(&d->prices, d->buf, (size_t)n, (msg.msg_flags & MSG_TRUNC) != 0, &a);
-        doctor_reply(d, (struct sockaddr *)&ss, msg.msg_namelen, &a);
+        b->nout = 0;
+        for (i = 0; i < n; i++)
+            doctor_handle(d, (unsigned)i);
+        doctor_send(d);
+        doctor_report(d, (unsigned)n);
     }
+}
+
+/*
+ * Print the counts (on SIGUSR1, and at exit when a datagram went without a
+ * reply; otherwise at exit only with -v).
+ */
+static void
+doctor_counts(const struct doctor *d, int always)
+{
+    char line[256];
+
+    snprintf(line, sizeof line,
+             "served %" PRIu64 ", errors %" PRIu64 ", unanswered %" PRIu64
+             " (reply longer than the request), dropped %" PRIu64,
+             d->served, d->errored, d->unanswered, d->dropped);
+    if (always || d->unanswered > 0 || d->dropped > 0)
+        log_info("%s", line);
+    else
+        log_debug("%s", line);
+}
+
+/* SIGUSR1: print the counts. */
+static void
+doctor_usr1_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    doctor_counts(arg, 1);
 }
 
 /* SIGINT or SIGTERM: leave the event loop so main can free everything. */
@@ -277,8 +498,10 @@ doctor_start(struct doctor *d)
         (d->ev_int = evsignal_new(d->base, SIGINT, doctor_signal_cb, d)) == NULL ||
         (d->ev_term = evsignal_new(d->base, SIGTERM, doctor_signal_cb, d)) == NULL ||
         (d->ev_hup = evsignal_new(d->base, SIGHUP, doctor_hup_cb, d)) == NULL ||
+        (d->ev_usr1 = evsignal_new(d->base, SIGUSR1, doctor_usr1_cb, d)) == NULL ||
         event_add(d->ev_read, NULL) == -1 || event_add(d->ev_int, NULL) == -1 ||
-        event_add(d->ev_term, NULL) == -1 || event_add(d->ev_hup, NULL) == -1) {
+        event_add(d->ev_term, NULL) == -1 || event_add(d->ev_hup, NULL) == -1 ||
+        event_add(d->ev_usr1, NULL) == -1) {
         log_warnx("cannot set up events");
         return -1;
     }
@@ -291,6 +514,8 @@ doctor_start(struct doctor *d)
 static void
 doctor_free(struct doctor *d)
 {
+    if (d->ev_usr1 != NULL)
+        event_free(d->ev_usr1);
     if (d->ev_hup != NULL)
         event_free(d->ev_hup);
     if (d->ev_term != NULL)
@@ -328,6 +553,8 @@ main(int argc, char **argv)
         fatal("calloc");
     d->fd = -1;
     d->quiet = quiet;
+    d->verbose = o.verbose;
+    doctor_batch_init(&d->b);
     if (doctor_load(d, &o) == -1)
         goto out;
     if (o.check) {
@@ -348,8 +575,7 @@ main(int argc, char **argv)
         log_warnx("event loop failed");
         goto out;
     }
-    log_debug("served %" PRIu64 ", errors %" PRIu64 ", dropped %" PRIu64, d->served, d->errored,
-              d->dropped);
+    doctor_counts(d, 0);
     status = 0;
 out:
     doctor_free(d);

@@ -1020,7 +1020,7 @@ center_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
         if ((n = throttle_ratelog(&c->throttle.refused, conn->created)) > 0)
             log_warnx("%s: over the limits of its address; refused %llu connection%s since the "
                       "last such message",
-                      conn->host, (unsigned long long)n, n == 1 ? "" : "s");
+                      conn_host(conn), (unsigned long long)n, n == 1 ? "" : "s");
         conn_refuse(conn, PROTO_ERR_BUSY);
         return;
     }
@@ -1151,6 +1151,7 @@ center_free(struct center *c)
     while ((conn = TAILQ_FIRST(&c->conns)) != NULL)
         conn_close(conn);
     center_reap(c);
+    conn_timers_free(&c->timers);
     if (c->authpool != NULL)
         authpool_free(c->authpool);
     if (c->reap_ev != NULL)

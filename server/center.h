@@ -8,6 +8,7 @@
 #include <sys/queue.h>
 
 #include "config.h"
+#include "conn.h"
 #include "schedule.h"
 #include "store.h"
 #include "throttle.h"
@@ -79,6 +80,8 @@ struct center {
     const char *dummyhash;       /* the costliest hash of users.txt, for clear and unknown users */
     size_t nconns;
     size_t nrefused; /* of them, refused at accept and closing: not counted in max_clients */
+
+    struct conn_timers timers; /* every connection's deadline, on one timer */
 
     char *rbuf; /* one read buffer shared by all connections */
     size_t rbufsize;

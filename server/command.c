@@ -36,7 +36,8 @@ command_auth_answer(struct conn *c, struct user *user)
                  user != NULL ? "success" : "failure", c->loginname != NULL ? c->loginname : "");
     if (user == NULL) {
         /* For fail2ban and journald: the address, and the name as tried (escaped). */
-        log_info("failed login for %s from %s", c->loginname != NULL ? c->loginname : "", c->host);
+        log_info("failed login for %s from %s", c->loginname != NULL ? c->loginname : "",
+                 conn_host(c));
         center->stats.logins_failed++;
         free(c->loginname);
         c->loginname = NULL;
@@ -61,7 +62,7 @@ command_refuse(struct conn *c, struct throttle_ratelog *r, const char *why)
     uint64_t n = throttle_ratelog(r, conn_now(c));
 
     if (n > 0)
-        log_warnx("%s: %s; refused %llu login%s since the last such message", c->host, why,
+        log_warnx("%s: %s; refused %llu login%s since the last such message", conn_host(c), why,
                   (unsigned long long)n, n == 1 ? "" : "s");
     center->stats.busy++;
     free(c->loginname);
@@ -90,8 +91,8 @@ command_login_result(struct conn *c, struct user *named, struct user *user, int 
         throttle_login_done(t, c->src, user != NULL ? THROTTLE_OK : THROTTLE_FAILED, now);
     if (user == NULL && named != NULL)
         throttle_user_failure(t, named->name, named->namelen, now);
-    if (delay > 0 && c->timer != NULL) {
-        log_info("%s: too many failed logins, answers wait %us", c->host, delay);
+    if (delay > 0 && conn_timed(c)) {
+        log_info("%s: too many failed logins, answers wait %us", conn_host(c), delay);
         center->stats.logins_throttled++;
         c->login = user;
         conn_wait(c, CONN_THROTTLED, delay);
@@ -307,7 +308,11 @@ command_available(struct conn *c, const struct proto_fields *pf)
     center_print(center,
                  "Phase 2: The Health Center Server, receives a request for available time "
                  "slots from patients with port number %u and IP address %s.",
-                 c->port, c->host);
+                 c->port, conn_host(c));
+    if (conn_out(c) == NULL) {
+        conn_error(c, PROTO_ERR_OUT_OF_MEMORY);
+        return;
+    }
     if (trace_on)
         command_list_traced(c);
     else

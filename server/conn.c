@@ -10,7 +10,9 @@
 #include "transport.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +23,11 @@
 
 #define CONN_LINGER_SECS 2  /* how long to discard input after the last reply */
 #define CONN_OUT_HIGH 65536 /* stop handling requests while this much is queued */
+#define CONN_DUE_MAX 64     /* deadlines handled per firing; more wait for the next pass */
 
 static void conn_event_cb(evutil_socket_t, short, void *);
-static void conn_timer_cb(evutil_socket_t, short, void *);
+static void conn_timer_cb(struct conn *);
+static void conn_timers_cb(evutil_socket_t, short, void *);
 static void conn_push_cb(struct sched_sub *, enum sched_change, const struct slot *);
 
 static const char *conn_state_names[] = {"new",    "auth",    "throttled", "ready",
@@ -34,7 +38,7 @@ static void
 conn_set_state(struct conn *c, enum conn_state state)
 {
     if (c->state != state)
-        log_debug("%s:%u: %s -> %s", c->host, c->port, conn_state_names[c->state],
+        log_debug("%s:%u: %s -> %s", conn_host(c), c->port, conn_state_names[c->state],
                   conn_state_names[state]);
     c->state = state;
 }
@@ -57,25 +61,233 @@ conn_now(const struct conn *c)
 static void
 conn_set_events(struct conn *c, short flags)
 {
-    if (c->ev == NULL || c->evflags == flags)
+    if (!c->evset || c->evflags == flags)
         return;
-    event_del(c->ev);
+    event_del(&c->ev);
     c->evflags = flags;
     if (flags == 0)
         return;
-    event_assign(c->ev, c->center->base, c->fd, flags | EV_PERSIST, conn_event_cb, c);
-    if (event_add(c->ev, NULL) == -1)
-        log_warnx("%s:%u: cannot watch socket", c->host, c->port);
+    event_assign(&c->ev, c->center->base, c->fd, flags | EV_PERSIST, conn_event_cb, c);
+    if (event_add(&c->ev, NULL) == -1)
+        log_warnx("%s:%u: cannot watch socket", conn_host(c), c->port);
 }
 
-/* Arm the timer to fire after secs seconds. */
+/*
+ * Milliseconds on the loop's monotonic clock (as its timers count, so a
+ * step of the wall clock moves no deadline; no system call).
+ */
+static int64_t
+conn_now_ms(const struct center *center)
+{
+    struct timeval tv;
+
+    if (center->base == NULL || event_gettime_monotonic(center->base, &tv) == -1)
+        return 0;
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Put c at place i of the heap. */
+static void
+conn_heap_put(struct conn_timers *t, size_t i, struct conn *c)
+{
+    t->heap[i] = c;
+    c->timeridx = (uint32_t)i;
+}
+
+/* Move the connection at place i up or down until the heap is ordered again. */
+static void
+conn_heap_fix(struct conn_timers *t, size_t i)
+{
+    struct conn *c = t->heap[i];
+
+    while (i > 0 && t->heap[(i - 1) / 2]->deadline > c->deadline) {
+        conn_heap_put(t, i, t->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        size_t k = 2 * i + 1;
+
+        if (k >= t->n)
+            break;
+        if (k + 1 < t->n && t->heap[k + 1]->deadline < t->heap[k]->deadline)
+            k++;
+        if (t->heap[k]->deadline >= c->deadline)
+            break;
+        conn_heap_put(t, i, t->heap[k]);
+        i = k;
+    }
+    conn_heap_put(t, i, c);
+}
+
+/* Set the center's timer for the earliest deadline (or none). */
+static void
+conn_timers_set(struct center *center)
+{
+    struct conn_timers *t = &center->timers;
+    int64_t ms;
+    struct timeval tv;
+
+    if (t->n == 0) {
+        if (t->ev != NULL)
+            evtimer_del(t->ev);
+        return;
+    }
+    if (t->ev == NULL && (t->ev = evtimer_new(center->base, conn_timers_cb, center)) == NULL) {
+        log_warnx("cannot make the connections' timer");
+        return;
+    }
+    ms = t->heap[0]->deadline - conn_now_ms(center);
+    if (ms < 0)
+        ms = 0;
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
+    evtimer_add(t->ev, &tv);
+}
+
+/* Take c's deadline off the heap, if it has one. */
+static void
+conn_timer_del(struct conn *c)
+{
+    struct conn_timers *t = &c->center->timers;
+    size_t i = c->timeridx;
+    int first = i == 0;
+
+    if (c->timeridx == CONN_NO_TIMER)
+        return;
+    c->timeridx = CONN_NO_TIMER;
+    if (i < --t->n) {
+        conn_heap_put(t, i, t->heap[t->n]);
+        conn_heap_fix(t, i);
+    }
+    if (first)
+        conn_timers_set(c->center);
+}
+
+/* Arm the timer to fire after secs seconds (replacing the deadline set before). */
 static void
 conn_arm_timer(struct conn *c, int64_t secs)
 {
-    struct timeval tv = {secs > 0 ? (time_t)secs : 0, 0};
+    struct conn_timers *t = &c->center->timers;
+    int first;
 
-    if (c->timer != NULL)
-        evtimer_add(c->timer, &tv);
+    if (!c->timed)
+        return;
+    c->deadline = conn_now_ms(c->center) + (secs > 0 ? secs : 0) * 1000;
+    if (c->timeridx == CONN_NO_TIMER) {
+        if (t->n == t->cap) {
+            size_t cap = t->cap > 0 ? t->cap * 2 : 64;
+            struct conn **h = realloc(t->heap, cap * sizeof *h);
+
+            if (h == NULL) {
+                log_warnx("%s:%u: out of memory for its deadline", conn_host(c), c->port);
+                return;
+            }
+            t->heap = h;
+            t->cap = cap;
+        }
+        conn_heap_put(t, t->n++, c);
+    }
+    first = c->timeridx == 0;
+    conn_heap_fix(t, c->timeridx);
+    if (first || c->timeridx == 0) /* the earliest deadline changed */
+        conn_timers_set(c->center);
+}
+
+/*
+ * The earliest deadline passed: take every connection whose deadline has
+ * (up to CONN_DUE_MAX; the rest on the next loop pass) off the heap, then
+ * handle each. One popped but re-armed or closed meanwhile is left alone.
+ */
+static void
+conn_timers_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct center *center = arg;
+    struct conn_timers *t = &center->timers;
+    struct conn *due[CONN_DUE_MAX];
+    int64_t now = conn_now_ms(center);
+    size_t n = 0, i;
+
+    (void)fd;
+    (void)what;
+    while (t->n > 0 && n < CONN_DUE_MAX && t->heap[0]->deadline <= now) {
+        due[n++] = t->heap[0];
+        t->heap[0]->timeridx = CONN_NO_TIMER;
+        if (--t->n > 0) {
+            conn_heap_put(t, 0, t->heap[t->n]);
+            conn_heap_fix(t, 0);
+        }
+    }
+    for (i = 0; i < n; i++)
+        if (!due[i]->lost && due[i]->timeridx == CONN_NO_TIMER)
+            conn_timer_cb(due[i]);
+    conn_timers_set(center);
+}
+
+/* Free the center's deadline heap and its timer (center teardown). */
+void
+conn_timers_free(struct conn_timers *t)
+{
+    if (t->ev != NULL)
+        event_free(t->ev);
+    free(t->heap);
+    memset(t, 0, sizeof *t);
+}
+
+/* Whether c keeps deadlines (see conn.h). */
+int
+conn_timed(const struct conn *c)
+{
+    return c->timed;
+}
+
+/* The output buffer, made if there is none. */
+struct evbuffer *
+conn_out(struct conn *c)
+{
+    if (c->out == NULL)
+        c->out = evbuffer_new();
+    return c->out;
+}
+
+/* Bytes of output waiting. */
+size_t
+conn_outlen(const struct conn *c)
+{
+    return c->out != NULL ? evbuffer_get_length(c->out) : 0;
+}
+
+/* Keep the peer's address compactly (conn_host formats it). */
+static void
+conn_set_addr(struct conn *c, const struct sockaddr *sa)
+{
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        memcpy(c->addr, &sin->sin_addr, sizeof sin->sin_addr);
+        c->port = ntohs(sin->sin_port);
+        c->family = CONN_AF_INET;
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        memcpy(c->addr, &sin6->sin6_addr, sizeof sin6->sin6_addr);
+        c->port = ntohs(sin6->sin6_port);
+        c->family = CONN_AF_INET6;
+    } else {
+        c->family = sa != NULL ? CONN_AF_UNKNOWN : CONN_AF_NONE;
+    }
+}
+
+/* The peer's address as text (see conn.h): four buffers in turn, for one log line's uses. */
+const char *
+conn_host(const struct conn *c)
+{
+    static char buf[4][INET6_ADDRSTRLEN];
+    static unsigned next;
+    char *h = buf[next++ % 4];
+
+    if (c->family == CONN_AF_INET || c->family == CONN_AF_INET6)
+        inet_ntop(c->family == CONN_AF_INET ? AF_INET : AF_INET6, c->addr, h, sizeof buf[0]);
+    else
+        snprintf(h, sizeof buf[0], "%s", c->family == CONN_AF_NONE ? "none" : "unknown");
+    return h;
 }
 
 /*
@@ -112,18 +324,15 @@ conn_new(struct center *center, int fd, const struct sockaddr *sa, const struct 
     c->state = CONN_NEW;
     c->sub.cb = conn_push_cb;
     c->sub.arg = c;
-    if ((c->out = evbuffer_new()) == NULL)
-        goto fail;
-    if (sa != NULL)
-        net_addr_str(sa, c->host, sizeof c->host, &c->port);
-    else
-        snprintf(c->host, sizeof c->host, "none");
+    c->timeridx = CONN_NO_TIMER;
+    conn_set_addr(c, sa);
     c->created = c->lastline = conn_now(c);
     if (fd != -1) {
-        c->ev = event_new(center->base, fd, EV_READ | EV_PERSIST, conn_event_cb, c);
-        c->timer = evtimer_new(center->base, conn_timer_cb, c);
-        if (c->ev == NULL || c->timer == NULL || event_add(c->ev, NULL) == -1)
+        if (event_assign(&c->ev, center->base, fd, EV_READ | EV_PERSIST, conn_event_cb, c) == -1 ||
+            event_add(&c->ev, NULL) == -1)
             goto fail;
+        c->evset = 1;
+        c->timed = 1;
         c->evflags = EV_READ;
         c->handshaking = xprt != NULL && xprt->handshake != NULL;
         conn_arm_deadline(c, c->created);
@@ -131,12 +340,6 @@ conn_new(struct center *center, int fd, const struct sockaddr *sa, const struct 
     center_conn_add(center, c);
     return c;
 fail:
-    if (c->ev != NULL)
-        event_free(c->ev);
-    if (c->timer != NULL)
-        event_free(c->timer);
-    if (c->out != NULL)
-        evbuffer_free(c->out);
     free(c);
     return NULL;
 }
@@ -149,17 +352,17 @@ conn_close(struct conn *c)
 
     if (c->lost)
         return;
-    log_debug("%s:%u: closed", c->host, c->port);
+    log_debug("%s:%u: closed", conn_host(c), c->port);
     c->lost = 1;
     schedule_unsubscribe(&center->sched, &c->sub);
     if (c->committing)
         committer_forget(center->committer, c);
     command_conn_closed(c);
-    if (c->ev != NULL)
-        event_free(c->ev);
-    if (c->timer != NULL)
-        event_free(c->timer);
-    c->ev = c->timer = NULL;
+    if (c->evset)
+        event_del(&c->ev);
+    c->evset = 0;
+    conn_timer_del(c);
+    c->timed = 0;
     if (c->xprt != NULL)
         c->xprt->close(c);
     c->fd = -1;
@@ -170,7 +373,8 @@ conn_close(struct conn *c)
 void
 conn_free(struct conn *c)
 {
-    evbuffer_free(c->out);
+    if (c->out != NULL)
+        evbuffer_free(c->out);
     util_wipe(c->pend, c->pendlen);
     free(c->pend);
     free(c->loginname);
@@ -183,7 +387,8 @@ conn_reply(struct conn *c, const char *s, size_t len)
 {
     if (trace_on)
         conn_trace(c, TRACE_OUT, s, len);
-    evbuffer_add(c->out, s, len);
+    if (conn_out(c) == NULL || evbuffer_add(c->out, s, len) == -1)
+        log_warnx("%s:%u: out of memory for a reply", conn_host(c), c->port);
 }
 
 /* Print one trace line on stdout, among the screen lines. */
@@ -200,7 +405,7 @@ conn_trace(const struct conn *c, enum trace_dir dir, const char *s, size_t len)
 {
     char peer[TRACE_PEERLEN];
 
-    trace_peer(peer, sizeof peer, c->host, c->port);
+    trace_peer(peer, sizeof peer, conn_host(c), c->port);
     trace_lines(dir, peer, trace_tcp_phase(s, len, c->user != NULL), s, len, conn_trace_sink, NULL);
 }
 
@@ -285,8 +490,8 @@ conn_wait(struct conn *c, enum conn_state state, unsigned secs)
     conn_set_events(c, conn_wait_events(c));
     if (state == CONN_THROTTLED)
         conn_arm_timer(c, secs);
-    else if (state == CONN_COMMIT && c->timer != NULL)
-        evtimer_del(c->timer); /* the store answers; conn_done_waiting re-arms */
+    else if (state == CONN_COMMIT)
+        conn_timer_del(c); /* the store answers; conn_done_waiting re-arms */
 }
 
 /* The answer is queued: go on in state and write it. */
@@ -294,8 +499,7 @@ void
 conn_done_waiting(struct conn *c, enum conn_state state)
 {
     conn_set_state(c, state);
-    if (c->timer != NULL)
-        conn_arm_deadline(c, conn_now(c));
+    conn_arm_deadline(c, conn_now(c));
     conn_flush(c);
 }
 
@@ -341,7 +545,7 @@ conn_process_lines(struct conn *c, char *data, size_t len)
             conn_error(c, PROTO_ERR_LINE_TOO_LONG);
             break;
         }
-        if (evbuffer_get_length(c->out) >= CONN_OUT_HIGH) {
+        if (conn_outlen(c) >= CONN_OUT_HIGH) {
             conn_keep(c, p, (size_t)(end - p), 1);
             return login;
         }
@@ -457,21 +661,25 @@ conn_flush(struct conn *c)
     if (c->lost || c->xprt == NULL)
         return;
     if (c->overflow) {
-        log_warnx("%s:%u: client does not read its pushes; closing", c->host, c->port);
+        log_warnx("%s:%u: client does not read its pushes; closing", conn_host(c), c->port);
         c->center->stats.overflows++;
         conn_close(c);
         return;
     }
-    if (evbuffer_get_length(c->out) > 0 && c->xprt->write(c, c->out, &want) == -1 &&
-        errno != EAGAIN && errno != EINTR) {
-        log_debug("%s:%u: write: %s", c->host, c->port, strerror(errno));
+    if (conn_outlen(c) > 0 && c->xprt->write(c, c->out, &want) == -1 && errno != EAGAIN &&
+        errno != EINTR) {
+        log_debug("%s:%u: write: %s", conn_host(c), c->port, strerror(errno));
         conn_close(c);
         return;
     }
-    c->stalled = evbuffer_get_length(c->out);
+    c->stalled = conn_outlen(c);
     if (c->stalled > 0) {
         conn_set_events(c, want);
         return;
+    }
+    if (c->out != NULL) { /* an idle connection holds no buffer */
+        evbuffer_free(c->out);
+        c->out = NULL;
     }
     if (conn_waiting(c)) {
         conn_set_events(c, conn_wait_events(c));
@@ -522,7 +730,7 @@ conn_read_waiting(struct conn *c)
         conn_keep(c, center->rbuf, have + (size_t)n, 1);
     util_wipe(center->rbuf, have + (n > 0 ? (size_t)n : 0));
     if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-        log_debug("%s:%u: %s while its login is checked", c->host, c->port,
+        log_debug("%s:%u: %s while its login is checked", conn_host(c), c->port,
                   n == 0 ? "end of file" : strerror(errno));
         conn_close(c);
     } else if (n == -1) {
@@ -559,7 +767,7 @@ conn_read(struct conn *c)
             memcpy(center->rbuf, c->pend, have);
         n = c->xprt->read(c, center->rbuf + have, center->rbufsize - have, &want);
         if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-            log_debug("%s:%u: %s", c->host, c->port, n == 0 ? "end of file" : strerror(errno));
+            log_debug("%s:%u: %s", conn_host(c), c->port, n == 0 ? "end of file" : strerror(errno));
             conn_close(c);
             return;
         }
@@ -585,7 +793,7 @@ conn_handshake(struct conn *c)
     int rc = c->xprt->handshake(c, &want);
 
     if (rc == -1) {
-        log_debug("%s:%u: handshake failed", c->host, c->port);
+        log_debug("%s:%u: handshake failed", conn_host(c), c->port);
         conn_close(c);
         return;
     }
@@ -623,17 +831,14 @@ conn_event_cb(evutil_socket_t fd, short what, void *arg)
 
 /* A deadline passed: idle, authentication, a throttled login, or the end of lingering. */
 static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+conn_timer_cb(struct conn *c)
 {
-    struct conn *c = arg;
     const struct center_config *cfg = &c->center->cfg;
     int64_t now = conn_now(c);
 
-    (void)fd;
-    (void)what;
     if (c->handshaking) {
         /* No line can be sent before the handshake: it just goes. */
-        log_info("%s:%u: TLS handshake not finished in %u s; closing", c->host, c->port,
+        log_info("%s:%u: TLS handshake not finished in %u s; closing", conn_host(c), c->port,
                  cfg->tls_handshake_timeout);
         conn_close(c);
         return;

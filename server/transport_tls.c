@@ -30,15 +30,15 @@ transport_tls_log(struct conn *c, const char *what)
     const char *why = tls_last_error();
 
     if (now == transport_tls_logsec) {
-        log_debug("%s:%u: TLS %s: %s", c->host, c->port, what, why);
+        log_debug("%s:%u: TLS %s: %s", conn_host(c), c->port, what, why);
         transport_tls_unlogged++;
         return;
     }
     if (transport_tls_unlogged > 0)
-        log_info("%s:%u: TLS %s: %s (and %lu more TLS errors in the second before)", c->host,
+        log_info("%s:%u: TLS %s: %s (and %lu more TLS errors in the second before)", conn_host(c),
                  c->port, what, why, transport_tls_unlogged);
     else
-        log_info("%s:%u: TLS %s: %s", c->host, c->port, what, why);
+        log_info("%s:%u: TLS %s: %s", conn_host(c), c->port, what, why);
     transport_tls_logsec = now;
     transport_tls_unlogged = 0;
 }
@@ -102,7 +102,7 @@ transport_tls_handshake(struct conn *c, short *want)
         return -1;
     ERR_clear_error();
     if ((rc = SSL_do_handshake(ssl)) == 1) {
-        log_debug("%s:%u: TLS %s %s%s", c->host, c->port, SSL_get_version(ssl),
+        log_debug("%s:%u: TLS %s %s%s", conn_host(c), c->port, SSL_get_version(ssl),
                   SSL_get_cipher_name(ssl), SSL_session_reused(ssl) ? ", resumed" : "");
         return 1;
     }

@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # test_bench.sh: smoke test of hcs-bench against a real hcs started on port 0. Asserts
 # correctness, not speed: race gives exactly min(N, M) winners and no slot twice; session,
-# list and fanout see no errors and every push.
+# list and fanout see no errors and every push. Then a doctor (beside hcs, port 0): udp sees
+# no errors, amplify finds no reply longer than its request; and, when memcached is
+# installed, udp --memcached-udp against its UDP port.
 # usage: test_bench.sh HCS HCS_BENCH
 set -euo pipefail
 HCS=${1:?usage: test_bench.sh HCS HCS_BENCH}
 BENCH=${2:?usage: test_bench.sh HCS HCS_BENCH}
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/test_bench.XXXXXX")
-HPID=""
+HPID="" DPID="" MPID=""
 passed=0
 failed=0
 
 cleanup() {
-    if [ -n "$HPID" ]; then
-        kill -TERM "$HPID" 2>/dev/null || true
-        wait "$HPID" 2>/dev/null || true
-    fi
+    local p
+    for p in "$HPID" "$DPID" "$MPID"; do
+        if [ -n "$p" ]; then
+            kill -TERM "$p" 2>/dev/null || true
+            wait "$p" 2>/dev/null || true
+        fi
+    done
     rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -104,6 +109,52 @@ rc=0
 wait "$HPID" || rc=$?
 HPID=""
 check "hcs stops cleanly" [ "$rc" = 0 ]
+
+# The doctor (built beside hcs): 50 outstanding datagrams, then the amplify probes.
+DOCTOR=$(dirname "$HCS")/doctor
+mkfifo "$DIR/doctor.out"
+"$DOCTOR" --config "$DIR/doctor1.conf" >"$DIR/doctor.out" 2>"$DIR/doctor.err" &
+DPID=$!
+exec {fd}<"$DIR/doctor.out"
+if ! read -r -t 30 -u "$fd" line; then
+    echo "FAILED: the doctor did not start"
+    cat "$DIR/doctor.err"
+    exit 1
+fi
+DPORT=${line#*UDP port }
+DPORT=${DPORT%% *}
+cat <&"$fd" >/dev/null & # its screen lines, read so that it never waits
+exec {fd}<&-
+rc=0
+bench udp --mode udp -p "$DPORT" -c 50 -n 3000 -d 30 || rc=$?
+check "udp: 3000 answers, zero errors" [ "$rc:$(value "$RESULT" requests)" = 0:3000 ]
+rc=0
+bench amplify --mode amplify -p "$DPORT" --line insurance1 || rc=$?
+check "amplify: no reply longer than its request" \
+    awk -v r="$(value "$RESULT" amp_max_ratio)" 'BEGIN { exit !(r != "" && r + 0 <= 1) }'
+check "amplify: the long probes answered" [ "$(value "$RESULT" answered)" -ge 3 ]
+kill -TERM "$DPID"
+rc=0
+wait "$DPID" || rc=$?
+DPID=""
+check "the doctor stops cleanly" [ "$rc" = 0 ]
+
+# memcached's UDP port, when memcached is installed: the frame header both ways.
+if command -v memcached >/dev/null; then
+    MUPORT=$("$BENCH" --mode freeport)
+    mcuser=()
+    [ "$(id -u)" -eq 0 ] && mcuser=(-u root)
+    memcached "${mcuser[@]}" -l 127.0.0.1 -p 0 -U "$MUPORT" -t 1 -m 8 2>"$DIR/mc.err" &
+    MPID=$!
+    rc=0
+    bench mcudp --mode udp --memcached-udp --line version --expect VERSION -p "$MUPORT" -c 10 \
+        -n 1000 -d 30 || rc=$?
+    check "udp --memcached-udp: 1000 answers, zero errors" \
+        [ "$rc:$(value "$RESULT" requests)" = 0:1000 ]
+    kill -TERM "$MPID"
+    wait "$MPID" 2>/dev/null || true
+    MPID=""
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

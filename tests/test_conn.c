@@ -1,4 +1,5 @@
-/* test_conn.c: the connection state machine, fed from memory (no sockets). */
+/* test_conn.c: the connection state machine, fed from memory (no sockets); and its deadlines,
+ * on socketpairs and a real event loop (the center's one heap of deadlines). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,14 +9,19 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "center.h"
 #include "conn.h"
 #include "out.h"
 #include "trace.h"
+#include "transport.h"
 
 #define TEST_MAX_LINE 64
 
@@ -63,10 +69,11 @@ static const char *
 take(struct conn *c)
 {
     static char buf[8192];
-    size_t n = evbuffer_get_length(c->out);
+    size_t n = conn_outlen(c);
 
     assert_true(n < sizeof buf);
-    evbuffer_remove(c->out, buf, n);
+    if (n > 0)
+        evbuffer_remove(c->out, buf, n);
     buf[n] = '\0';
     return buf;
 }
@@ -337,11 +344,11 @@ test_push_overflow(void **state)
     for (i = 0; i < 400 && !w->overflow; i++) {
         assert_string_equal(say(b, "selection 2\n"), "docB 41002\n");
         assert_string_equal(say(b, "cancel\n"), "cancelled 2\n");
-        w->stalled = evbuffer_get_length(w->out);
+        w->stalled = conn_outlen(w);
     }
     assert_true(w->overflow);
     assert_false(w->sub.active);
-    assert_true(evbuffer_get_length(w->out) <= center->cfg.max_output + 64);
+    assert_true(conn_outlen(w) <= center->cfg.max_output + 64);
 }
 
 static void
@@ -362,11 +369,12 @@ test_slots_zero(void **state)
 static char *
 take_all(struct conn *c)
 {
-    size_t n = evbuffer_get_length(c->out);
+    size_t n = conn_outlen(c);
     char *buf = malloc(n + 1);
 
     assert_non_null(buf);
-    evbuffer_remove(c->out, buf, n);
+    if (n > 0)
+        evbuffer_remove(c->out, buf, n);
     buf[n] = '\0';
     return buf;
 }
@@ -586,6 +594,230 @@ test_trace(void **state)
     close(err[1]);
 }
 
+/* ---- deadlines: sockets and a loop ---- */
+
+#define TIMER_PEERS 30 /* connections of the deadline test: three groups of ten */
+
+static const char timer_conf[] = "[center]\n"
+                                 "users = users.txt\n"
+                                 "availabilities = availabilities.txt\n"
+                                 "auth_timeout = 1\n"
+                                 "idle_timeout = 2\n";
+
+/* A center on a loop of its own (no listener). */
+static int
+setup_loop(void **state)
+{
+    struct center *c = calloc(1, sizeof *c);
+    char err[256];
+
+    assert_non_null(c);
+    if (center_init_text(c, timer_conf, test_users, test_slots, 1, err, sizeof err) == -1)
+        fail_msg("center_init_text: %s", err);
+    assert_non_null(c->base = event_base_new());
+    *state = c;
+    return 0;
+}
+
+/* Free the center (and its connections), then its loop. */
+static int
+teardown_loop(void **state)
+{
+    struct center *c = *state;
+    struct event_base *base = c->base;
+
+    center_free(c);
+    event_base_free(base);
+    free(c);
+    return 0;
+}
+
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A connection on plain TCP over a socketpair; the other end in *peer. */
+static struct conn *
+sock_conn(struct center *center, int *peer)
+{
+    struct conn *c;
+    int sv[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+    assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+    assert_non_null(c = conn_new(center, sv[0], NULL, &transport_tcp_ops));
+    *peer = sv[1];
+    return c;
+}
+
+/*
+ * The heap of deadlines is whole: every place holds a live connection that
+ * knows its place, no parent is due after its children, and it holds every
+ * armed connection of the center and nothing else.
+ */
+static void
+expect_heap_ok(struct center *center)
+{
+    const struct conn_timers *t = &center->timers;
+    struct conn *c;
+    size_t i, armed = 0;
+
+    for (i = 0; i < t->n; i++) {
+        assert_int_equal(t->heap[i]->timeridx, i);
+        assert_false(t->heap[i]->lost);
+        if (i > 0)
+            assert_true(t->heap[(i - 1) / 2]->deadline <= t->heap[i]->deadline);
+    }
+    TAILQ_FOREACH(c, &center->conns, entry)
+    armed += c->timeridx != CONN_NO_TIMER;
+    assert_int_equal(armed, t->n);
+    TAILQ_FOREACH(c, &center->lost, entry)
+    assert_int_equal(c->timeridx, CONN_NO_TIMER);
+}
+
+/* Run the loop for about 10 ms, checking the heap after it. */
+static void
+loop_tick(struct center *center)
+{
+    struct timeval tick = {0, 10000};
+
+    event_base_loopexit(center->base, &tick);
+    event_base_loop(center->base, EVLOOP_ONCE);
+    expect_heap_ok(center);
+    center_reap(center);
+    expect_heap_ok(center);
+}
+
+/* Read what waits on peer into buf (NUL-terminated, appended at *len); 1 at end of file. */
+static int
+peer_read(int peer, char *buf, size_t size, size_t *len)
+{
+    ssize_t n;
+
+    while ((n = recv(peer, buf + *len, size - 1 - *len, 0)) > 0)
+        *len += (size_t)n;
+    buf[*len] = '\0';
+    return n == 0;
+}
+
+/*
+ * Many connections, three deadlines: ten never log in (auth_timeout, 1 s),
+ * ten log in and stay silent (idle_timeout, 2 s after the login), ten log
+ * in and send a line once the first ten are gone (2 s after that line).
+ * Each group is told its error and closed, in that order, none early.
+ */
+static void
+test_deadlines(void **state)
+{
+    struct center *center = *state;
+    int peer[TIMER_PEERS], i, open = TIMER_PEERS, sent = 0;
+    long long start = now_ms(), closed[TIMER_PEERS];
+    char buf[TIMER_PEERS][256];
+    size_t len[TIMER_PEERS];
+
+    for (i = 0; i < TIMER_PEERS; i++) {
+        sock_conn(center, &peer[i]);
+        len[i] = 0;
+        closed[i] = -1;
+        if (i >= 10) {
+            const char *line = i % 2 ? "authenticate alice pw1\n" : "authenticate bob pw2\n";
+            assert_int_equal(write(peer[i], line, strlen(line)), (ssize_t)strlen(line));
+        }
+    }
+    expect_heap_ok(center);
+    assert_int_equal(center->timers.n, TIMER_PEERS);
+    while (open > 0) {
+        loop_tick(center);
+        assert_true(now_ms() - start < 6000);
+        for (i = 0; i < TIMER_PEERS; i++) {
+            if (closed[i] == -1 && peer_read(peer[i], buf[i], sizeof buf[i], &len[i])) {
+                closed[i] = now_ms() - start;
+                open--;
+            }
+        }
+        /* The first group is gone: the third speaks, moving its deadline on. */
+        if (!sent && closed[0] != -1 && closed[9] != -1) {
+            for (i = 20; i < TIMER_PEERS; i++)
+                assert_int_equal(write(peer[i], "appointment\n", 12), 12);
+            sent = 1;
+        }
+    }
+    for (i = 0; i < TIMER_PEERS; i++) {
+        const char *want = i < 10   ? "error auth-timeout\n"
+                           : i < 20 ? "success\nerror idle-timeout\n"
+                                    : "success\nappointment none\nerror idle-timeout\n";
+        long long lo = i < 10 ? 1000 : i < 20 ? 2000 : 3000;
+
+        if (strcmp(buf[i], want) != 0)
+            fail_msg("connection %d read \"%s\", expected \"%s\"", i, buf[i], want);
+        if (closed[i] < lo - 50)
+            fail_msg("connection %d closed after %lld ms, expected at least %lld", i, closed[i],
+                     lo);
+        if (i >= 10 && closed[i] < closed[i < 20 ? 0 : 10])
+            fail_msg("connection %d closed before the group ahead of it", i);
+    }
+    /* Each lingers (its last deadline) until its peer closes too. */
+    for (i = 0; i < TIMER_PEERS; i++)
+        close(peer[i]);
+    for (i = 0; i < 100 && center->timers.n > 0; i++)
+        loop_tick(center);
+    assert_int_equal(center->timers.n, 0);
+    assert_true(TAILQ_EMPTY(&center->conns));
+}
+
+/*
+ * Connections closed before their deadline (by their peer, or by an error)
+ * leave nothing in the heap, wherever their place was, and once the last
+ * one is gone the center's timer is not pending.
+ */
+static void
+test_closed_leaves_no_timer(void **state)
+{
+    struct center *center = *state;
+    int peer[64], i, k;
+
+    for (i = 0; i < 64; i++) {
+        sock_conn(center, &peer[i]);
+        if (i % 3 == 0)
+            assert_int_equal(write(peer[i], "authenticate alice pw1\n", 23), 23);
+    }
+    for (k = 0; k < 20; k++)
+        loop_tick(center);
+    assert_int_equal(center->timers.n, 64);
+    assert_true(evtimer_pending(center->timers.ev, NULL));
+    /* Every other goes: end of file from half of them, a closing error from the rest. */
+    for (i = 0; i < 64; i += 2) {
+        if (i % 4 == 0)
+            close(peer[i]);
+        else
+            assert_int_equal(write(peer[i], "\x01\n", 2), 2);
+    }
+    for (k = 0; k < 100 && center->timers.n > 32; k++)
+        loop_tick(center);
+    /* Those that got an error linger (a deadline of their own) until their peer closes. */
+    for (i = 2; i < 64; i += 4)
+        close(peer[i]);
+    for (k = 0; k < 100; k++) {
+        loop_tick(center);
+        if (center->timers.n == 32)
+            break;
+    }
+    assert_int_equal(center->timers.n, 32);
+    for (i = 1; i < 64; i += 2)
+        close(peer[i]);
+    for (k = 0; k < 100 && center->timers.n > 0; k++)
+        loop_tick(center);
+    assert_int_equal(center->timers.n, 0);
+    assert_false(evtimer_pending(center->timers.ev, NULL));
+}
+
 int
 main(void)
 {
@@ -610,6 +842,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_big_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadlines, setup_loop, teardown_loop),
+        cmocka_unit_test_setup_teardown(test_closed_leaves_no_timer, setup_loop, teardown_loop),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,7 @@ static const char *const plans[][2] = {
 };
 
 #define NPLANS (sizeof plans / sizeof plans[0])
+#define BURST 130 /* datagrams of one patient's burst: over two of the doctor's batches */
 
 /* Start doctor 1 (house, the price list above) in dir, with -v if verbose; *port gets its
  * UDP port. */
@@ -53,6 +54,17 @@ expect_prices(int fd)
 
     for (i = 0; i < NPLANS; i++)
         assert_string_equal(tc_udp_ask(fd, plans[i][0], strlen(plans[i][0])), plans[i][1]);
+}
+
+/*
+ * No reply to data on fd (its reply would be longer than it): the first
+ * answer that comes is the one to the plan sent after it.
+ */
+static void
+expect_unanswered(int fd, const void *data, size_t len, const char *plan, const char *price)
+{
+    tc_udp_send(fd, data, len);
+    assert_string_equal(tc_udp_ask(fd, plan, strlen(plan)), price);
 }
 
 /* Stop a process with SIGTERM: it must exit 0. */
@@ -80,7 +92,7 @@ test_doctor_quiet(void **state)
                        &port);
     fd = tc_udp(port);
     assert_string_equal(tc_udp_ask(fd, plans[0][0], strlen(plans[0][0])), plans[0][1]);
-    assert_string_equal(tc_udp_ask(fd, "nosuchplan", 10), "error unknown-insurance");
+    assert_string_equal(tc_udp_ask(fd, "nosuchplan-at-this-doctor", 25), "error unknown-insurance");
     close(fd);
     stop_ok(d);
     if (strstr(h_stdout(d), "receives the request") != NULL ||
@@ -88,7 +100,11 @@ test_doctor_quiet(void **state)
         h_fail("doctor -q printed per-request lines:\n%s", h_stdout(d));
 }
 
-/* 1. The doctor: empty, oversized, binary and unknown datagrams; two patients interleaved. */
+/*
+ * 1. The doctor: empty, oversized, binary and unknown datagrams; two
+ * patients interleaved. A request whose reply would be longer than it gets
+ * none (NULL): the doctor is no amplifier.
+ */
 static void
 test_doctor_datagrams(void **state)
 {
@@ -98,17 +114,22 @@ test_doctor_datagrams(void **state)
         int len;
         const char *reply;
     } cases[] = {
-        {"", 0, "error empty"},
-        {"\n", 1, "error empty"},
-        {"\r\n", 2, "error empty"},
-        {"\x00\x01\x02\xff\xfe", 5, "error bad-request"},
-        {"blue\0shield", 11, "error bad-request"},
-        {"acme gold", -1, "error bad-request"},
-        {"acme-gold\t", -1, "error bad-request"},
-        {"\x1b[2Jacme-gold", -1, "error bad-request"},
-        {"acme-gold\n\n", -1, "error bad-request"},
-        {"nosuchplan", -1, "error unknown-insurance"},
-        {"ACME-GOLD", -1, "error unknown-insurance"},
+        {"", 0, NULL},
+        {"\n", 1, NULL},
+        {"\r\n", 2, NULL},
+        {"\x00\x01\x02\xff\xfe", 5, NULL},
+        {"blue\0shield", 11, NULL},
+        {"acme gold", -1, NULL},
+        {"acme-gold\t", -1, NULL},
+        {"\x1b[2Jacme-gold", -1, NULL},
+        {"acme-gold\n\n", -1, NULL},
+        {"nosuchplan", -1, NULL},
+        {"ACME-GOLD", -1, NULL},
+        {"\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n", -1, "error bad-request"},
+        {"\r\n\r\n\r\n\r\n\r\n\r\n", -1, NULL},
+        {"nosuchplan-at-this-doc", -1, NULL},
+        {"nosuchplan-at-this-doct", -1, "error unknown-insurance"},
+        {"bad plan \x01\x02\x03 and more", -1, "error bad-request"},
         {"acme-gold\n", -1, "135"},
         {"medi+\r\n", -1, "7"},
     };
@@ -125,10 +146,13 @@ test_doctor_datagrams(void **state)
     b = tc_udp(port);
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len = cases[i].len < 0 ? strlen(cases[i].data) : (size_t)cases[i].len;
-        const char *got = tc_udp_ask(a, cases[i].data, len);
+        const char *got;
 
-        if (strcmp(got, cases[i].reply) != 0)
+        if (cases[i].reply == NULL) {
+            expect_unanswered(a, cases[i].data, len, plans[1][0], plans[1][1]);
+        } else if (strcmp((got = tc_udp_ask(a, cases[i].data, len)), cases[i].reply) != 0) {
             h_fail("case %zu: reply \"%s\", expected \"%s\"", i, got, cases[i].reply);
+        }
         expect_prices(a);
     }
     /* Sizes: 63 bytes is a plan name, 64 is not; 512 fits the buffer, 513 and 600 do not. */
@@ -146,23 +170,29 @@ test_doctor_datagrams(void **state)
         const char *pa = plans[k % NPLANS][0], *pb = plans[(k + 1) % NPLANS][0];
 
         tc_udp_send(a, pa, strlen(pa));
-        tc_udp_send(b, k % 5 == 0 ? "" : pb, k % 5 == 0 ? 0 : strlen(pb));
+        tc_udp_send(b, k % 5 == 0 ? big : pb, k % 5 == 0 ? sizeof big : strlen(pb));
         assert_true(tc_udp_recv(b, buf, sizeof buf, h_timeout_ms) >= 0);
-        assert_string_equal(buf, k % 5 == 0 ? "error empty" : plans[(k + 1) % NPLANS][1]);
+        assert_string_equal(buf, k % 5 == 0 ? "error too-long" : plans[(k + 1) % NPLANS][1]);
         assert_true(tc_udp_recv(a, buf, sizeof buf, h_timeout_ms) >= 0);
         assert_string_equal(buf, plans[k % NPLANS][1]);
     }
-    /* A burst from one patient: one answer per request, in order. */
-    for (k = 0; k < 30; k++) {
-        const char *p = k % 4 == 3 ? "bad plan" : plans[k % NPLANS][0];
+    /* A burst from one patient over several batches of the doctor's (64): one answer per
+     * request, in order; the short bad ones (every 7th) get none. */
+    for (k = 0; k < BURST; k++) {
+        const char *p = k % 4 == 3   ? "a bad plan, with spaces"
+                        : k % 7 == 6 ? "bad plan"
+                                     : plans[k % NPLANS][0];
 
         tc_udp_send(a, p, strlen(p));
     }
-    for (k = 0; k < 30; k++) {
+    for (k = 0; k < BURST; k++) {
         char buf[64];
 
+        if (k % 4 != 3 && k % 7 == 6)
+            continue;
         assert_true(tc_udp_recv(a, buf, sizeof buf, h_timeout_ms) >= 0);
-        assert_string_equal(buf, k % 4 == 3 ? "error bad-request" : plans[k % NPLANS][1]);
+        if (strcmp(buf, k % 4 == 3 ? "error bad-request" : plans[k % NPLANS][1]) != 0)
+            h_fail("burst request %d: reply \"%s\"", k, buf);
     }
     expect_prices(b);
     stop_ok(d);
@@ -538,6 +568,65 @@ expect_stderr(struct hproc *p, size_t *from, const char *want)
     *from = h_wait_stderr(p, *from, want) + strlen(want);
 }
 
+/*
+ * 1b. The doctor is no amplifier: for the worst requests (empty, one byte,
+ * unknown plans, long garbage) a reply, if any, is no longer than the
+ * request; the ones left unanswered are counted (SIGUSR1 prints the
+ * counts); a valid query still gets its price.
+ */
+static void
+test_doctor_amplifier(void **state)
+{
+    static const struct {
+        const char *data;
+        int len; /* -1: strlen; over 16: that many bytes of data[0] */
+        int answered;
+    } cases[] = {
+        {"", 0, 0},       {"x", 1, 0},           {"\n", 1, 0},    {"\xff", 1, 0},
+        {"zz", 2, 0},     {"nosuchplan", -1, 0}, {"\x01", 63, 1}, {"p", 63, 1},
+        {"\xff", 512, 1}, {"\xff", 513, 1},      {"q", 1400, 1},
+    };
+    char data[1400], buf[1024];
+    struct hproc *d;
+    unsigned port;
+    size_t i, from = 0, unanswered = 0;
+    int fd;
+
+    (void)state;
+    d = doctor_start(h_tmpdir(), &port, 0);
+    fd = tc_udp(port);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].len < 0 ? strlen(cases[i].data) : (size_t)cases[i].len;
+        ssize_t n;
+
+        if (len > 16)
+            memset(data, cases[i].data[0], len);
+        else
+            memcpy(data, cases[i].data, len);
+        tc_udp_send(fd, data, len);
+        tc_udp_send(fd, plans[0][0], strlen(plans[0][0]));
+        assert_true((n = tc_udp_recv(fd, buf, sizeof buf, h_timeout_ms)) >= 0);
+        if (!cases[i].answered) {
+            unanswered++;
+            if (strcmp(buf, plans[0][1]) != 0)
+                h_fail("case %zu (%zu bytes): answered \"%s\"", i, len, buf);
+            continue;
+        }
+        if ((size_t)n > len || strncmp(buf, "error ", 6) != 0)
+            h_fail("case %zu (%zu bytes): reply \"%s\" (%zd bytes)", i, len, buf, n);
+        assert_true(tc_udp_recv(fd, buf, sizeof buf, h_timeout_ms) >= 0);
+        assert_string_equal(buf, plans[0][1]);
+    }
+    expect_prices(fd);
+    assert_int_equal(kill(d->pid, SIGUSR1), 0);
+    expect_stderr(d, &from,
+                  h_str("doctor: served %zu, errors 5, unanswered %zu (reply longer than the "
+                        "request), dropped 0\n",
+                        sizeof cases / sizeof cases[0] + NPLANS, unanswered));
+    close(fd);
+    stop_ok(d);
+}
+
 /* Run prog --help; return what it printed (exit 0, nothing on stderr). */
 static const char *
 help_text(const char *prog)
@@ -721,7 +810,7 @@ test_doctor_reload(void **state)
     assert_string_equal(tc_udp_ask(fd, "acme-gold", 9), "140");
     assert_string_equal(tc_udp_ask(fd, "newplan", 7), "12");
     assert_string_equal(tc_udp_ask(fd, "blueshield", 10), "80");
-    assert_string_equal(tc_udp_ask(fd, "medi+", 5), "error unknown-insurance");
+    expect_unanswered(fd, "medi+", 5, "acme-gold", "140");
 
     /* A bad row: the message, and the table as it was. */
     h_file(dir, "house.txt", "acme-gold 150\nnewplan twelve\n");
@@ -745,7 +834,7 @@ test_doctor_reload(void **state)
     h_wait_prefix(d, "reload: ");
     assert_string_equal(d->line, "reload: 0 prices added, 3 removed, 1 changed");
     assert_string_equal(tc_udp_ask(fd, "acme-gold", 9), "150");
-    assert_string_equal(tc_udp_ask(fd, "newplan", 7), "error unknown-insurance");
+    expect_unanswered(fd, "newplan", 7, "acme-gold", "150");
     stop_ok(d);
 }
 
@@ -879,6 +968,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_doctor_datagrams, fixture_teardown),
+        cmocka_unit_test_teardown(test_doctor_amplifier, fixture_teardown),
         cmocka_unit_test_teardown(test_doctor_quiet, fixture_teardown),
         cmocka_unit_test_teardown(test_patient_broken_center, fixture_teardown),
         cmocka_unit_test_teardown(test_center_files, fixture_teardown),

@@ -48,7 +48,9 @@ struct tpatient {
 static const struct tpatient patients[] = {
     [1] = {"ana.k", "Tr0ub4dor&3", "blueshield"},
     [2] = {"bo_r", "correct-horse-77", "acme-gold"},
-    [3] = {"cyd", "pw.cyd.9", "nosuchplan"},
+    /* No shorter than "error unknown-insurance": the doctor never replies with more bytes
+     * than it was sent, so a shorter unknown plan gets no answer at all. */
+    [3] = {"cyd", "pw.cyd.9", "nosuchplan-at-this-doctor"},
     [4] = {"dee", "pw-dee-10", "medi+"},
     [5] = {"eve", "Eve!2024", "acme-gold"},
     [6] = {"ana.k", "Tr0ub4dor&4", "blueshield"}, /* wrong password */
@@ -683,8 +685,8 @@ test_unknown_insurance(void **state)
     h_expect(p, PROMPT "12");
     expect_booked(&w, p, 3, 1);
     udp = expect_phase3_sent(&w, p, 3, 1);
-    h_expect(p, "Phase 3: Doctor house does not know insurance plan nosuchplan; no estimate for "
-                "Patient 3. Exiting...");
+    h_expect(p, "Phase 3: Doctor house does not know insurance plan nosuchplan-at-this-doctor; no "
+                "estimate for Patient 3. Exiting...");
     expect_kept(p, 3, 12);
     expect_end(p, 4);
     expect_center_auth(&w, "cyd", 1);
@@ -692,7 +694,7 @@ test_unknown_insurance(void **state)
     expect_center_select(&w, 12, tcp, "cyd", 1);
     h_expectf(w.doc[1],
               "Phase 3: Doctor 1 receives the request from the patient with port number %u and "
-              "the insurance plan nosuchplan.",
+              "the insurance plan nosuchplan-at-this-doctor.",
               udp);
     h_expectf(w.doc[1],
               "Phase 3: Doctor 1 has sent error unknown-insurance to patient with port number %u.",

@@ -85,10 +85,12 @@ has p1 \
     "trace: phase 3 < $D 30" \
     "Phase 3: Patient 1 receives 30\$ estimation cost from doctor with port number $DOCTOR_PORT and name doc1."
 has p1c "trace: phase 2 > $C cancel" "trace: phase 2 < $C cancelled 3"
+# The doctor answers a batch of datagrams at once (recvmmsg, sendmmsg) and writes the
+# batch's screen lines after it: its trace lines come first.
 has doctor \
     "trace: phase 3 < 127.0.0.1:$U1 insurance1" \
-    "Phase 3: Doctor 1 receives the request from the patient with port number $U1 and the insurance plan insurance1." \
     "trace: phase 3 > 127.0.0.1:$U1 30" \
+    "Phase 3: Doctor 1 receives the request from the patient with port number $U1 and the insurance plan insurance1." \
     "Phase 3: Doctor 1 has sent estimated price 30\$ to patient with port number $U1."
 
 ! grep -r -e password111 -e password222 "$W"/*.out "$W"/*.err || fail "a password was printed"

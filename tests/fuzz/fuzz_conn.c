@@ -210,7 +210,7 @@ static void
 fuzz_take(struct center *center, struct fuzz_peer *p)
 {
     struct evbuffer *out = p->c->out;
-    size_t len = evbuffer_get_length(out), i;
+    size_t len = conn_outlen(p->c), i;
     const char *buf, *line, *nl;
     struct proto_reply r;
     int closing = 0;
@@ -354,7 +354,7 @@ fuzz_pump(struct center *center, struct fuzz_peer *peers)
                 fuzz_take(center, p);
             }
         }
-        p->c->stalled = evbuffer_get_length(p->c->out);
+        p->c->stalled = conn_outlen(p->c);
         if (p->c->overflow)
             fuzz_reconnect(center, p);
     }
