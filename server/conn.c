@@ -24,6 +24,7 @@
 static void conn_event_cb(evutil_socket_t, short, void *);
 static void conn_timer_cb(evutil_socket_t, short, void *);
 static void conn_push_cb(struct sched_sub *, enum sched_change, const struct slot *);
+static void conn_read(struct conn *);
 
 static const char *conn_state_names[] = {"new",    "auth",    "throttled", "ready",
                                          "commit", "closing", "linger"};
@@ -444,6 +445,10 @@ conn_flush(struct conn *c)
     }
     conn_set_events(c, EV_READ);
     conn_resume(c);
+    /* Bytes the transport decrypted while c waited wake no socket event: read them now. */
+    if (!c->lost && !c->backlog && (c->state == CONN_NEW || c->state == CONN_READY) &&
+        c->xprt->pending != NULL && c->xprt->pending(c) > 0)
+        conn_read(c);
 }
 
 /* Discard what a lingering client still sends, until its end of file. */

@@ -82,6 +82,8 @@ tls_ctx_new(const struct center_config *cfg, char *err, size_t errlen)
                                  SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_ENABLE_PARTIAL_WRITE);
+    /* One read() per request, not one for the record's header and one for its body. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     /* Tickets resume sessions: the server keeps no session cache of its own. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
