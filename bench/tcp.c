@@ -253,7 +253,7 @@ tcp_fail(struct tcp *t, struct tcp_conn *c, const char *fmt, ...)
         return;
     }
     sock_close(t, c);
-    if (st == ST_CONNECTING && t->connecting > 0) {
+    if ((st == ST_CONNECTING || st == ST_TLS) && t->connecting > 0) {
         t->connecting--;
         tcp_fill(t);
     }
