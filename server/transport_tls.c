@@ -170,8 +170,9 @@ transport_tls_write(struct conn *c, struct evbuffer *out, short *want)
 
 /*
  * Bytes OpenSSL holds, to read before waiting on the socket: decrypted ones
- * (SSL_pending), or at least one when it has read records ahead that it has
- * not decrypted yet (SSL_has_pending).
+ * (SSL_pending), or at least one when it has read bytes ahead that it has
+ * not decrypted yet (SSL_has_pending: a next record, or part of one, when
+ * the read then waits).
  */
 static size_t
 transport_tls_pending(struct conn *c)
