@@ -24,7 +24,6 @@
 static void conn_event_cb(evutil_socket_t, short, void *);
 static void conn_timer_cb(evutil_socket_t, short, void *);
 static void conn_push_cb(struct sched_sub *, enum sched_change, const struct slot *);
-static void conn_read(struct conn *);
 
 static const char *conn_state_names[] = {"new",    "auth",    "throttled", "ready",
                                          "commit", "closing", "linger"};
@@ -445,10 +444,12 @@ conn_flush(struct conn *c)
     }
     conn_set_events(c, EV_READ);
     conn_resume(c);
-    /* Bytes the transport decrypted while c waited wake no socket event: read them now. */
-    if (!c->lost && !c->backlog && (c->state == CONN_NEW || c->state == CONN_READY) &&
-        c->xprt->pending != NULL && c->xprt->pending(c) > 0)
-        conn_read(c);
+    /* Bytes the transport took in while c waited wake no socket event: make one, so they
+     * are read on the next loop pass (not here: the shared read buffer may be in use). */
+    if (!c->lost && !c->backlog && c->ev != NULL &&
+        (c->state == CONN_NEW || c->state == CONN_READY) && c->xprt->pending != NULL &&
+        c->xprt->pending(c) > 0)
+        event_active(c->ev, EV_READ, 0);
 }
 
 /* Discard what a lingering client still sends, until its end of file. */
