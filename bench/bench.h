@@ -23,6 +23,7 @@ enum bench_mode {
     MODE_SPIN,     /* a fixed CPU-bound loop: does a CPU run as fast with the other busy? */
     MODE_EVENTS,   /* desk event streams time each booking's event */
     MODE_AMPLIFY,  /* the worst reply/request byte ratio of a UDP server */
+    MODE_TLS_HS,   /* --tls: connect, handshake, close; repeat (handshakes per second) */
 };
 
 /* The command line, with its defaults set by main. */
@@ -61,6 +62,8 @@ struct bench_opts {
     /* -p P1,P2,...: every port; connection i uses ports[i % nports] (fanout: tcp_port_of) */
     unsigned ports[BENCH_MAXPORTS];
     unsigned nports;
+    int tls;        /* --tls: every TCP connection speaks TLS (tlsc.c) */
+    int tls_resume; /* --tls-resume: resume the first session a server gave */
 };
 
 /* Nanoseconds on the monotonic clock. */

@@ -24,7 +24,7 @@ static const struct {
     {"idle", MODE_IDLE},         {"race", MODE_RACE}, {"fanout", MODE_FANOUT},
     {"events", MODE_EVENTS},     {"udp", MODE_UDP},   {"startup", MODE_STARTUP},
     {"amplify", MODE_AMPLIFY},   {"gen", MODE_GEN},   {"ping", MODE_PING},
-    {"freeport", MODE_FREEPORT}, {"spin", MODE_SPIN},
+    {"freeport", MODE_FREEPORT}, {"spin", MODE_SPIN}, {"handshake", MODE_TLS_HS},
 };
 
 /* The name of a mode. */
@@ -63,6 +63,9 @@ hcs_bench_usage(FILE *fp)
                 "  ping     wait (up to --duration) until the port accepts\n"
                 "  freeport print a free loopback port\n"
                 "  spin     time --requests million rounds of a CPU-bound loop\n"
+                "  handshake --tls: connect, TLS handshake, close; repeat (--tls-resume: each\n"
+                "           resumes the connection's last session and waits for its new ticket;\n"
+                "           the first of each connection is full: give --warmup)\n"
                 "options:\n"
                 "  -H, --host ADDR        server address (127.0.0.1); loopback only unless\n"
                 "      --allow-remote\n"
@@ -96,6 +99,9 @@ hcs_bench_usage(FILE *fp)
                 "      --perf-ctl FIFO --perf-ack FIFO\n"
                 "                         enable perf stat --control only while measuring\n"
                 "      --dir DIR          gen: output folder\n"
+                "      --tls              TCP modes: TLS 1.2/1.3 on every connection, the\n"
+                "                         handshake before the measured requests\n"
+                "      --tls-resume       --tls, resuming each connection's last session\n"
                 "  -h, --help, -V, --version\n"
                 "Prints one \"key value\" line per result, then RESULT key=value ... on one line.\n"
                 "Exit status: 0 ok, 1 could not run, 2 errors or a failed check.\n");
@@ -193,6 +199,8 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         OPT_REMOTE,
         OPT_DPORT,
         OPT_DAUTH,
+        OPT_TLS,
+        OPT_TLS_RESUME,
     };
     static const struct option longopts[] = {
         {"mode", required_argument, NULL, 'm'},
@@ -225,6 +233,8 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         {"allow-remote", no_argument, NULL, OPT_REMOTE},
         {"desk-port", required_argument, NULL, OPT_DPORT},
         {"desk-auth", required_argument, NULL, OPT_DAUTH},
+        {"tls", no_argument, NULL, OPT_TLS},
+        {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -311,6 +321,12 @@ hcs_bench_args(int argc, char **argv, struct bench_opts *o)
         case OPT_DAUTH:
             o->desk_auth = optarg;
             break;
+        case OPT_TLS:
+            o->tls = 1;
+            break;
+        case OPT_TLS_RESUME:
+            o->tls = o->tls_resume = 1;
+            break;
         case OPT_NOAUTH:
             o->auth = 0;
             break;
@@ -386,7 +402,8 @@ hcs_bench_settle(struct bench_opts *o)
     int needs_port = o->mode != MODE_STARTUP && o->mode != MODE_GEN && o->mode != MODE_FREEPORT &&
                      o->mode != MODE_SPIN;
     int tcp = o->mode == MODE_SESSION || o->mode == MODE_LIST || o->mode == MODE_LINE ||
-              o->mode == MODE_IDLE || o->mode == MODE_RACE || o->mode == MODE_FANOUT;
+              o->mode == MODE_IDLE || o->mode == MODE_RACE || o->mode == MODE_FANOUT ||
+              o->mode == MODE_TLS_HS;
     unsigned i;
 
     if (o->nports == 0) {
@@ -407,6 +424,12 @@ hcs_bench_settle(struct bench_opts *o)
         fprintf(stderr, "hcs-bench: --server-pid reads one server: give one port\n");
         return 1;
     }
+    if ((o->tls && !tcp) || (o->mode == MODE_TLS_HS && !o->tls)) {
+        fprintf(stderr, "hcs-bench: --tls is for the TCP modes, and handshake needs it\n");
+        return 1;
+    }
+    if (o->mode == MODE_TLS_HS)
+        o->auth = 0;
     if (o->direct && o->mode != MODE_SESSION) {
         fprintf(stderr, "hcs-bench: --direct is for session\n");
         return 1;

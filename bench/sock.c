@@ -3,6 +3,7 @@
 #include "sock.h"
 #include "bench.h"
 #include "report.h"
+#include "tlsc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,8 @@ void
 sock_close(struct tcp *t, struct tcp_conn *c)
 {
     (void)t;
+    if (c->ssl != NULL)
+        tlsc_close(c);
     if (c->fd != -1)
         close(c->fd);
     c->fd = -1;
@@ -77,6 +80,15 @@ sock_open(struct tcp *t, struct tcp_conn *c)
     return 0;
 }
 
+/* Write bytes on c's socket, through TLS with --tls: as send(2). */
+static ssize_t
+sock_write(struct tcp_conn *c, const char *p, size_t len)
+{
+    if (c->ssl != NULL)
+        return tlsc_write(c, p, len);
+    return send(c->fd, p, len, MSG_NOSIGNAL);
+}
+
 /* Queue a request and write it; what does not go waits for write readiness. */
 void
 sock_send(struct tcp *t, struct tcp_conn *c, const char *fmt, ...)
@@ -96,7 +108,7 @@ sock_send(struct tcp *t, struct tcp_conn *c, const char *fmt, ...)
     c->outlen += (uint16_t)n;
     if (waiting)
         return;
-    w = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL);
+    w = sock_write(c, c->out, c->outlen);
     if (w == (ssize_t)c->outlen) {
         c->outlen = 0;
         return;
@@ -117,7 +129,7 @@ sock_flush(struct tcp *t, struct tcp_conn *c)
 
     if (c->outlen == 0)
         return;
-    w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+    w = sock_write(c, c->out + c->outoff, c->outlen - c->outoff);
     if (w == -1) {
         if (errno != EAGAIN && errno != EINTR)
             tcp_fail(t, c, "send: %s", strerror(errno));
@@ -175,10 +187,12 @@ sock_read(struct tcp *t, struct tcp_conn *c)
     ssize_t n;
 
     for (;;) {
-        n = read(c->fd, t->rbuf, sizeof t->rbuf);
+        n = c->ssl != NULL ? tlsc_read(c, t->rbuf, sizeof t->rbuf)
+                           : read(c->fd, t->rbuf, sizeof t->rbuf);
         if (n > 0) {
             sock_input(t, c, t->rbuf, (size_t)n);
-            if (c->gen != gen || t->stop || (size_t)n < sizeof t->rbuf)
+            /* TLS: a read gives one record; go on until OpenSSL wants the socket. */
+            if (c->gen != gen || t->stop || (c->ssl == NULL && (size_t)n < sizeof t->rbuf))
                 return;
             continue;
         }
@@ -187,6 +201,28 @@ sock_read(struct tcp *t, struct tcp_conn *c)
         tcp_fail(t, c, "%s", n == 0 ? "server closed the connection" : strerror(errno));
         return;
     }
+}
+
+/* --tls: go on with c's handshake; once done, c is connected. */
+static void
+sock_tls(struct tcp *t, struct tcp_conn *c)
+{
+    int wants_write = 0, rc;
+
+    if (c->ssl == NULL && tlsc_start(c) == -1) {
+        tcp_fail(t, c, "TLS set-up: %s", tlsc_error());
+        return;
+    }
+    c->st = ST_TLS;
+    if ((rc = tlsc_handshake(c, &wants_write)) == -1) {
+        tcp_fail(t, c, "TLS handshake: %s", tlsc_error());
+        return;
+    }
+    if (rc == 0) {
+        sock_watch(t, c, EPOLL_CTL_MOD, wants_write ? EPOLLOUT : EPOLLIN);
+        return;
+    }
+    tcp_connected(t, c);
 }
 
 /* The socket of c is ready. */
@@ -205,7 +241,18 @@ sock_event(struct tcp *t, struct tcp_conn *c, uint32_t events)
             tcp_fail(t, c, "connect: %s", strerror(err));
             return;
         }
-        tcp_connected(t, c);
+        if (t->o->tls)
+            sock_tls(t, c);
+        else
+            tcp_connected(t, c);
+        return;
+    }
+    if (c->st == ST_TLS) {
+        sock_tls(t, c);
+        return;
+    }
+    if (c->st == ST_TICKET) {
+        handshake_ticket(t, c);
         return;
     }
     if (events & EPOLLOUT) {

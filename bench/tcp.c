@@ -9,6 +9,7 @@
 #include "report.h"
 #include "sock.h"
 #include "tcp.h"
+#include "tlsc.h"
 #include "window.h"
 
 #include <errno.h>
@@ -118,6 +119,8 @@ tcp_load_action(struct tcp *t, enum load_action act)
             struct tcp_conn *c = &t->c[i];
             if (t->o->mode == MODE_SESSION && c->st == ST_OFF)
                 session_begin(t, c);
+            else if (t->o->mode == MODE_TLS_HS && c->st == ST_OFF)
+                handshake_begin(t, c);
             else if (t->o->mode != MODE_SESSION && c->st == ST_READY)
                 request_next(t, c);
         }
@@ -193,6 +196,10 @@ tcp_connected(struct tcp *t, struct tcp_conn *c)
     }
     sock_watch(t, c, EPOLL_CTL_MOD, EPOLLIN);
     tcp_step(t, c, STEP_CONNECT);
+    if (t->o->mode == MODE_TLS_HS) {
+        handshake_done(t, c);
+        return;
+    }
     if (t->o->auth) {
         c->st = ST_AUTH;
         if (t->o->mode != MODE_SESSION)
@@ -241,8 +248,12 @@ tcp_fail(struct tcp *t, struct tcp_conn *c, const char *fmt, ...)
         session_end(t, c, 0);
         return;
     }
+    if (t->o->mode == MODE_TLS_HS) {
+        handshake_end(t, c, 0);
+        return;
+    }
     sock_close(t, c);
-    if (st == ST_CONNECTING && t->connecting > 0) {
+    if ((st == ST_CONNECTING || st == ST_TLS) && t->connecting > 0) {
         t->connecting--;
         tcp_fill(t);
     }
@@ -491,6 +502,7 @@ tcp_tick(struct tcp *t)
     }
     switch (t->o->mode) {
     case MODE_SESSION:
+    case MODE_TLS_HS:
     case MODE_LIST:
     case MODE_LINE:
         tcp_load_action(t, load_tick(&t->load));
@@ -529,6 +541,9 @@ tcp_report(struct tcp *t)
     switch (o->mode) {
     case MODE_SESSION:
         session_report(t);
+        break;
+    case MODE_TLS_HS:
+        handshake_report(t);
         break;
     case MODE_LIST:
     case MODE_LINE:
@@ -599,7 +614,9 @@ tcp_run(const struct bench_opts *o)
     t->next_user = o->user_offset;
     if (o->mode == MODE_IDLE && o->server_pid > 0)
         t->rss0 = proc_status_kib(o->server_pid, "VmRSS");
-    if (o->mode == MODE_SESSION) {
+    if (o->tls && tlsc_init(o) == -1)
+        goto out;
+    if (o->mode == MODE_SESSION || o->mode == MODE_TLS_HS) {
         t->phase = TP_RUN;
         tcp_load_action(t, load_start(&t->load));
     } else {
@@ -611,9 +628,12 @@ tcp_run(const struct bench_opts *o)
     rc = tcp_report(t);
 out:
     if (t->c != NULL)
-        for (i = 0; i < t->n; i++)
-            if (t->c[i].fd != -1)
-                close(t->c[i].fd);
+        for (i = 0; i < t->n; i++) {
+            sock_close(t, &t->c[i]);
+            tlsc_forget(&t->c[i]);
+        }
+    if (o->tls)
+        tlsc_free();
     window_close(&t->load.win);
     if (t->ep != -1)
         close(t->ep);

@@ -21,6 +21,8 @@
 enum tcp_conn_state {
     ST_OFF,        /* no socket */
     ST_CONNECTING, /* connect() in progress */
+    ST_TLS,        /* --tls: the handshake in progress */
+    ST_TICKET,     /* handshake mode: done, waiting for the session ticket to resume */
     ST_AUTH,       /* authenticate sent */
     ST_READY,      /* connected (and logged in); nothing outstanding */
     ST_LIST,       /* available sent; reading "slots n" and n lines */
@@ -39,6 +41,9 @@ enum tcp_phase { TP_SETUP, TP_RUN, TP_HOLD, TP_VERIFY, TP_DONE };
 /* One client connection. */
 struct tcp_conn {
     int fd;
+    void *ssl;       /* --tls: its SSL (tlsc.c); NULL otherwise */
+    void *tls_sess;  /* --tls-resume: the last session the server gave it */
+    int tls_newsess; /* ... and it came on this connection */
     unsigned id;
     unsigned gen; /* bumped on close, so a handler can tell its socket went away */
     enum tcp_conn_state st;
@@ -97,6 +102,8 @@ struct tcp {
     uint64_t *t_event;    /* when the booker sent its k-th request (selection, cancel, ...) */
     uint64_t push_wrong;  /* push lines other than the one the booker's request made */
     struct hist push_lat; /* from the booker's request to each watcher's push line */
+    /* handshake */
+    uint64_t resumed; /* handshakes that resumed a session */
     /* idle */
     long rss0, rss1, rss2;
     uint64_t hold_end;
@@ -143,6 +150,19 @@ void session_list_done(struct tcp *t, struct tcp_conn *c);
 void session_on_select(struct tcp *t, struct tcp_conn *c, const char *line, size_t len, int booked);
 /* Print the session results. */
 void session_report(struct tcp *t);
+
+/* handshake.c: connect, TLS handshake, close; then again (full or resumed handshakes). */
+
+/* Open the next connection, if the load allows one. */
+void handshake_begin(struct tcp *t, struct tcp_conn *c);
+/* The handshake of c is done: count it (once a session to resume is saved, if asked). */
+void handshake_done(struct tcp *t, struct tcp_conn *c);
+/* In ST_TICKET: read until the server's session ticket has come. */
+void handshake_ticket(struct tcp *t, struct tcp_conn *c);
+/* The connection ended (ok or not): close, count, start the next. */
+void handshake_end(struct tcp *t, struct tcp_conn *c, int ok);
+/* Print the handshake results. */
+void handshake_report(struct tcp *t);
 
 /* request.c: list and line, one request after another on every connection. */
 

@@ -640,6 +640,10 @@ config_load_center_from(struct center_config *c, const char *path, const char *t
     if (c->tls_ca != NULL && c->tls_cert == NULL && !config_key_bad(&ctx, "tls_ca"))
         config_error(&ctx, ctx.keyline[config_key_index(&ctx, "tls_ca")],
                      "tls_ca is for TLS (tls_cert and tls_key)");
+    if (ctx.keyline[config_key_index(&ctx, "tls_handshake_timeout")] != 0 && c->tls_cert == NULL &&
+        !config_key_bad(&ctx, "tls_cert"))
+        config_error(&ctx, ctx.keyline[config_key_index(&ctx, "tls_handshake_timeout")],
+                     "tls_handshake_timeout is for TLS (tls_cert and tls_key)");
     c->tls_key_line = ctx.keyline[config_key_index(&ctx, "tls_key")];
     /* store and state are checked together only when each was read without error. */
     if (!config_key_bad(&ctx, "store") && !config_key_bad(&ctx, "state")) {

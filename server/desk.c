@@ -1025,6 +1025,8 @@ desk_tls_bev_cb(struct event_base *base, void *arg)
 
     if ((ssl = SSL_new(d->c->tls)) == NULL)
         return NULL;
+    /* libevent waits on the socket once SSL_pending is 0: records read ahead would wait too. */
+    SSL_set_read_ahead(ssl, 0);
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                          BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {

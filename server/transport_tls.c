@@ -168,14 +168,23 @@ transport_tls_write(struct conn *c, struct evbuffer *out, short *want)
     return total;
 }
 
-/* Decrypted bytes OpenSSL holds: read them before waiting on the socket. */
+/*
+ * Bytes OpenSSL holds, to read before waiting on the socket: decrypted ones
+ * (SSL_pending), or at least one when it has read bytes ahead that it has
+ * not decrypted yet (SSL_has_pending: a next record, or part of one, when
+ * the read then waits).
+ */
 static size_t
 transport_tls_pending(struct conn *c)
 {
     SSL *ssl = c->xprtdata;
-    int n = ssl != NULL ? SSL_pending(ssl) : 0;
+    int n;
 
-    return n > 0 ? (size_t)n : 0;
+    if (ssl == NULL)
+        return 0;
+    if ((n = SSL_pending(ssl)) > 0)
+        return (size_t)n;
+    return SSL_has_pending(ssl) ? 1 : 0;
 }
 
 /* Send close_notify (once, not waiting for the peer's), then shut our side. */

@@ -3,7 +3,8 @@
 # correctness, not speed: race gives exactly min(N, M) winners and no slot twice; session,
 # list and fanout see no errors and every push. Then a doctor (beside hcs, port 0): udp sees
 # no errors, amplify finds no reply longer than its request; and, when memcached is
-# installed, udp --memcached-udp against its UDP port.
+# installed, udp --memcached-udp against its UDP port. Over TLS, list sees no errors and
+# resumed handshakes resume.
 # usage: test_bench.sh HCS HCS_BENCH
 set -euo pipefail
 HCS=${1:?usage: test_bench.sh HCS HCS_BENCH}
@@ -155,6 +156,48 @@ if command -v memcached >/dev/null; then
     wait "$MPID" 2>/dev/null || true
     MPID=""
 fi
+
+# TLS (--tls): the same center with a throwaway certificate made now, on a new port.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
+    -keyout "$DIR/key.pem" -out "$DIR/cert.pem" 2>/dev/null
+chmod 600 "$DIR/key.pem"
+{
+    cat "$DIR/center.conf"
+    printf 'tls_cert = cert.pem\ntls_key = key.pem\n'
+} >"$DIR/center-tls.conf"
+rm -f "$DIR/hcs.out"
+mkfifo "$DIR/hcs.out"
+"$HCS" -q --config "$DIR/center-tls.conf" >"$DIR/hcs.out" 2>"$DIR/hcs-tls.err" &
+HPID=$!
+exec {fd}<"$DIR/hcs.out"
+if ! read -r -t 30 -u "$fd" line; then
+    echo "FAILED: hcs with TLS did not start"
+    cat "$DIR/hcs-tls.err"
+    exit 1
+fi
+exec {fd}<&-
+PORT=${line#*port number }
+PORT=${PORT%% *}
+rc=0
+bench tls-list --mode list --tls -p "$PORT" -c 10 -n 2000 -d 30 -u 2000 || rc=$?
+check "list over TLS: 2000 requests, zero errors" \
+    [ "$rc:$(value "$RESULT" requests):$(value "$RESULT" errors)" = 0:2000:0 ]
+rc=0
+bench tls-full --mode handshake --tls -p "$PORT" -c 4 -n 100 -d 30 || rc=$?
+check "full handshakes: 100, none resumed" \
+    [ "$rc:$(value "$RESULT" requests):$(value "$RESULT" resumed)" = 0:100:0 ]
+rc=0
+bench tls-resumed --mode handshake --tls-resume -p "$PORT" -c 4 -n 100 -w 0.3 -d 30 || rc=$?
+check "resumed handshakes: every measured one resumed" \
+    [ "$rc:$(value "$RESULT" requests):$(value "$RESULT" resumed)" = 0:100:100 ]
+rc=0
+"$BENCH" --mode handshake -p "$PORT" -c 1 -n 1 -d 1 >/dev/null 2>&1 || rc=$?
+check "handshake mode needs --tls" [ "$rc" = 1 ]
+kill -TERM "$HPID"
+rc=0
+wait "$HPID" || rc=$?
+HPID=""
+check "hcs with TLS stops cleanly" [ "$rc" = 0 ]
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

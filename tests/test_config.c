@@ -875,7 +875,7 @@ test_center_desk(void **state)
                  ":5: unknown section [desks] (expected [center])");
 }
 
-/* tls_cert and tls_key come together; tls_ca needs them. */
+/* tls_cert and tls_key come together; tls_ca and tls_handshake_timeout need them. */
 static void
 test_center_tls(void **state)
 {
@@ -897,7 +897,21 @@ test_center_tls(void **state)
     assert_string_equal(c.tls_cert, twant(t, "c.pem"));
     assert_string_equal(c.tls_key, twant(t, "k.pem"));
     assert_string_equal(c.tls_ca, twant(t, "ca.pem"));
+    assert_int_equal(c.tls_key_line, 5);
+    assert_int_equal(c.tls_handshake_timeout, 10);
     config_free_center(&c);
+    assert_int_equal(config_load_center(&c,
+                                        twrite(t, "center.conf",
+                                               CENTER_MIN "tls_cert = c.pem\ntls_key = k.pem\n"
+                                                          "tls_handshake_timeout = 3\n"),
+                                        t->err, sizeof t->err),
+                     0);
+    assert_int_equal(c.tls_handshake_timeout, 3);
+    config_free_center(&c);
+    center_fails(t, CENTER_MIN "tls_handshake_timeout = 3\n",
+                 ":4: tls_handshake_timeout is for TLS (tls_cert and tls_key)");
+    center_fails(t, CENTER_MIN "tls_cert = c.pem\ntls_key = k.pem\ntls_handshake_timeout = 0\n",
+                 ":6: tls_handshake_timeout must be a whole number from 1 to 86400");
     center_fails(t, CENTER_MIN "tls_cert = c.pem\n",
                  ": tls_cert needs a private key (tls_key = <file>)");
     center_fails(t, CENTER_MIN "tls_key = k.pem\n",

@@ -181,6 +181,44 @@ test_s_client_session(void **state)
     fixture_stop(f);
 }
 
+/*
+ * Requests sent on while the password check runs (a hashed users.txt) are
+ * kept, in records OpenSSL has read ahead, and every one is answered after
+ * the login: none waits for a socket event that will not come.
+ */
+static void
+test_pipelined_during_check(void **state)
+{
+    /* About 20 KB after the login: s_client sends records of 8 KiB, so the last one ends
+     * up read ahead into OpenSSL while the check runs, with nothing left on the socket. */
+    enum { N = 2036 };
+    struct fixture *f = start(state, 0, 1);
+    struct hproc *pw = h_start("hcs passwd", NULL, "hcs", "passwd", "ann", NULL);
+    char *burst = h_alloc(N * 10 + 1);
+    struct hproc *p;
+    const char *row;
+    int i;
+
+    h_send(pw, "pw-ann-1\n");
+    h_close_in(pw);
+    row = h_str("%s", h_line(pw));
+    h_expect_exit(pw, 0);
+    h_file(f->dir, "users.txt", "%s\nben pw-ben-2\n", row);
+    fixture_start(f);
+    for (i = 0; i < N; i++)
+        memcpy(burst + i * 10, "available\n", 10);
+    p = s_client(f->port, h_path(f->dir, "cert.pem"), 0, NULL);
+    h_send(p, "authenticate ann pw-ann-1\n%s", burst);
+    h_expect(p, "success");
+    for (i = 0; i < N; i++) {
+        h_expect(p, "slots 2");
+        h_expect(p, "2 Mon 09am");
+        h_expect(p, "3 Tue 10am");
+    }
+    h_kill(p);
+    fixture_stop(f);
+}
+
 /* TLS 1.0 and 1.1 are refused by the server (its alert says so), which goes on serving. */
 static void
 test_old_protocols_refused(void **state)
@@ -394,6 +432,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_s_client_session, fixture_teardown),
+        cmocka_unit_test_teardown(test_pipelined_during_check, fixture_teardown),
         cmocka_unit_test_teardown(test_old_protocols_refused, fixture_teardown),
         cmocka_unit_test_teardown(test_plaintext_refused, fixture_teardown),
         cmocka_unit_test_teardown(test_handshake_timeout, fixture_teardown),
