@@ -695,9 +695,8 @@ conn_flush(struct conn *c)
     conn_resume(c);
     /* Bytes the transport took in while c waited wake no socket event: make one, so they
      * are read on the next loop pass (not here: the shared read buffer may be in use). */
-    if (!c->lost && !c->backlog && c->evset &&
-        (c->state == CONN_NEW || c->state == CONN_READY) && c->xprt->pending != NULL &&
-        c->xprt->pending(c) > 0)
+    if (!c->lost && !c->backlog && c->evset && (c->state == CONN_NEW || c->state == CONN_READY) &&
+        c->xprt->pending != NULL && c->xprt->pending(c) > 0)
         event_active(&c->ev, EV_READ, 0);
 }
 
