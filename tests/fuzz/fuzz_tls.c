@@ -318,7 +318,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.center = &fuzz_center;
     c.fd = sv[0];
     c.xprt = &transport_tls_ops;
-    snprintf(c.host, sizeof c.host, "fuzz");
     if (mode == 1 || mode == 2) {
         if ((cl = SSL_new(fuzz_client_ctx)) == NULL || SSL_set_fd(cl, sv[1]) != 1)
             abort();
