@@ -128,6 +128,14 @@ exec {fd}<&-
 rc=0
 bench udp --mode udp -p "$DPORT" -c 50 -n 3000 -d 30 || rc=$?
 check "udp: 3000 answers, zero errors" [ "$rc:$(value "$RESULT" requests)" = 0:3000 ]
+check "udp: every answer matched (none late, none resent)" \
+    [ "$(value "$RESULT" late):$(value "$RESULT" resent)" = 0:0 ]
+# Batched reads: a recvmmsg that reads less than a full batch (64) ends the wake-up, so
+# the reads are at most the wake-ups and one more per 64 answers (none that finds nothing).
+check "udp: no recvmmsg that finds nothing" awk -v r="$(value "$RESULT" client_recvmmsg)" \
+    -v w="$(value "$RESULT" client_wakeups)" 'BEGIN { exit !(r != "" && r + 0 <= w + 3000 / 64 + 1) }'
+check "udp: sends batched (fewer sendmmsg than requests)" awk \
+    -v s="$(value "$RESULT" client_sendmmsg)" 'BEGIN { exit !(s != "" && s + 0 < 3000) }'
 rc=0
 bench amplify --mode amplify -p "$DPORT" --line insurance1 || rc=$?
 check "amplify: no reply longer than its request" \
@@ -151,6 +159,8 @@ if command -v memcached >/dev/null; then
         -n 1000 -d 30 || rc=$?
     check "udp --memcached-udp: 1000 answers, zero errors" \
         [ "$rc:$(value "$RESULT" requests)" = 0:1000 ]
+    check "udp --memcached-udp: every answer's request id in flight (none late)" \
+        [ "$(value "$RESULT" late)" = 0 ]
     kill -TERM "$MPID"
     wait "$MPID" 2>/dev/null || true
     MPID=""
