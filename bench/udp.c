@@ -1,7 +1,8 @@
 /* udp.c: closed-loop datagram queries (insurance plans to a doctor, or memcached's UDP
  * port with its frame header): --conns requests outstanding on one socket, read with
- * recvmmsg and sent with sendmmsg once per wake-up, resent after a timeout, every latency
- * recorded; and the amplify mode, the worst reply/request byte ratio. */
+ * recvmmsg and sent with sendmmsg once per wake-up, resent after a timeout (the doctor's
+ * only after a refusal), every latency recorded; and the amplify mode, the worst
+ * reply/request byte ratio. */
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include "addr.h"
 #include "bench.h"
@@ -61,6 +62,7 @@ struct udp {
     int stop;
     uint32_t head, tail; /* the list of requests in flight, oldest first */
     uint64_t errors, resent, refused, late, wakeups, recvcalls, sendcalls;
+    uint64_t refused_seen; /* refusals when the doctor's requests were last resent */
     size_t reqlen;
     char *req; /* each slot's request (the line; with --memcached-udp after its frame header) */
     struct udp_io *io;
@@ -291,14 +293,20 @@ udp_read(struct udp *u)
     }
 }
 
-/* Resend what has waited too long (the oldest first); check the phases and the deadline. */
+/*
+ * Resend what has waited too long (the oldest first); check the phases and
+ * the deadline. The doctor's answers are matched in order, so a request it
+ * may still answer is not resent (its copy's answer would shift every later
+ * match): only after a refusal (nobody listened, what was sent is gone).
+ * Loopback loses nothing else; a silent loss ends at the deadline.
+ */
 static void
 udp_tick(struct udp *u)
 {
-    uint64_t now = bench_now();
+    uint64_t now = bench_now(), resent = u->resent;
     uint32_t i, next;
 
-    for (i = u->head; i != UDP_NIL; i = next) {
+    for (i = u->head; i != UDP_NIL && (u->o->mc_udp || u->refused != u->refused_seen); i = next) {
         struct uc *c = &u->c[i];
 
         next = c->next;
@@ -309,6 +317,8 @@ udp_tick(struct udp *u)
         u->resent++;
         udp_queue(u, i, 0);
     }
+    if (u->resent != resent)
+        u->refused_seen = u->refused;
     udp_action(u, load_tick(&u->load));
     if (!u->stop && now >= load_deadline(&u->load)) {
         report_problem("%llu requests unanswered at the deadline",
