@@ -129,6 +129,20 @@ exec {fd}<&-
 rc=0
 bench udp --mode udp -p "$DPORT" -c 50 -n 3000 -d 30 || rc=$?
 check "udp: 3000 answers, zero errors" [ "$rc:$(value "$RESULT" requests)" = 0:3000 ]
+check "udp: every answer matched (none late, none resent)" \
+    [ "$(value "$RESULT" late):$(value "$RESULT" resent)" = 0:0 ]
+# Batched reads: a recvmmsg that reads less than a full batch (64) ends the wake-up, so
+# the reads are at most the wake-ups and one more per 64 answers (none that finds nothing).
+check "udp: no recvmmsg that finds nothing" awk -v r="$(value "$RESULT" client_recvmmsg)" \
+    -v w="$(value "$RESULT" client_wakeups)" 'BEGIN { exit !(r != "" && r + 0 <= w + 3000 / 64 + 1) }'
+check "udp: sends batched (fewer sendmmsg than requests)" awk \
+    -v s="$(value "$RESULT" client_sendmmsg)" 'BEGIN { exit !(s != "" && s + 0 < 3000) }'
+# Nobody listening: every request refused, resent after 200 ms, unanswered at the deadline.
+rc=0
+bench udp-refused --mode udp -p "$("$BENCH" --mode freeport)" -c 2 -n 4 -d 1 || rc=$?
+check "udp to a closed port: refused, resent, errors at the deadline" awk -v rc="$rc" \
+    -v f="$(value "$RESULT" refused)" -v r="$(value "$RESULT" resent)" \
+    'BEGIN { exit !(rc == 2 && f + 0 > 0 && r + 0 > 0) }'
 rc=0
 bench amplify --mode amplify -p "$DPORT" --line insurance1 || rc=$?
 check "amplify: no reply longer than its request" \
@@ -152,6 +166,9 @@ if command -v memcached >/dev/null; then
         -n 1000 -d 30 || rc=$?
     check "udp --memcached-udp: 1000 answers, zero errors" \
         [ "$rc:$(value "$RESULT" requests)" = 0:1000 ]
+    check "udp --memcached-udp: a late answer only for a request resent (ids matched)" awk \
+        -v l="$(value "$RESULT" late)" -v r="$(value "$RESULT" resent)" \
+        'BEGIN { exit !(l != "" && l + 0 <= r + 0) }'
     kill -TERM "$MPID"
     wait "$MPID" 2>/dev/null || true
     MPID=""
