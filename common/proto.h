@@ -10,6 +10,12 @@
 #define PROTO_NAMELEN 32   /* doctor names, NUL included */
 #define PROTO_REASONLEN 64 /* error reasons, NUL included */
 #define PROTO_MAXINDEX 4294967295u
+/*
+ * A price request (patient to doctor, UDP) is the plan padded with spaces
+ * to at least this many bytes: the doctor never answers with more bytes than
+ * it was sent, and its longest answer, "error unknown-insurance", is 23.
+ */
+#define PROTO_PRICE_PAD 24
 
 /*
  * A line split into fields (pointers into the line, not NUL-terminated).

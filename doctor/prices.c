@@ -207,6 +207,8 @@ prices_answer(const struct prices *p, const char *req, size_t len, int truncated
             if (len > 0 && req[len - 1] == '\r')
                 len--;
         }
+        while (len > 0 && req[len - 1] == ' ') /* padding (PROTO_PRICE_PAD) */
+            len--;
         prices_show(a, req, len, 0);
         if (len == 0)
             a->status = PRICES_EMPTY;

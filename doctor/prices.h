@@ -81,8 +81,9 @@ void prices_free(struct prices *p);
 
 /*
  * Answer one datagram of len bytes (truncated: it was longer than the bytes
- * given). One trailing "\n" or "\r\n" is removed; what is left must be a
- * plan name of 1 to PRICES_NAMEMAX visible bytes. Fills every field of a.
+ * given). One trailing "\n" or "\r\n" is removed, then trailing spaces (the
+ * patient's padding, PROTO_PRICE_PAD); what is left must be a plan name of 1
+ * to PRICES_NAMEMAX visible bytes. Fills every field of a.
  */
 void prices_answer(const struct prices *p, const char *req, size_t len, int truncated,
                    struct prices_answer *a);

@@ -530,11 +530,19 @@ static void
 patient_doctor_send(struct patient *pt)
 {
     struct timeval tv = {pt->cfg.timeout_ms / 1000, (pt->cfg.timeout_ms % 1000) * 1000};
-    ssize_t n = send(pt->udp_fd, pt->prof.plan, strlen(pt->prof.plan), 0);
-    int err = errno;
+    char req[PROFILE_PLANMAX + PROTO_PRICE_PAD];
+    size_t len = strlen(pt->prof.plan);
+    ssize_t n;
+    int err;
 
+    /* Padded with spaces so that the doctor's every answer fits (see PROTO_PRICE_PAD). */
+    memcpy(req, pt->prof.plan, len);
+    for (; len < PROTO_PRICE_PAD; len++)
+        req[len] = ' ';
+    n = send(pt->udp_fd, req, len, 0);
+    err = errno;
     if (trace_on && n >= 0)
-        patient_trace(pt, TRACE_OUT, 1, pt->prof.plan, (size_t)n);
+        patient_trace(pt, TRACE_OUT, 1, req, (size_t)n);
     client_doctor_sent(&pt->client, pt->dochost);
     if (n == -1 && err == ECONNREFUSED) {
         /* An earlier try found no doctor there (ICMP port unreachable). */

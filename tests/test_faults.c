@@ -132,6 +132,11 @@ test_doctor_datagrams(void **state)
         {"bad plan \x01\x02\x03 and more", -1, "error bad-request"},
         {"acme-gold\n", -1, "135"},
         {"medi+\r\n", -1, "7"},
+        /* The patient's padding to 24 bytes (PROTO_PRICE_PAD): every answer fits. */
+        {"nosuchplan              ", -1, "error unknown-insurance"},
+        {"medi+                   ", -1, "7"},
+        {"acme gold               ", -1, "error bad-request"},
+        {"                        ", -1, "error empty"},
     };
     char big[600];
     struct hproc *d;

@@ -273,6 +273,14 @@ test_answer_price(void **state)
     answer("zero", 4, 0, &a);
     assert_int_equal(a.status, PRICES_PRICE);
     assert_string_equal(a.reply, "0");
+
+    /* The patient's padding (PROTO_PRICE_PAD), with or without a line ending. */
+    answer("insurance1              ", 24, 0, &a);
+    assert_string_equal(a.reply, "30");
+    assert_string_equal(a.plan, "insurance1");
+    answer("insurance2  \n", 13, 0, &a);
+    assert_string_equal(a.reply, "20");
+    assert_string_equal(a.plan, "insurance2");
 }
 
 /* A plan the table lacks gets error unknown-insurance. */
@@ -282,6 +290,9 @@ test_answer_unknown(void **state)
     struct prices_answer a;
 
     (void)state;
+    answer("abc                     ", 24, 0, &a);
+    assert_int_equal(a.status, PRICES_UNKNOWN);
+    assert_string_equal(a.plan, "abc");
     answer("insurance9\n", 11, 0, &a);
     assert_int_equal(a.status, PRICES_UNKNOWN);
     assert_int_equal(a.cost, -1);
@@ -304,6 +315,8 @@ test_answer_empty(void **state)
     answer("\n", 1, 0, &a);
     assert_string_equal(a.reply, "error empty");
     answer("\r\n", 2, 0, &a);
+    assert_string_equal(a.reply, "error empty");
+    answer("   ", 3, 0, &a);
     assert_string_equal(a.reply, "error empty");
 }
 
@@ -336,8 +349,8 @@ test_answer_bad_request(void **state)
         size_t len;
         const char *plan;
     } cases[] = {
-        {"insurance1 ", 11, "insurance1 "},
         {" insurance1", 11, " insurance1"},
+        {"insurance1 \n ", 13, "insurance1 \\x0a"},
         {"insurance 1", 11, "insurance 1"},
         {"insurance1\t", 11, "insurance1\\x09"},
         {"insur\0ance1", 11, "insur\\x00ance1"},

@@ -50,7 +50,7 @@ static const struct tpatient patients[] = {
     [2] = {"bo_r", "correct-horse-77", "acme-gold"},
     /* No shorter than "error unknown-insurance": the doctor never replies with more bytes
      * than it was sent, so a shorter unknown plan gets no answer at all. */
-    [3] = {"cyd", "pw.cyd.9", "nosuchplan-at-this-doctor"},
+    [3] = {"cyd", "pw.cyd.9", "nosuchplan"},
     [4] = {"dee", "pw-dee-10", "medi+"},
     [5] = {"eve", "Eve!2024", "acme-gold"},
     [6] = {"ana.k", "Tr0ub4dor&4", "blueshield"}, /* wrong password */
@@ -685,7 +685,7 @@ test_unknown_insurance(void **state)
     h_expect(p, PROMPT "12");
     expect_booked(&w, p, 3, 1);
     udp = expect_phase3_sent(&w, p, 3, 1);
-    h_expect(p, "Phase 3: Doctor house does not know insurance plan nosuchplan-at-this-doctor; no "
+    h_expect(p, "Phase 3: Doctor house does not know insurance plan nosuchplan; no "
                 "estimate for Patient 3. Exiting...");
     expect_kept(p, 3, 12);
     expect_end(p, 4);
@@ -694,7 +694,7 @@ test_unknown_insurance(void **state)
     expect_center_select(&w, 12, tcp, "cyd", 1);
     h_expectf(w.doc[1],
               "Phase 3: Doctor 1 receives the request from the patient with port number %u and "
-              "the insurance plan nosuchplan-at-this-doctor.",
+              "the insurance plan nosuchplan.",
               udp);
     h_expectf(w.doc[1],
               "Phase 3: Doctor 1 has sent error unknown-insurance to patient with port number %u.",
@@ -772,7 +772,7 @@ test_doctor_silent(void **state)
     expect_center_auth(&w, "eve", 1);
     expect_center_list(&w, tcp, "eve");
     expect_center_select(&w, 11, tcp, "eve", 1);
-    /* Three identical requests from the port the patient printed. */
+    /* Three identical requests from the port the patient printed, each of 24 bytes. */
     fcntl(fd, F_SETFL, O_NONBLOCK);
     for (;;) {
         struct sockaddr_in from;
@@ -784,7 +784,8 @@ test_doctor_silent(void **state)
         buf[r] = '\0';
         if (r > 0 && buf[r - 1] == '\n')
             buf[r - 1] = '\0';
-        assert_string_equal(buf, "acme-gold");
+        /* The plan padded with spaces to PROTO_PRICE_PAD bytes. */
+        assert_string_equal(buf, "acme-gold               ");
         assert_int_equal(ntohs(from.sin_port), udp);
         n++;
     }

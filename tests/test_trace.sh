@@ -38,6 +38,10 @@ U1=$(sed -n 's/^Phase 3: Patient 1 has a dynamic UDP port number \([0-9]*\) .*/\
 C=127.0.0.1:$CENTER_PORT
 D=127.0.0.1:$DOCTOR_PORT
 
+# The patients' price requests, padded with spaces to 24 bytes (PROTO_PRICE_PAD).
+PAD1=$(printf '%-24s' insurance1)
+PAD2=$(printf '%-24s' insurance2)
+
 # has NAME LINE...: the output holds these lines in this order (others may come between).
 has() {
     local name=$1 at=0 n
@@ -75,12 +79,12 @@ has p2 \
     "Phase 2: Appointment 3 was just taken by another patient." \
     "trace: phase 2 > $C selection 2" \
     "trace: phase 2 < $C doc1 $DOCTOR_PORT" \
-    "trace: phase 3 > $D insurance2" \
+    "trace: phase 3 > $D $PAD2" \
     "trace: phase 3 < $D 20"
 has p1 \
     "trace: phase 2 > $C selection 3" \
     "Phase 3: Patient 1 has a dynamic UDP port number $U1 and IP address 127.0.0.1." \
-    "trace: phase 3 > $D insurance1" \
+    "trace: phase 3 > $D $PAD1" \
     "Phase 3: The cost estimation request from Patient 1 with insurance plan insurance1 has been sent to the doctor with port number $DOCTOR_PORT and IP address 127.0.0.1." \
     "trace: phase 3 < $D 30" \
     "Phase 3: Patient 1 receives 30\$ estimation cost from doctor with port number $DOCTOR_PORT and name doc1."
@@ -88,7 +92,7 @@ has p1c "trace: phase 2 > $C cancel" "trace: phase 2 < $C cancelled 3"
 # The doctor answers a batch of datagrams at once (recvmmsg, sendmmsg) and writes the
 # batch's screen lines after it: its trace lines come first.
 has doctor \
-    "trace: phase 3 < 127.0.0.1:$U1 insurance1" \
+    "trace: phase 3 < 127.0.0.1:$U1 $PAD1" \
     "trace: phase 3 > 127.0.0.1:$U1 30" \
     "Phase 3: Doctor 1 receives the request from the patient with port number $U1 and the insurance plan insurance1." \
     "Phase 3: Doctor 1 has sent estimated price 30\$ to patient with port number $U1."

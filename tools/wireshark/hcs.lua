@@ -281,7 +281,7 @@ local function dissect_udp(tvb, pinfo, tree)
     local to_doctor = in_range(pinfo.dst_port, tostring(hcs.prefs.udp_ports))
     pinfo.cols.protocol = "HCS"
     if to_doctor then
-        local plan = s:gsub("\n$", "")
+        local plan = s:gsub("[ \r\n]+$", "") -- the line end and the padding (PROTO_PRICE_PAD)
         t:add(f.insurance, tvb(0, #plan), plan)
         t:set_text("Patient to doctor: " .. plan)
         pinfo.cols.info = "price of " .. plan .. "?"
