@@ -324,12 +324,12 @@ test_utf8_ok(void **state)
     assert_int_equal(util_utf8_ok("alice", 5), 1);
     assert_int_equal(util_utf8_ok("j\xc3\xb6rg", 5), 1);
     assert_int_equal(util_utf8_ok("\xe2\x82\xac\xf0\x9f\x98\x80", 7), 1);
-    assert_int_equal(util_utf8_ok("x\x9b", 2), 0);         /* a continuation byte alone */
-    assert_int_equal(util_utf8_ok("\xc3", 1), 0);          /* cut short */
-    assert_int_equal(util_utf8_ok("\xc3\xb6", 1), 0);      /* cut by len */
-    assert_int_equal(util_utf8_ok("\xc0\xaf", 2), 0);      /* overlong */
-    assert_int_equal(util_utf8_ok("\xe0\x80\xaf", 3), 0);  /* overlong */
-    assert_int_equal(util_utf8_ok("\xed\xa0\x80", 3), 0);  /* a surrogate */
+    assert_int_equal(util_utf8_ok("x\x9b", 2), 0);            /* a continuation byte alone */
+    assert_int_equal(util_utf8_ok("\xc3", 1), 0);             /* cut short */
+    assert_int_equal(util_utf8_ok("\xc3\xb6", 1), 0);         /* cut by len */
+    assert_int_equal(util_utf8_ok("\xc0\xaf", 2), 0);         /* overlong */
+    assert_int_equal(util_utf8_ok("\xe0\x80\xaf", 3), 0);     /* overlong */
+    assert_int_equal(util_utf8_ok("\xed\xa0\x80", 3), 0);     /* a surrogate */
     assert_int_equal(util_utf8_ok("\xf4\x90\x80\x80", 4), 0); /* above U+10FFFF */
     assert_int_equal(util_utf8_ok("\xff", 1), 0);
 }
