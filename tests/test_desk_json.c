@@ -43,11 +43,11 @@ test_str(void **state)
     assert_string_equal(enc("a\"b\\c", 5), "\"a\\\"b\\\\c\"");
     assert_string_equal(enc("a\nb\x01\x7f", 5), "\"a\\u000ab\\u0001\\u007f\"");
     assert_string_equal(enc("j\xc3\xb6rg \xe2\x82\xac", 9), "\"j\xc3\xb6rg \xe2\x82\xac\"");
-    assert_string_equal(enc("x\x9b", 2), "\"x\\u009b\"");       /* a continuation byte alone */
-    assert_string_equal(enc("\xc3", 1), "\"\\u00c3\"");          /* cut short */
+    assert_string_equal(enc("x\x9b", 2), "\"x\\u009b\""); /* a continuation byte alone */
+    assert_string_equal(enc("\xc3", 1), "\"\\u00c3\"");   /* cut short */
     assert_string_equal(enc("\xed\xa0\x80", 3), "\"\\u00ed\\u00a0\\u0080\""); /* a surrogate */
-    assert_string_equal(enc("a\0b", 3), "\"a\\u0000b\"");        /* only len counts */
-    assert_string_equal(enc("</script>", 9), "\"</script>\"");   /* served as JSON, not HTML */
+    assert_string_equal(enc("a\0b", 3), "\"a\\u0000b\"");                     /* only len counts */
+    assert_string_equal(enc("</script>", 9), "\"</script>\""); /* served as JSON, not HTML */
 }
 
 /* Parse body into ds; 0 or -1, the message in err. */
@@ -78,7 +78,8 @@ test_parse_good(void **state)
                            "\"day\":\"\\u004don\", \"index\": 4294967295 }\n",
                            &ds, err),
                      0);
-    assert_string_equal(ds.doctor, "d\xc3\xb6""c");
+    assert_string_equal(ds.doctor, "d\xc3\xb6"
+                                   "c");
     assert_string_equal(ds.day, "Mon");
     assert_int_equal(ds.index, 4294967295u);
 }
@@ -96,12 +97,15 @@ test_parse_bad(void **state)
         {"{\"index\":1,\"day\":\"Mon\",\"time\":\"9\",\"doctor\":\"d\"}", "port is missing"},
         {"{\"index\":0,\"day\":\"Mon\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "index must"},
         {"{\"index\":-1,\"day\":\"Mon\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "index must"},
-        {"{\"index\":1.5,\"day\":\"Mon\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "expected ,"},
+        {"{\"index\":1.5,\"day\":\"Mon\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}",
+         "expected ,"},
         {"{\"index\":01,\"day\":\"Mon\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "index must"},
         {"{\"index\":4294967296,\"day\":\"M\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}",
          "index must"},
-        {"{\"index\":1,\"day\":\"Mon\",\"time\":\"9\",\"doctor\":\"d\",\"port\":65536}", "port must"},
-        {"{\"index\":\"1\",\"day\":\"Mon\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "index must"},
+        {"{\"index\":1,\"day\":\"Mon\",\"time\":\"9\",\"doctor\":\"d\",\"port\":65536}",
+         "port must"},
+        {"{\"index\":\"1\",\"day\":\"Mon\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}",
+         "index must"},
         {"{\"index\":1,\"day\":\"M o\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "day must"},
         {"{\"index\":1,\"day\":\"\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "day must"},
         {"{\"index\":1,\"day\":\"M\\n\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "day must"},
@@ -109,7 +113,8 @@ test_parse_bad(void **state)
          "day must"},
         {"{\"index\":1,\"day\":\"M\\u0000\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}",
          "day must"},
-        {"{\"index\":1,\"day\":\"\\ud800\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "day must"},
+        {"{\"index\":1,\"day\":\"\\ud800\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}",
+         "day must"},
         {"{\"index\":1,\"day\":\"\xff\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}", "day must"},
         {"{\"index\":1,\"index\":2,\"day\":\"M\",\"time\":\"9\",\"doctor\":\"d\",\"port\":1}",
          "index given twice"},

@@ -106,8 +106,8 @@ pg_slots_text(unsigned first, unsigned last)
     unsigned i;
 
     for (i = first; i <= last; i++)
-        off += (size_t)snprintf(text + off, cap - off, "%u %s %s %s %u\n", i, pg_day(i),
-                                pg_time(i), pg_doctor(i), pg_port(i));
+        off += (size_t)snprintf(text + off, cap - off, "%u %s %s %s %u\n", i, pg_day(i), pg_time(i),
+                                pg_doctor(i), pg_port(i));
     return text;
 }
 
@@ -376,8 +376,8 @@ struct pg_pat {
     struct tconn *c;
     int site, user;
     unsigned slot;
-    int sent;          /* its "selection" was sent */
-    int answered;      /* and answer holds the reply */
+    int sent;     /* its "selection" was sent */
+    int answered; /* and answer holds the reply */
     char answer[128];
 };
 
@@ -712,8 +712,8 @@ test_postgresql_stopped(void **state)
     assert_int_equal(sent, PG4_STREAM);
     for (i = 0; i < PG4_STREAM; i++)
         if (strcmp(p[i].answer, pg_booked(p[i].slot)) != 0)
-            h_fail("u%d on %c: \"%s\" to selection %u, expected \"%s\"", p[i].user,
-                   'A' + p[i].site, p[i].answer, p[i].slot, pg_booked(p[i].slot));
+            h_fail("u%d on %c: \"%s\" to selection %u, expected \"%s\"", p[i].user, 'A' + p[i].site,
+                   p[i].answer, p[i].slot, pg_booked(p[i].slot));
 
     /* The burst: held in the database behind the lock, then PostgreSQL goes. */
     pg_lock_bookings(dsn);
@@ -873,9 +873,9 @@ test_center_killed(void **state)
     /* A's session may still be finishing its last batch: the table is final once no session
      * but the test's own is busy (B and C wait idle on LISTEN). */
     deadline = h_now_ms() + h_timeout_ms;
-    while (pg_count(dsn, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                         "current_database() AND pid <> pg_backend_pid() AND state <> 'idle'") >
-           0) {
+    while (pg_count(dsn,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                    "current_database() AND pid <> pg_backend_pid() AND state <> 'idle'") > 0) {
         if (h_now_ms() > deadline)
             h_fail("a session is still busy after hcs-A was killed:\n%s",
                    pg_rows(dsn, "SELECT pid, state, query FROM pg_stat_activity WHERE datname = "
