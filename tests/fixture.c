@@ -142,6 +142,24 @@ fixture_login_at(const char *file, int line, const struct fixture *f, const char
     return c;
 }
 
+/* Log in, ask for the list and read it: a patient waiting for pushes. */
+struct tconn *
+fixture_waiter_at(const char *file, int line, const struct fixture *f, const char *user,
+                  const char *password, const char *list)
+{
+    struct tconn *c = fixture_login_at(file, line, f, user, password);
+    const char *p = list, *nl;
+    char want[64];
+
+    tc_sendf_at(file, line, c, "available\n");
+    while ((nl = strchr(p, '\n')) != NULL) {
+        snprintf(want, sizeof want, "%.*s", (int)(nl - p), p);
+        tc_expect_at(file, line, c, want);
+        p = nl + 1;
+    }
+    return c;
+}
+
 /* Write NAME.txt and doctorID.conf into dir; return the conf's path. */
 const char *
 fixture_doctor_files(const char *dir, unsigned id, const char *name, const char *prices)

@@ -85,6 +85,14 @@ void fixture_auth_at(const char *file, int line, struct tconn *c, const char *us
     fixture_login_at(__FILE__, __LINE__, (f), (user), (password))
 struct tconn *fixture_login_at(const char *file, int line, const struct fixture *f,
                                const char *user, const char *password);
+/*
+ * Log in as user, send "available" and expect the reply list line by line
+ * ("slots N\n..." with every line ending in "\n"): the patient now waits for pushes.
+ */
+#define fixture_waiter(f, user, password, list)                                                    \
+    fixture_waiter_at(__FILE__, __LINE__, (f), (user), (password), (list))
+struct tconn *fixture_waiter_at(const char *file, int line, const struct fixture *f,
+                                const char *user, const char *password, const char *list);
 
 /*
  * Write doctor id's files into dir (NAME.txt holding prices, doctorID.conf on

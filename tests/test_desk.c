@@ -834,23 +834,6 @@ sse_open_at(const char *file, int line, struct desk *d)
 /* ------------------------------------------------------------------------------------------ */
 /* Patients. */
 
-/* A logged-in patient that asked for the list and read it: it now waits for pushes. */
-static struct tconn *
-waiter(struct desk *d, const char *user, const char *pw, const char *list)
-{
-    struct tconn *c = fixture_login(d->f, user, pw);
-    const char *p = list, *nl;
-    char line[64];
-
-    tc_sendf(c, "available\n");
-    while ((nl = strchr(p, '\n')) != NULL) {
-        snprintf(line, sizeof line, "%.*s", (int)(nl - p), p);
-        tc_expect(c, line);
-        p = nl + 1;
-    }
-    return c;
-}
-
 #define LIST4 "slots 4\n1 Mon 09am\n2 Tue 10am\n3 Wed 11am\n5 Thu 02pm\n"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -944,7 +927,7 @@ static void
 test_add_slot(void **state)
 {
     struct desk *d = start(state, NULL, NULL);
-    struct tconn *w = waiter(d, "bob", "pw-bob-22", LIST4);
+    struct tconn *w = fixture_waiter(d->f, "bob", "pw-bob-22", LIST4);
     const char *avail = h_path(d->f->dir, "availabilities.txt");
     const char *before;
     struct hresp r;
@@ -1046,7 +1029,7 @@ static void
 test_remove_slot(void **state)
 {
     struct desk *d = start(state, NULL, NULL);
-    struct tconn *w = waiter(d, "bob", "pw-bob-22", LIST4);
+    struct tconn *w = fixture_waiter(d->f, "bob", "pw-bob-22", LIST4);
     const char *avail = h_path(d->f->dir, "availabilities.txt");
     struct tconn *c;
     struct hresp r;
@@ -1093,7 +1076,7 @@ static void
 test_cancel_booking(void **state)
 {
     struct desk *d = start(state, "state = state.db\n", NULL);
-    struct tconn *w = waiter(d, "bob", "pw-bob-22", LIST4);
+    struct tconn *w = fixture_waiter(d->f, "bob", "pw-bob-22", LIST4);
     struct tconn *c = fixture_login(d->f, "ann", "pw-ann-11"), *j;
     struct hresp r;
 
@@ -1565,8 +1548,8 @@ test_head(void **state)
     for (i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         r = http_at(__FILE__, __LINE__, d->port, "HEAD", paths[i], STAFF, NULL);
         if (r.status != 200 || r.len != 0)
-            h_fail("HEAD %s: status %d, %zu bytes of body after \"%s\"", paths[i], r.status,
-                   r.len, r.head);
+            h_fail("HEAD %s: status %d, %zu bytes of body after \"%s\"", paths[i], r.status, r.len,
+                   r.head);
     }
     /* Refused, the same: the status and the challenge, and no body. */
     r = http_at(__FILE__, __LINE__, d->port, "HEAD", "/api/schedule", NULL, NULL);
@@ -1594,7 +1577,7 @@ test_stop_with_streams(void **state)
     struct sse *a = sse_open(d), *b = sse_open(d);
     struct sse *slow = sse_send_at(__FILE__, __LINE__, d, 2048);
     struct tconn *half = tc_connect(d->port);
-    struct tconn *w = waiter(d, "bob", "pw-bob-22", LIST4);
+    struct tconn *w = fixture_waiter(d->f, "bob", "pw-bob-22", LIST4);
     struct tconn *c = fixture_login(d->f, "ann", "pw-ann-11");
     enum tc_end end;
 

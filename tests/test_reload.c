@@ -51,23 +51,6 @@ reload(struct fixture *f, const char *what)
     h_wait_stderr(f->hcs, before, what);
 }
 
-/* A logged-in client that asked for the list and read it: it now waits for pushes. */
-static struct tconn *
-waiter(struct fixture *f, const char *user, const char *pw, const char *list)
-{
-    struct tconn *c = fixture_login(f, user, pw);
-    const char *p = list, *nl;
-    char line[64];
-
-    tc_sendf(c, "available\n");
-    while ((nl = strchr(p, '\n')) != NULL) {
-        snprintf(line, sizeof line, "%.*s", (int)(nl - p), p);
-        tc_expect(c, line);
-        p = nl + 1;
-    }
-    return c;
-}
-
 /* Replace availabilities.txt. */
 static void
 write_slots(struct fixture *f, const char *text)
@@ -84,7 +67,8 @@ static void
 test_slots_change(void **state)
 {
     struct fixture *f = start(state, NULL);
-    struct tconn *w = waiter(f, "ann", "pw-ann-1", "slots 3\n2 Mon 09am\n3 Tue 10am\n5 Wed 11am\n");
+    struct tconn *w =
+        fixture_waiter(f, "ann", "pw-ann-1", "slots 3\n2 Mon 09am\n3 Tue 10am\n5 Wed 11am\n");
     struct tconn *c;
 
     write_slots(f, "3 Tue 03pm grey 41002\n5 Wed 11am house 41001\n9 Fri 01pm grey 41002\n");
@@ -116,7 +100,8 @@ static void
 test_bad_file_changes_nothing(void **state)
 {
     struct fixture *f = start(state, NULL);
-    struct tconn *w = waiter(f, "ann", "pw-ann-1", "slots 3\n2 Mon 09am\n3 Tue 10am\n5 Wed 11am\n");
+    struct tconn *w =
+        fixture_waiter(f, "ann", "pw-ann-1", "slots 3\n2 Mon 09am\n3 Tue 10am\n5 Wed 11am\n");
     struct tconn *c;
 
     write_slots(f, "2 Mon 09am house 41001\n9 Fri\n");
@@ -150,7 +135,7 @@ test_booked_slot_kept(void **state)
     tc_expect(a, "house 41001");
     tc_sendf(b, "selection 3\n");
     tc_expect(b, "grey 41002");
-    w = waiter(f, "cat", "pw-cat-3", "slots 1\n5 Wed 11am\n");
+    w = fixture_waiter(f, "cat", "pw-cat-3", "slots 1\n5 Wed 11am\n");
     /* Slot 2 leaves; slot 3 moves to another day. */
     write_slots(f, "3 Sat 08am grey 41002\n5 Wed 11am house 41001\n");
     reload(f, "reload: 0 slots added, 0 removed, 0 changed");
