@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,19 +301,6 @@ center_init_text(struct center *c, const char *conf, const char *users, const ch
         return -1;
     }
     return center_setup(c, &cfg, users, slots, flags, err, errlen);
-}
-
-/* Queue one screen line unless quiet (out.c: a stalled reader never blocks the loop). */
-void
-center_print(const struct center *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (c->quiet)
-        return;
-    va_start(ap, fmt);
-    out_vline(OUT_STDOUT, fmt, ap);
-    va_end(ap);
 }
 
 /*

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "out.h"
 #include "schedule.h"
 #include "store.h"
 #include "throttle.h"
@@ -148,9 +149,16 @@ const char *center_push_line(struct center *c, enum sched_change change, const s
 void center_list(struct center *c, struct evbuffer *out);
 /* Seconds on libevent's cached clock: what connections and the throttle count time in. */
 int64_t center_now(const struct center *c);
-/* Print one screen line unless quiet. */
-void center_print(const struct center *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/*
+ * Queue one screen line unless quiet (out.c: a stalled reader never blocks
+ * the loop). When quiet the arguments are not even evaluated: some format a
+ * peer's address (conn_host), on every request.
+ */
+#define center_print(c, ...)                                                                       \
+    do {                                                                                           \
+        if (!(c)->quiet)                                                                           \
+            out_line(OUT_STDOUT, __VA_ARGS__);                                                     \
+    } while (0)
 
 /* Bookings: the slot and its user's booking change together, here only. */
 
