@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(gcc make cmake pkg-config libevent-dev libcmocka-dev libinih-dev libsqlite3-dev libcrypt-dev libedit-dev libpq-dev libssl-dev openssl postgresql-15 valgrind strace iproute2
-    sqlite3 debhelper dpkg-dev fakeroot lintian mandoc man-db systemd debootstrap tshark "$@")
+    sqlite3 build-essential debhelper dpkg-dev fakeroot lintian mandoc man-db systemd debootstrap tshark "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
