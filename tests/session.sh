@@ -6,7 +6,12 @@
 # session_run [FLAG]     patient 2 waits at its prompt, patient 1 books slot 3 (patient 2
 #                        sees "* reserved 3"), patient 2 books slot 2, patient 1 cancels
 # session_stop           SIGINT to the center and the doctor; both must exit 0
+# capture_start F FILTER dumpcap on lo into F (pcapng) with the capture filter FILTER
+# capture_stop F         every packet before it in F, then dumpcap stopped
+# can_capture            whether dumpcap may capture on lo here
 # Afterwards: $W/hcs.out, $W/doctor.out, $W/p1.out (booking), $W/p1c.out (cancel), $W/p2.out.
+# With SESSION_TLS naming a folder of config/tls/make-certs.sh, the patients' connection
+# speaks TLS (the center's tls_cert and tls_key, the patients' tls = yes and tls_ca).
 # Every program runs under $HCS_TEST_WRAPPER when it is set (scripts/test.sh: valgrind).
 
 W=$(mktemp -d)
@@ -60,6 +65,9 @@ session_start() {
         "$DOCTOR_PORT" "$DOCTOR_PORT" "$DOCTOR_PORT" >"$W/availabilities.txt"
     printf '[center]\nlisten = 127.0.0.1\nport = 0\nusers = users.txt\navailabilities = availabilities.txt\n' \
         >"$W/center.conf"
+    [ -z "${SESSION_TLS:-}" ] ||
+        printf 'tls_cert = %s/center.pem\ntls_key = %s/center.key\n' "$SESSION_TLS" "$SESSION_TLS" \
+            >>"$W/center.conf"
     ${WRAP[@]+"${WRAP[@]}"} "$BIN/hcs" ${flag:+"$flag"} -c "$W/center.conf" >"$W/hcs.out" 2>"$W/hcs.err" &
     HCS_PID=$!
     PIDS+=("$HCS_PID")
@@ -71,6 +79,9 @@ session_start() {
         printf 'insurance%s\n' $i >"$W/patient${i}insurance.txt"
         printf '[patient]\nid = %s\ncenter_host = 127.0.0.1\ncenter_port = %s\ncredentials = patient%s.txt\ninsurance = patient%sinsurance.txt\n' \
             $i "$CENTER_PORT" $i $i >"$W/patient$i.conf"
+        [ -z "${SESSION_TLS:-}" ] ||
+            printf 'tls = yes\ntls_ca = %s/ca.pem\ntls_session = %s/session%s\n' \
+                "$SESSION_TLS" "$W" $i >>"$W/patient$i.conf"
     done
 }
 
@@ -96,4 +107,35 @@ session_stop() {
     kill -INT "$HCS_PID" "$DOCTOR_PID"
     wait "$HCS_PID" || fail "hcs exited $?"
     wait "$DOCTOR_PID" || fail "doctor exited $?"
+}
+
+# Whether dumpcap may capture on lo here (root, or the capabilities of wireshark-common).
+can_capture() {
+    [ "$(id -u)" -eq 0 ] || { command -v getcap >/dev/null &&
+        getcap "$(command -v dumpcap)" | grep -q cap_net_raw; }
+}
+
+capture_start() {
+    local file=$1 filter=$2
+    rm -f "$W/dumpcap.err"
+    # Port 9 (discard) carries capture_stop's end marker; nothing needs to listen there.
+    dumpcap -q -i lo -f "$filter or udp dst port 9" -w "$file" >"$W/dumpcap.out" 2>"$W/dumpcap.err" &
+    DUMPCAP_PID=$!
+    PIDS+=("$DUMPCAP_PID")
+    wait_for "$W/dumpcap.err" '^File: '
+    echo "capturing $filter"
+}
+
+capture_stop() {
+    local file=$1 i
+    # The flush: packets wait in the kernel's capture ring until its block times out, and
+    # SIGINT would lose them. A datagram sent last is in the file only once all before it are.
+    echo "hcs-capture-end-$$-$file" >/dev/udp/127.0.0.1/9 || true
+    for ((i = 0; i < 1000; i++)); do
+        grep -aq "hcs-capture-end-$$-$file" "$file" && break
+        sleep 0.01
+    done
+    grep -aq "hcs-capture-end-$$-$file" "$file" || fail "the end marker never reached $file"
+    kill -INT "$DUMPCAP_PID"
+    wait "$DUMPCAP_PID" || fail "dumpcap exited $?"
 }

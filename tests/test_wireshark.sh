@@ -31,22 +31,10 @@ tshark -v 2>/dev/null | grep -q 'with Lua' || {
 . "$HERE/session.sh"
 SAVED=$HERE/data/hcs-session.pcapng # the fallback: a capture made by this script (SAVE=1)
 
-# Whether dumpcap may capture on lo here (root, or the capabilities of wireshark-common).
-can_capture() {
-    [ "$(id -u)" -eq 0 ] || { command -v getcap >/dev/null &&
-        getcap "$(command -v dumpcap)" | grep -q cap_net_raw; }
-}
-
 # Capture the session (see the top) into $W/cap.pcapng and note what it did in $W/cap.env.
 capture() {
     session_start
-    # Port 9 (discard) carries the end marker; nothing needs to listen there.
-    dumpcap -q -i lo -f "tcp port $CENTER_PORT or udp port $DOCTOR_PORT or udp dst port 9" \
-        -w "$W/cap.pcapng" >"$W/dumpcap.out" 2>"$W/dumpcap.err" &
-    DUMPCAP_PID=$!
-    PIDS+=("$DUMPCAP_PID")
-    wait_for "$W/dumpcap.err" '^File: '
-    echo "capturing tcp port $CENTER_PORT or udp port $DOCTOR_PORT"
+    capture_start "$W/cap.pcapng" "tcp port $CENTER_PORT or udp port $DOCTOR_PORT"
 
     session_run
 
@@ -66,17 +54,7 @@ capture() {
     exec 3>&-
 
     session_stop
-    # The flush: packets wait in the kernel's capture ring until its block times out, and
-    # SIGINT would lose them. A datagram sent last is in the file only once all before it are.
-    echo "hcs-capture-end-$$" >/dev/udp/127.0.0.1/9 || true
-    local i
-    for ((i = 0; i < 1000; i++)); do
-        grep -aq "hcs-capture-end-$$" "$W/cap.pcapng" && break
-        sleep 0.01
-    done
-    grep -aq "hcs-capture-end-$$" "$W/cap.pcapng" || fail "the end marker never reached the capture file"
-    kill -INT "$DUMPCAP_PID"
-    wait "$DUMPCAP_PID" || fail "dumpcap exited $?"
+    capture_stop "$W/cap.pcapng"
 
     {
         echo "CENTER_PORT=$CENTER_PORT DOCTOR_PORT=$DOCTOR_PORT"
