@@ -13,8 +13,15 @@
 -- or copy it into ~/.local/lib/wireshark/plugins/.
 -- Preferences (Edit > Preferences > Protocols > HCS, or tshark -o):
 --   hcs.tcp_port       the center's TCP port (21000, as config/center.conf)
+--   hcs.tls_port       the center's port when it speaks TLS (21443, as
+--                      config/tls/center.conf; 0: none)
 --   hcs.udp_ports      the doctors' UDP ports (41000,42000, as config/doctor*.conf)
 --   hcs.show_password  show the password of "authenticate" (off: "********")
+-- Over TLS: the records go to Wireshark's TLS dissector (on the TLS port, and
+-- on the TCP port when a connection starts with a TLS record), and whatever it
+-- can decrypt comes back here as lines. It decrypts with the session's keys:
+-- a key log file (NSS format, e.g. `openssl s_client -keylogfile F`) named in
+-- Preferences > Protocols > TLS, or tshark -o tls.keylog_file:F.
 -- Filter fields: hcs.line, hcs.command, hcs.user, hcs.password, hcs.index,
 -- hcs.reply, hcs.slots.count, hcs.slot.index, hcs.slot.day, hcs.slot.time,
 -- hcs.doctor, hcs.doctor.port, hcs.push, hcs.error, hcs.insurance, hcs.price.
@@ -59,6 +66,8 @@ local e_short = ProtoExpert.new("hcs.slots.short", "The slots block holds fewer 
 hcs.experts = { e_malformed, e_error, e_short }
 
 hcs.prefs.tcp_port = Pref.uint("Center TCP port", 21000, "The health center's TCP port")
+hcs.prefs.tls_port = Pref.uint("Center TLS port", 21443,
+    "The health center's port when it speaks TLS (tls_cert in center.conf); 0: none")
 hcs.prefs.udp_ports = Pref.range("Doctor UDP ports", "41000,42000", "The doctors' UDP ports", 65535)
 hcs.prefs.show_password = Pref.bool("Show passwords", false,
     "Show the password of an authenticate line instead of " .. MASK)
@@ -227,7 +236,8 @@ end
 local function dissect_tcp(tvb, pinfo, tree)
     local len, offset, infos = tvb:len(), 0, {}
     local raw = tvb:raw()
-    local from_patient = pinfo.dst_port == hcs.prefs.tcp_port
+    local from_patient = pinfo.dst_port == hcs.prefs.tcp_port or
+        (hcs.prefs.tls_port ~= 0 and pinfo.dst_port == hcs.prefs.tls_port)
     local block, left = nil, 0 -- the "slots <n>" item and the lines it still counts
     while offset < len do
         local nl = raw:find("\n", offset + 1, true)
@@ -300,30 +310,59 @@ local function dissect_udp(tvb, pinfo, tree)
     return tvb:len()
 end
 
--- Both transports come here; the packet's port type tells which one.
+local tls = Dissector.get("tls")
+
+-- Whether the segment starts with a TLS record header (change_cipher_spec,
+-- alert, handshake or application_data, then version 3.x): bytes that no
+-- line of the protocol starts with.
+local function is_tls(tvb)
+    return tvb:len() >= 5 and tvb(0, 1):uint() >= 20 and tvb(0, 1):uint() <= 23 and
+        tvb(1, 1):uint() == 3
+end
+
+-- Both transports come here, and the lines TLS decrypted; the packet's port
+-- type tells which transport.
 function hcs.dissector(tvb, pinfo, tree)
     if pinfo.port_type == 3 then -- PT_UDP
         return dissect_udp(tvb, pinfo, tree)
+    end
+    if is_tls(tvb) and not pinfo.private["hcs.in_tls"] then
+        pinfo.private["hcs.in_tls"] = "1" -- what TLS hands back is lines, even if it looks alike
+        local n = tls:call(tvb, pinfo, tree)
+        pinfo.private["hcs.in_tls"] = nil
+        return n
     end
     return dissect_tcp(tvb, pinfo, tree)
 end
 
 local tcp_table = DissectorTable.get("tcp.port")
 local udp_table = DissectorTable.get("udp.port")
-local tcp_now, udp_now
+local tls_table = DissectorTable.get("tls.port")
+local tcp_now, udp_now, tls_now
 
 -- Register on the ports the preferences name (again whenever they change).
 local function register_ports()
     if tcp_now ~= nil then
         tcp_table:remove(tcp_now, hcs)
+        tls_table:remove(tcp_now, hcs)
     end
     if udp_now ~= nil then
         udp_table:remove(udp_now, hcs)
     end
-    tcp_now, udp_now = hcs.prefs.tcp_port, tostring(hcs.prefs.udp_ports)
+    if tls_now ~= nil then
+        tcp_table:remove(tls_now, tls)
+        tls_table:remove(tls_now, hcs)
+    end
+    tcp_now, udp_now, tls_now = hcs.prefs.tcp_port, tostring(hcs.prefs.udp_ports), nil
     tcp_table:add(tcp_now, hcs)
+    tls_table:add(tcp_now, hcs) -- what TLS decrypts there, should a connection start with TLS
     if udp_now ~= "" then
         udp_table:add(udp_now, hcs)
+    end
+    if hcs.prefs.tls_port ~= 0 and hcs.prefs.tls_port ~= tcp_now then
+        tls_now = hcs.prefs.tls_port
+        tcp_table:add(tls_now, tls)
+        tls_table:add(tls_now, hcs)
     end
 end
 
