@@ -420,6 +420,26 @@ h_alloc(size_t n)
     return h_keep(p);
 }
 
+/* The whole of a file (kept until h_cleanup). */
+const char *
+h_slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    char *text;
+    long n;
+
+    if (fp == NULL)
+        h_fail("cannot open %s", path);
+    fseek(fp, 0, SEEK_END);
+    n = ftell(fp);
+    rewind(fp);
+    text = h_alloc((size_t)n + 1);
+    if (n > 0 && fread(text, 1, (size_t)n, fp) != (size_t)n)
+        h_fail("cannot read %s", path);
+    fclose(fp);
+    return text;
+}
+
 /* A formatted string kept until h_cleanup. */
 const char *
 h_str(const char *fmt, ...)

@@ -52,6 +52,8 @@ const char *h_path(const char *dir, const char *name);
 /* Write a file dir/name from a format; return its path (kept until h_cleanup). */
 const char *h_file(const char *dir, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The whole of a file, which must exist, as a string (kept until h_cleanup). */
+const char *h_slurp(const char *path);
 
 /*
  * Start prog (a bare name means HCS_BIN_DIR/prog) with the NULL-terminated

@@ -119,13 +119,11 @@ start_at(const char *file, int line, void **state, const char *center, const cha
 /* ------------------------------------------------------------------------------------------ */
 /* Small things. */
 
-static const char *slurp(const char *path);
-
 /* availabilities.txt of d as it is now. */
 static const char *
 schedule_text_file(struct desk *d)
 {
-    return slurp(h_path(d->f->dir, "availabilities.txt"));
+    return h_slurp(h_path(d->f->dir, "availabilities.txt"));
 }
 
 /* Base64 of s (kept until h_cleanup). */
@@ -174,26 +172,6 @@ count(const char *hay, const char *needle)
         hay += len;
     }
     return n;
-}
-
-/* The whole of a file (kept until h_cleanup). */
-static const char *
-slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    char *text;
-    long n;
-
-    if (fp == NULL)
-        h_fail("cannot open %s", path);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    rewind(fp);
-    text = h_alloc((size_t)n + 1);
-    if (n > 0 && fread(text, 1, (size_t)n, fp) != (size_t)n)
-        h_fail("cannot read %s", path);
-    fclose(fp);
-    return text;
 }
 
 /* Whether a line of text is exactly line. */
@@ -936,8 +914,8 @@ test_add_slot(void **state)
     r = expect_status(POST(d, "/api/slots", STAFF JSON_TYPE, BODY9), 201);
     expect_body(r, SLOT9 FREE);
     tc_expect(w, "* added 9 Mon 09am");
-    if (!has_line(slurp(avail), "9 Mon 09am house 41001"))
-        h_fail("availabilities.txt without the new row: \"%s\"", slurp(avail));
+    if (!has_line(h_slurp(avail), "9 Mon 09am house 41001"))
+        h_fail("availabilities.txt without the new row: \"%s\"", h_slurp(avail));
     expect_body(expect_status(GET(d, "/api/schedule", STAFF), 200), SLOT9 FREE);
     c = fixture_login(d->f, "ann", "pw-ann-11");
     tc_sendf(c, "available\n");
@@ -1005,9 +983,10 @@ test_add_slot(void **state)
     if (strcmp(schedule(d), before) != 0)
         h_fail("the refused requests changed the schedule: \"%s\", was \"%s\"", schedule(d),
                before);
-    if (has_line(slurp(avail), "10 Fri 01pm grey 41002") || !has_line(slurp(avail), "3 Wed 11am "
-                                                                                    "house 41001"))
-        h_fail("availabilities.txt changed: \"%s\"", slurp(avail));
+    if (has_line(h_slurp(avail), "10 Fri 01pm grey 41002") ||
+        !has_line(h_slurp(avail), "3 Wed 11am "
+                                  "house 41001"))
+        h_fail("availabilities.txt changed: \"%s\"", h_slurp(avail));
     /* The desk's own page (Origin = http://<Host>) may; with a charset too. */
     r = expect_status(POST(d, "/api/slots",
                            h_str(STAFF "Content-Type: application/json; charset=utf-8\r\n"
@@ -1017,8 +996,8 @@ test_add_slot(void **state)
                            "\"port\":41002}"),
                       201);
     tc_expect(w, "* added 10 Fri 01pm");
-    if (!has_line(slurp(avail), "10 Fri 01pm grey 41002"))
-        h_fail("availabilities.txt without row 10: \"%s\"", slurp(avail));
+    if (!has_line(h_slurp(avail), "10 Fri 01pm grey 41002"))
+        h_fail("availabilities.txt without row 10: \"%s\"", h_slurp(avail));
     fixture_stop(d->f);
 }
 
@@ -1039,9 +1018,9 @@ test_remove_slot(void **state)
     r = expect_status(DELETE(d, "/api/slots/9", STAFF), 200);
     expect_body(r, "{\"removed\":9}");
     tc_expect(w, "* removed 9");
-    if (has_line(slurp(avail), "9 Mon 09am house 41001") ||
-        !has_line(slurp(avail), "1 Mon 09am house 41001"))
-        h_fail("availabilities.txt: \"%s\"", slurp(avail));
+    if (has_line(h_slurp(avail), "9 Mon 09am house 41001") ||
+        !has_line(h_slurp(avail), "1 Mon 09am house 41001"))
+        h_fail("availabilities.txt: \"%s\"", h_slurp(avail));
     if (strstr(schedule(d), "\"index\":9,") != NULL)
         h_fail("slot 9 still in the schedule: \"%s\"", schedule(d));
     /* A slot of the original file, free. */
@@ -1054,8 +1033,8 @@ test_remove_slot(void **state)
     tc_expect(w, "* reserved 2");
     expect_error(DELETE(d, "/api/slots/2", STAFF), 409);
     expect_body(expect_status(GET(d, "/api/schedule", STAFF), 200), SLOT2 HELD("ann"));
-    if (!has_line(slurp(avail), "2 Tue 10am grey 41002"))
-        h_fail("availabilities.txt lost the booked row: \"%s\"", slurp(avail));
+    if (!has_line(h_slurp(avail), "2 Tue 10am grey 41002"))
+        h_fail("availabilities.txt lost the booked row: \"%s\"", h_slurp(avail));
     /* Unknown slots, also one removed already. */
     expect_error(DELETE(d, "/api/slots/77", STAFF), 404);
     expect_error(DELETE(d, "/api/slots/9", STAFF), 404);
