@@ -21,7 +21,10 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#define CONN_LINGER_SECS 2  /* how long to discard input after the last reply */
+#define CONN_LINGER_SECS 2 /* how long to discard input after the last reply */
+
+/* "TLS handshake not finished": one line a second at most, with a count. */
+static struct throttle_ratelog conn_handshake_log = {-1, 0};
 #define CONN_OUT_HIGH 65536 /* stop handling requests while this much is queued */
 #define CONN_DUE_MAX 64     /* deadlines handled per firing; more wait for the next pass */
 
@@ -294,7 +297,9 @@ conn_host(const struct conn *c)
  * Arm the timer for the next deadline: the TLS handshake's
  * (tls_handshake_timeout after connecting), the login's (auth_timeout
  * after connecting, also while a password check runs) or the idle one
- * (idle_timeout after the last complete line).
+ * (idle_timeout after the last complete line). A closing connection keeps
+ * the linger deadline conn_close_after gave it (a refused TLS connection
+ * whose handshake ends later must not stay for idle_timeout).
  */
 static void
 conn_arm_deadline(struct conn *c, int64_t now)
@@ -302,6 +307,9 @@ conn_arm_deadline(struct conn *c, int64_t now)
     const struct center_config *cfg = &c->center->cfg;
     int64_t auth_end = c->created + cfg->auth_timeout, idle_end = c->lastline + cfg->idle_timeout;
     int64_t next = idle_end;
+
+    if (c->state == CONN_CLOSING || c->state == CONN_LINGER)
+        return;
 
     if ((c->state == CONN_NEW || c->state == CONN_AUTH) && auth_end < idle_end)
         next = auth_end;
@@ -785,8 +793,9 @@ conn_read(struct conn *c)
         }
         conn_process(c, center->rbuf, have + (size_t)n);
         conn_flush(c);
-        /* What the transport already holds is handled before waiting again. */
-    } while (!c->lost && (c->state == CONN_NEW || c->state == CONN_READY) &&
+        /* What the transport already holds is handled before waiting again,
+         * unless replies are backed up (conn_resume takes it up then). */
+    } while (!c->lost && !c->backlog && (c->state == CONN_NEW || c->state == CONN_READY) &&
              c->xprt->pending != NULL && c->xprt->pending(c) > 0);
 }
 
@@ -842,9 +851,18 @@ conn_timer_cb(struct conn *c)
     int64_t now = conn_now(c);
 
     if (c->handshaking) {
-        /* No line can be sent before the handshake: it just goes. */
-        log_info("%s:%u: TLS handshake not finished in %u s; closing", conn_host(c), c->port,
-                 cfg->tls_handshake_timeout);
+        /* No line can be sent before the handshake: it just goes. A refused
+         * one (closing already) ends its linger; the others are logged at
+         * most once a second, so a stream of silent clients cannot flood the log. */
+        uint64_t n = c->state == CONN_CLOSING || c->state == CONN_LINGER
+                         ? 0
+                         : throttle_ratelog(&conn_handshake_log, now);
+
+        if (n > 0)
+            log_info("%s:%u: TLS handshake not finished in %u s; closed %llu connection%s since "
+                     "the last such message",
+                     conn_host(c), c->port, cfg->tls_handshake_timeout, (unsigned long long)n,
+                     n == 1 ? "" : "s");
         conn_close(c);
         return;
     }

@@ -818,6 +818,196 @@ test_closed_leaves_no_timer(void **state)
     assert_false(evtimer_pending(center->timers.ev, NULL));
 }
 
+/* ---- a transport that holds bytes (as TLS does): test_held_with_backlog ---- */
+
+#define HELD_REQUESTS 20000 /* "available" lines sent at once: far more than a read buffer */
+#define HELD_RECORD 16384   /* bytes one read returns at most, as one TLS record */
+
+/* What the fake transport was given and did. */
+static struct held {
+    char *in;            /* the bytes "received": the login, then the requests */
+    size_t inlen, off;   /* their length, and how many were read */
+    int open;            /* the peer reads: writes succeed */
+    int zero_reads;      /* reads asked for 0 bytes */
+    int hs_done;         /* held_hs_ops: the handshake is over */
+    unsigned long lists; /* "slots 3" replies written */
+} held;
+
+static ssize_t
+held_read(struct conn *c, void *buf, size_t len, short *want)
+{
+    size_t n = held.inlen - held.off;
+
+    (void)c;
+    if (len == 0)
+        held.zero_reads++;
+    if (n == 0) {
+        *want = EV_READ;
+        errno = EAGAIN;
+        return -1;
+    }
+    if (n > len)
+        n = len;
+    if (n > HELD_RECORD)
+        n = HELD_RECORD;
+    memcpy(buf, held.in + held.off, n);
+    held.off += n;
+    return (ssize_t)n;
+}
+
+/* The peer reads only once held.open is set; until then every write waits. */
+static ssize_t
+held_write(struct conn *c, struct evbuffer *out, short *want)
+{
+    struct evbuffer_ptr p;
+    size_t n = evbuffer_get_length(out);
+
+    (void)c;
+    if (!held.open) {
+        *want = EV_WRITE;
+        errno = EAGAIN;
+        return -1;
+    }
+    for (p = evbuffer_search(out, "slots 3\n", 8, NULL); p.pos != -1;
+         p = evbuffer_search(out, "slots 3\n", 8, &p)) {
+        held.lists++;
+        evbuffer_ptr_set(out, &p, 1, EVBUFFER_PTR_ADD);
+    }
+    evbuffer_drain(out, n);
+    return (ssize_t)n;
+}
+
+/* Bytes held: what is left of held.in, as TLS holds records read ahead. */
+static size_t
+held_pending(struct conn *c)
+{
+    (void)c;
+    return held.inlen - held.off;
+}
+
+static void
+held_shutdown(struct conn *c)
+{
+    (void)c;
+}
+
+static void
+held_close(struct conn *c)
+{
+    close(c->fd);
+}
+
+static const struct transport_ops held_ops = {
+    .name = "held",
+    .read = held_read,
+    .write = held_write,
+    .pending = held_pending,
+    .shutdown = held_shutdown,
+    .close = held_close,
+};
+
+/*
+ * A client that sends many requests and reads nothing, over a transport
+ * that holds what it received (TLS): once the replies queued reach the high
+ * mark, the center must stop taking the held bytes, not read them into its
+ * buffer until none is left and then ask for 0 bytes (which OpenSSL answers
+ * as an error, and the connection was closed). When the client reads, every
+ * request is answered.
+ */
+static void
+test_held_with_backlog(void **state)
+{
+    struct center *center = *state;
+    static const char login[] = "authenticate alice pw1\n", req[] = "available\n";
+    struct conn *c;
+    int sv[2], k;
+    size_t i;
+
+    memset(&held, 0, sizeof held);
+    held.inlen = sizeof login - 1 + HELD_REQUESTS * (sizeof req - 1);
+    assert_non_null(held.in = malloc(held.inlen));
+    memcpy(held.in, login, sizeof login - 1);
+    for (i = 0; i < HELD_REQUESTS; i++)
+        memcpy(held.in + sizeof login - 1 + i * (sizeof req - 1), req, sizeof req - 1);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+    assert_non_null(c = conn_new(center, sv[0], NULL, &held_ops));
+    assert_int_equal(write(sv[1], "x", 1), 1); /* readable: the loop calls the transport */
+    for (k = 0; k < 5; k++)
+        loop_tick(center);
+    assert_int_equal(held.zero_reads, 0);
+    assert_false(c->lost);
+    assert_true(held.off < held.inlen); /* it stopped taking requests */
+    held.open = 1;
+    for (k = 0; k < 2000 && held.lists < HELD_REQUESTS; k++)
+        loop_tick(center);
+    assert_int_equal(held.zero_reads, 0);
+    assert_int_equal(held.off, held.inlen);
+    assert_int_equal(held.lists, HELD_REQUESTS);
+    close(sv[1]);
+    free(held.in);
+}
+
+/* The handshake of held_hs_ops: waits (EV_READ) until held.hs_done is set. */
+static int
+held_handshake(struct conn *c, short *want)
+{
+    (void)c;
+    if (!held.hs_done) {
+        *want = EV_READ;
+        return 0;
+    }
+    return 1;
+}
+
+static const struct transport_ops held_hs_ops = {
+    .name = "held-handshake",
+    .handshake = held_handshake,
+    .read = held_read,
+    .write = held_write,
+    .pending = held_pending,
+    .shutdown = held_shutdown,
+    .close = held_close,
+};
+
+/*
+ * A connection refused at once (over a limit: "error busy"), its reply
+ * written while its handshake still runs: when the handshake ends later,
+ * it keeps its linger deadline (2 s), not idle_timeout's, or a refused TLS
+ * client that stays silent would hold its socket for idle_timeout.
+ */
+static void
+test_refused_keeps_linger(void **state)
+{
+    struct center *center = *state;
+    struct timeval tv;
+    struct conn *c;
+    int sv[2], k;
+    int64_t now;
+
+    center->cfg.idle_timeout = 300;
+    memset(&held, 0, sizeof held);
+    held.open = 1;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+    assert_non_null(c = conn_new(center, sv[0], NULL, &held_hs_ops));
+    assert_true(c->handshaking);
+    conn_refuse(c, PROTO_ERR_BUSY);
+    assert_int_equal(c->state, CONN_LINGER);
+    held.hs_done = 1;
+    assert_int_equal(write(sv[1], "x", 1), 1); /* the handshake's last message */
+    for (k = 0; k < 3; k++)
+        loop_tick(center);
+    assert_false(c->handshaking);
+    assert_false(c->lost);
+    assert_int_equal(event_gettime_monotonic(center->base, &tv), 0);
+    now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    if (c->deadline > now + 2000)
+        fail_msg("a refused connection is due in %lld ms, not within its 2 s linger",
+                 (long long)(c->deadline - now));
+    close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -845,6 +1035,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadlines, setup_loop, teardown_loop),
         cmocka_unit_test_setup_teardown(test_closed_leaves_no_timer, setup_loop, teardown_loop),
+        cmocka_unit_test_setup_teardown(test_held_with_backlog, setup_loop, teardown_loop),
+        cmocka_unit_test_setup_teardown(test_refused_keeps_linger, setup_loop, teardown_loop),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

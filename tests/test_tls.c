@@ -14,6 +14,14 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
 #include "fixture.h"
 #include "harness.h"
 #include "tcpclient.h"
@@ -63,9 +71,9 @@ install_cert(const char *dir, const char *name)
 }
 
 /* The center's files in a new folder with a TLS certificate (CN hcs-one); started unless
- * files_only. A desk too when desk is set. */
+ * files_only. A desk too when desk is set; extra: more lines of [center]. */
 static struct fixture *
-start(void **state, int desk, int files_only)
+start_with(void **state, int desk, int files_only, const char *extra)
 {
     struct fixture_opts o = {0};
     const char *dir = h_tmpdir();
@@ -80,10 +88,17 @@ start(void **state, int desk, int files_only)
     o.slots = slots;
     o.nslots = sizeof slots / sizeof slots[0];
     o.files_only = files_only;
-    o.config = h_str("tls_cert = cert.pem\ntls_key = key.pem\ntls_handshake_timeout = %d\n%s",
-                     HANDSHAKE_SECS,
+    o.config = h_str("tls_cert = cert.pem\ntls_key = key.pem\ntls_handshake_timeout = %d\n%s%s",
+                     HANDSHAKE_SECS, extra,
                      desk ? "[desk]\nlisten = 127.0.0.1\nport = 0\nstaff = staff.txt\n" : "");
     return fixture_setup(state, &o);
+}
+
+/* start_with and no more lines. */
+static struct fixture *
+start(void **state, int desk, int files_only)
+{
+    return start_with(state, desk, files_only, "");
 }
 
 /*
@@ -178,6 +193,73 @@ test_s_client_session(void **state)
     h_wait_prefix(f->hcs, "Phase 1: The Health Center Server has received request from a patient "
                           "with username ann and password ********.");
     no_password_printed(f);
+    fixture_stop(f);
+}
+
+/*
+ * A TLS client of the test's own on 127.0.0.1:port (no certificate check):
+ * it reads the first line, then stays silent and ignores the close_notify
+ * that follows, as a careless or hostile client may. Returns the socket
+ * (its SSL freed without a word) and the line in line.
+ */
+static int
+silent_tls_client(unsigned port, char *line, size_t size)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl;
+    size_t len = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (ctx == NULL || fd == -1 || connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
+        (ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1)
+        h_fail("a TLS client of the test's own could not connect");
+    while (len < size - 1 && SSL_read(ssl, line + len, 1) == 1 && line[len] != '\n')
+        len++;
+    line[len] = '\0';
+    SSL_set_quiet_shutdown(ssl, 1); /* no close_notify of ours */
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    return fd;
+}
+
+/*
+ * A connection over its address's limit is refused ("error busy") and
+ * closed within its 2 s linger even when the client ignores the
+ * close_notify and stays silent: refused connections take no slot, so one
+ * address must not hold descriptors for idle_timeout (300 s). test_conn's
+ * test_refused_keeps_linger covers a refusal written before the handshake ends.
+ */
+static void
+test_refused_closes(void **state)
+{
+    struct fixture *f = start_with(state, 0, 0, "max_clients_per_address = 1\n");
+    struct hproc *a = s_client(f->port, h_path(f->dir, "cert.pem"), 0, NULL);
+    long long t0, dt;
+    char line[64], buf[256];
+    int fd;
+
+    session(a, "ann", "pw-ann-1");
+    t0 = h_now_ms();
+    fd = silent_tls_client(f->port, line, sizeof line);
+    assert_string_equal(line, "error busy");
+    for (;;) { /* the rest (close_notify) is read raw, until the center's end of file */
+        struct pollfd pfd = {fd, POLLIN, 0};
+        ssize_t n;
+
+        if (h_now_ms() - t0 > 5000)
+            h_fail("the refused connection was still open after %lld ms (linger: 2 s)",
+                   h_now_ms() - t0);
+        h_pump(0);
+        if (poll(&pfd, 1, 50) == 1 && ((n = read(fd, buf, sizeof buf)) == 0 || n == -1))
+            break;
+    }
+    dt = h_now_ms() - t0;
+    close(fd);
+    print_message("the refused connection was closed after %lld ms\n", dt);
+    available(a); /* the first goes on */
+    h_kill(a);
     fixture_stop(f);
 }
 
@@ -433,6 +515,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_s_client_session, fixture_teardown),
         cmocka_unit_test_teardown(test_pipelined_during_check, fixture_teardown),
+        cmocka_unit_test_teardown(test_refused_closes, fixture_teardown),
         cmocka_unit_test_teardown(test_old_protocols_refused, fixture_teardown),
         cmocka_unit_test_teardown(test_plaintext_refused, fixture_teardown),
         cmocka_unit_test_teardown(test_handshake_timeout, fixture_teardown),
