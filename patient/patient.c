@@ -36,10 +36,11 @@
 
 #include <editline/readline.h>
 
-#define PATIENT_INMAX 256     /* bytes of one typed line kept; the rest is dropped */
-#define PATIENT_READMAX 65536 /* bytes read from the center before its lines are taken */
-#define PATIENT_UDPMAX 512    /* bytes of the doctor's answer */
-#define PATIENT_DOCADDRS 4    /* addresses of the doctor's host tried in turn */
+#define PATIENT_INMAX 256      /* bytes of one typed line kept; the rest is dropped */
+#define PATIENT_READMAX 65536  /* bytes read from the center before its lines are taken */
+#define PATIENT_UDPMAX 512     /* bytes of the doctor's answer */
+#define PATIENT_DOCADDRS 4     /* addresses of the doctor's host tried in turn */
+#define PATIENT_TLS_CHAINMAX 8 /* intermediate certificates kept with a TLS session */
 
 /* The command line, with its defaults. */
 struct patient_opts {
@@ -57,6 +58,7 @@ struct patient {
     struct bufferevent *bev; /* TCP (or TLS over it) to the center, until booked */
     SSL_CTX *ssl_ctx;        /* tls = yes: the client context that verifies the center */
     char *session_path;      /* tls = yes: the file keeping the session ticket, or NULL */
+    STACK_OF(X509) * chain;  /* the intermediate certificates kept with the session, or NULL */
     int handshaking;         /* the TLS handshake runs: nothing may be sent yet */
     struct event *ev_timer;  /* deadline for the center's answer */
     struct event *ev_stdin;  /* the person's input, only while at the prompt */
@@ -109,8 +111,8 @@ patient_usage(FILE *fp)
             "schedule shows the whole list again only when it holds at most %d slots.\n"
             "Exit status: 0 booked and priced (or --show/--cancel answered), 1 usage or\n"
             "config error, 2 authentication failed, 3 no appointment made, 4 the doctor\n"
-            "gave no price, 5 the center could not be reached or broke the protocol,\n"
-            "6 tls = yes and the center's certificate or name did not verify.\n"
+            "gave no price, 5 the center could not be reached or broke the protocol\n"
+            "(with tls = yes: also when its certificate or name did not verify).\n"
             "Config defaults: timeout_ms = 2000, udp_retries = 3.\n",
             CLIENT_SHORTLIST);
 }
@@ -864,9 +866,34 @@ patient_tls_mkdirs(const char *path)
     return rc;
 }
 
-/* Write sess to the session file: a 0600 temporary file renamed over it. */
+/*
+ * The certificates the center sent with its own (what a check of the kept
+ * session needs to reach tls_ca through an intermediate CA): the chain of
+ * this handshake, or for a resumed one the chain kept with its session.
+ * Written after the session, at most PATIENT_TLS_CHAINMAX of them.
+ */
+static int
+patient_tls_write_chain(struct patient *pt, SSL *ssl, SSL_SESSION *sess, FILE *fp)
+{
+    STACK_OF(X509) *chain = SSL_session_reused(ssl) ? pt->chain : SSL_get_peer_cert_chain(ssl);
+    X509 *peer = SSL_SESSION_get0_peer(sess);
+    int i, n = chain != NULL ? sk_X509_num(chain) : 0, kept = 0;
+
+    for (i = 0; i < n && kept < PATIENT_TLS_CHAINMAX; i++) {
+        X509 *x = sk_X509_value(chain, i);
+
+        if (peer != NULL && X509_cmp(x, peer) == 0)
+            continue; /* the center's own: in the session already */
+        if (PEM_write_X509(fp, x) != 1)
+            return -1;
+        kept++;
+    }
+    return 0;
+}
+
+/* Write sess, then the chain, to the session file: a 0600 temporary file renamed over it. */
 static void
-patient_tls_save(struct patient *pt, SSL_SESSION *sess)
+patient_tls_save(struct patient *pt, SSL *ssl, SSL_SESSION *sess)
 {
     char tmp[PATH_MAX + 8];
     FILE *fp = NULL;
@@ -883,7 +910,7 @@ patient_tls_save(struct patient *pt, SSL_SESSION *sess)
     if (fd == -1 || fchmod(fd, 0600) == -1 || (fp = fdopen(fd, "w")) == NULL)
         goto out;
     fd = -1;
-    ok = PEM_write_SSL_SESSION(fp, sess) == 1;
+    ok = PEM_write_SSL_SESSION(fp, sess) == 1 && patient_tls_write_chain(pt, ssl, sess, fp) == 0;
     ok = fclose(fp) == 0 && ok;
     fp = NULL;
     ok = ok && rename(tmp, pt->session_path) == 0;
@@ -909,8 +936,27 @@ patient_tls_new_session(SSL *ssl, SSL_SESSION *sess)
     struct patient *pt = SSL_get_app_data(ssl);
 
     if (pt != NULL && pt->session_path != NULL)
-        patient_tls_save(pt, sess);
+        patient_tls_save(pt, ssl, sess);
     return 0; /* OpenSSL keeps its reference */
+}
+
+/* The certificates after the session in its file (see patient_tls_write_chain) into pt->chain. */
+static void
+patient_tls_read_chain(struct patient *pt, FILE *fp)
+{
+    X509 *x;
+
+    sk_X509_pop_free(pt->chain, X509_free);
+    if ((pt->chain = sk_X509_new_null()) == NULL)
+        return;
+    while (sk_X509_num(pt->chain) < PATIENT_TLS_CHAINMAX &&
+           (x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL) {
+        if (sk_X509_push(pt->chain, x) == 0) {
+            X509_free(x);
+            break;
+        }
+    }
+    ERR_clear_error(); /* the end of the file ends the loop with an error */
 }
 
 /*
@@ -920,7 +966,7 @@ patient_tls_new_session(SSL *ssl, SSL_SESSION *sess)
  * tls_ca or tls_name, or an expired certificate, gives a full handshake).
  */
 static int
-patient_tls_session_ok(SSL *ssl, SSL_SESSION *sess)
+patient_tls_session_ok(SSL *ssl, SSL_SESSION *sess, STACK_OF(X509) * chain)
 {
     X509 *peer = SSL_SESSION_get0_peer(sess);
     X509_STORE_CTX *xs;
@@ -928,7 +974,7 @@ patient_tls_session_ok(SSL *ssl, SSL_SESSION *sess)
 
     if (peer == NULL || !SSL_SESSION_is_resumable(sess) || (xs = X509_STORE_CTX_new()) == NULL)
         return 0;
-    if (X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), peer, NULL) == 1 &&
+    if (X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), peer, chain) == 1 &&
         X509_STORE_CTX_set_default(xs, "ssl_server") == 1 &&
         X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xs), SSL_get0_param(ssl)) == 1)
         ok = X509_verify_cert(xs) == 1;
@@ -943,7 +989,9 @@ patient_tls_session_ok(SSL *ssl, SSL_SESSION *sess)
 /*
  * Offer the saved session, if the file is a private regular file of this
  * user (another user who could write it could plant a session of their own)
- * and its certificate still verifies. Anything wrong means a full handshake.
+ * and its certificate still verifies, through the intermediate certificates
+ * kept after it. Anything wrong means a full handshake. The file is opened
+ * without blocking: a FIFO put there must not hang the patient.
  */
 static void
 patient_tls_load(struct patient *pt, SSL *ssl)
@@ -956,7 +1004,7 @@ patient_tls_load(struct patient *pt, SSL *ssl)
 
     if (path == NULL)
         return;
-    if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+    if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) == -1) {
         if (errno == ENOENT)
             log_debug("no TLS session kept in %s yet", path);
         else
@@ -974,10 +1022,12 @@ patient_tls_load(struct patient *pt, SSL *ssl)
         return;
     }
     sess = PEM_read_SSL_SESSION(fp, NULL, NULL, NULL);
+    if (sess != NULL)
+        patient_tls_read_chain(pt, fp);
     fclose(fp);
     if (sess == NULL)
         log_warnx("%s: not a TLS session: ignored", path);
-    else if (patient_tls_session_ok(ssl, sess) && SSL_set_session(ssl, sess) == 1)
+    else if (patient_tls_session_ok(ssl, sess, pt->chain) && SSL_set_session(ssl, sess) == 1)
         log_debug("offering the TLS session kept in %s", path);
     SSL_SESSION_free(sess);
     ERR_clear_error();
@@ -1202,6 +1252,7 @@ patient_free(struct patient *pt)
     patient_center_close(pt);
     if (pt->ssl_ctx != NULL)
         SSL_CTX_free(pt->ssl_ctx);
+    sk_X509_pop_free(pt->chain, X509_free);
     free(pt->session_path);
     if (pt->ev_stdin != NULL)
         event_free(pt->ev_stdin);

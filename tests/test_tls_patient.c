@@ -81,10 +81,12 @@ tw_new(void)
  * openssl s_server on 127.0.0.1, a port of its own, ending after naccept
  * connections; *port gets the port. It prints what clients send on stdout,
  * and passes lines written to its stdin to the client. With sni it also
- * prints the name a client sends ("Hostname in TLS extension").
+ * prints the name a client sends ("Hostname in TLS extension"). chain: NULL,
+ * or the intermediate certificates it sends after cert.
  */
 static struct hproc *
-sserver(const char *cert, const char *key, unsigned naccept, int sni, unsigned *port)
+sserver_chain(const char *cert, const char *chain, const char *key, unsigned naccept, int sni,
+              unsigned *port)
 {
     const char *argv[20];
     const char *line, *colon;
@@ -101,6 +103,10 @@ sserver(const char *cert, const char *key, unsigned naccept, int sni, unsigned *
     argv[n++] = key;
     argv[n++] = "-naccept";
     argv[n++] = h_str("%u", naccept);
+    if (chain != NULL) {
+        argv[n++] = "-cert_chain";
+        argv[n++] = chain;
+    }
     if (sni) {
         argv[n++] = "-servername";
         argv[n++] = "localhost";
@@ -115,6 +121,13 @@ sserver(const char *cert, const char *key, unsigned naccept, int sni, unsigned *
     if ((colon = strrchr(line, ':')) == NULL || (*port = (unsigned)atoi(colon + 1)) == 0)
         h_fail("no port in s_server's line '%s'", line);
     return p;
+}
+
+/* openssl s_server with a certificate of its own and no chain (see sserver_chain). */
+static struct hproc *
+sserver(const char *cert, const char *key, unsigned naccept, int sni, unsigned *port)
+{
+    return sserver_chain(cert, NULL, key, naccept, sni, port);
 }
 
 /* How many times needle is in hay. */
@@ -395,6 +408,65 @@ test_resumed(void **state)
     assert_int_equal(count(h_stdout(s), "Reused session-id"), 1);
 }
 
+/*
+ * A center whose certificate comes from an intermediate CA that only it
+ * sends (tls_ca holds the root): the ticket is kept with the intermediate
+ * and resumed on the next run. Then a FIFO where the session file was: it
+ * is ignored at once (opening it must not wait for a writer), a full
+ * handshake follows and a private regular file takes its place.
+ */
+static void
+test_resumed_intermediate(void **state)
+{
+    struct tw *w = tw_new();
+    const char *x = h_path(w->dir, "x"), *file = h_path(w->dir, "sess");
+    const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    unsigned port;
+    struct hproc *s, *p;
+    const char *conf;
+
+    (void)state;
+    sh(h_str("set -e; mkdir '%s'; cd '%s'; umask 077\n"
+             "openssl req -x509 %s -days 30 -keyout root.key -out root.pem -subj /CN=xroot "
+             "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign "
+             "2>/dev/null\n"
+             "openssl req %s -keyout int.key -out int.csr -subj /CN=xint 2>/dev/null\n"
+             "printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign\\n' "
+             "> int.ext\n"
+             "openssl x509 -req -in int.csr -CA root.pem -CAkey root.key -CAcreateserial "
+             "-days 30 -extfile int.ext -out int.pem 2>/dev/null\n"
+             "openssl req %s -keyout leaf.key -out leaf.csr -subj /CN=localhost 2>/dev/null\n"
+             "printf 'basicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n"
+             "subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > leaf.ext\n"
+             "openssl x509 -req -in leaf.csr -CA int.pem -CAkey int.key -CAcreateserial "
+             "-days 30 -extfile leaf.ext -out leaf.pem 2>/dev/null\n",
+             x, x, ec, ec, ec));
+    s = sserver_chain(h_path(x, "leaf.pem"), h_path(x, "int.pem"), h_path(x, "leaf.key"), 3, 0,
+                      &port);
+    conf = fixture_patient(w->dir, 1, port, USER, PASSWORD, "blueshield\n",
+                           "tls = yes\ntls_ca = x/root.pem\ntls_session = sess\n");
+    p = run_auth(s, conf, NULL);
+    h_wait_stderr(p, 0, "patient: new TLS session: TLSv1.3");
+    /* The session, then the intermediate only (the center's own is in the session). */
+    assert_int_equal(count(h_slurp(file), "-----BEGIN CERTIFICATE-----"), 1);
+    assert_non_null(strstr(h_slurp(file), "-----BEGIN SSL SESSION PARAMETERS-----"));
+
+    p = run_auth(s, conf, NULL);
+    h_wait_stderr(p, 0, "patient: resumed TLS session: TLSv1.3");
+    assert_int_equal(count(h_stdout(s), "Reused session-id"), 1);
+    /* The ticket of the resumed session is kept with the same intermediate. */
+    assert_int_equal(count(h_slurp(file), "-----BEGIN CERTIFICATE-----"), 1);
+
+    assert_int_equal(unlink(file), 0);
+    assert_int_equal(mkfifo(file, 0600), 0);
+    p = run_auth(s, conf, NULL);
+    h_wait_stderr(p, 0, "TLS session ignored");
+    h_wait_stderr(p, 0, "patient: new TLS session: TLSv1.3");
+    assert_int_equal(mode_of(file), 0600);
+    h_wait(s);
+    assert_int_equal(count(h_stdout(s), "Reused session-id"), 1);
+}
+
 /* A listening socket on 127.0.0.1 of the test's own; *port gets its port. */
 static int
 listener(unsigned *port)
@@ -626,6 +698,7 @@ main(void)
         cmocka_unit_test_teardown(test_expired, fixture_teardown),
         cmocka_unit_test_teardown(test_wrong_name, fixture_teardown),
         cmocka_unit_test_teardown(test_resumed, fixture_teardown),
+        cmocka_unit_test_teardown(test_resumed_intermediate, fixture_teardown),
         cmocka_unit_test_teardown(test_handshake_timeout, fixture_teardown),
         cmocka_unit_test_teardown(test_plain_center, fixture_teardown),
         cmocka_unit_test_teardown(test_center_vanishes, fixture_teardown),
