@@ -294,6 +294,17 @@ net_local_addr(int fd, char *host, size_t hostlen, unsigned *port)
     return 0;
 }
 
+/* The port of an IPv4 or IPv6 socket address; 0 for another family. */
+unsigned
+net_addr_port(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    if (sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return 0;
+}
+
 /* Print an IPv4 or IPv6 socket address as text and port. */
 void
 net_addr_str(const struct sockaddr *sa, char *host, size_t hostlen, unsigned *port)

@@ -38,5 +38,7 @@ int net_nonblock(int fd);
 int net_local_addr(int fd, char *host, size_t hostlen, unsigned *port);
 /* Format the address and port of sa as text into host (at least 64 bytes). */
 void net_addr_str(const struct sockaddr *sa, char *host, size_t hostlen, unsigned *port);
+/* The port of sa (IPv4 or IPv6), or 0: a sender with port 0 cannot be answered. */
+unsigned net_addr_port(const struct sockaddr *sa);
 
 #endif

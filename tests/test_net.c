@@ -33,6 +33,7 @@ test_addr_str(void **state)
     net_addr_str((struct sockaddr *)&sin, host, sizeof host, &port);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 21000);
+    assert_int_equal(net_addr_port((struct sockaddr *)&sin), 21000);
 
     memset(&sin6, 0, sizeof sin6);
     sin6.sin6_family = AF_INET6;
@@ -41,12 +42,14 @@ test_addr_str(void **state)
     net_addr_str((struct sockaddr *)&sin6, host, sizeof host, &port);
     assert_string_equal(host, "::1");
     assert_int_equal(port, 65535);
+    assert_int_equal(net_addr_port((struct sockaddr *)&sin6), 65535);
 
     memset(&ss, 0, sizeof ss);
     ss.ss_family = AF_UNIX;
     net_addr_str((struct sockaddr *)&ss, host, sizeof host, &port);
     assert_string_equal(host, "unknown");
     assert_int_equal(port, 0);
+    assert_int_equal(net_addr_port((struct sockaddr *)&ss), 0);
 }
 
 /* net_bind_all binds every address of localhost on one port; nobody else can take it. */
