@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -74,6 +75,8 @@ struct doctor {
     uint64_t errored;    /* replies with an error */
     uint64_t unanswered; /* requests whose reply would have been longer than they are */
     uint64_t dropped;    /* datagrams read but not answered: no address, or a failed send */
+    int64_t sendlog;     /* second (monotonic) of the last "cannot send" line, or -1 */
+    uint64_t sendheld;   /* failed sends not logged since that line */
     int quiet;           /* -q: no per-request screen lines */
     int verbose;         /* -v: debug lines */
     struct doctor_batch b;
@@ -267,9 +270,11 @@ doctor_handle(struct doctor *d, unsigned i)
     size_t len = b->in[i].msg_len;
     int truncated = (m->msg_flags & MSG_TRUNC) != 0;
 
-    if (m->msg_namelen == 0 || m->msg_namelen > sizeof b->from[i]) {
+    if (m->msg_namelen == 0 || m->msg_namelen > sizeof b->from[i] ||
+        net_addr_port((const struct sockaddr *)&b->from[i]) == 0) {
         b->fate[i] = DOCTOR_NONE;
-        log_debug("datagram without a sender address dropped (%" PRIu64 " dropped)", ++d->dropped);
+        log_debug("datagram without a sender address or port dropped (%" PRIu64 " dropped)",
+                  ++d->dropped);
         return;
     }
     if (trace_on)
@@ -284,7 +289,45 @@ doctor_handle(struct doctor *d, unsigned i)
     doctor_queue(d, i);
 }
 
-/* Send the batch's replies with as few sendmmsg as it takes; a reply that fails is dropped. */
+/*
+ * Replies k to k + n - 1 of the batch could not be sent (errno says why):
+ * dropped, and said at most once a second with the count held back, so
+ * that a flood the doctor cannot answer does not flood its log too.
+ */
+static void
+doctor_send_failed(struct doctor *d, unsigned k, unsigned n)
+{
+    struct doctor_batch *b = &d->b;
+    int err = errno;
+    struct timespec ts;
+    unsigned j;
+
+    for (j = k; j < k + n; j++)
+        b->fate[b->outof[j]] = DOCTOR_FAILED;
+    d->dropped += n;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (d->sendlog == (int64_t)ts.tv_sec) {
+        d->sendheld += n;
+    } else {
+        uint64_t all = d->sendheld + n;
+        char host[64];
+        unsigned port;
+
+        doctor_peer(d, b->outof[k], host, sizeof host, &port);
+        errno = err;
+        log_warn("cannot send %s to %s port %u (%" PRIu64
+                 " repl%s dropped since the last such message)",
+                 b->ans[b->outof[k]].reply, host, port, all, all == 1 ? "y" : "ies");
+        d->sendlog = (int64_t)ts.tv_sec;
+        d->sendheld = 0;
+    }
+}
+
+/*
+ * Send the batch's replies with as few sendmmsg as it takes. A reply that
+ * fails is dropped; when the socket's buffer is full (EAGAIN, ENOBUFS) so
+ * are the ones after it, without trying each.
+ */
 static void
 doctor_send(struct doctor *d)
 {
@@ -294,16 +337,14 @@ doctor_send(struct doctor *d)
 
     while (k < b->nout) {
         if ((n = sendmmsg(d->fd, b->out + k, b->nout - k, 0)) == -1) {
-            char host[64];
-            unsigned port, i = b->outof[k];
+            unsigned fail = 1;
 
             if (errno == EINTR)
                 continue;
-            doctor_peer(d, i, host, sizeof host, &port);
-            log_warn("cannot send %s to %s port %u", b->ans[i].reply, host, port);
-            b->fate[i] = DOCTOR_FAILED;
-            d->dropped++;
-            k++;
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+                fail = b->nout - k;
+            doctor_send_failed(d, k, fail);
+            k += fail;
             continue;
         }
         for (; n > 0; n--, k++) {
@@ -552,6 +593,7 @@ main(int argc, char **argv)
     if ((d = calloc(1, sizeof *d)) == NULL)
         fatal("calloc");
     d->fd = -1;
+    d->sendlog = -1;
     d->quiet = quiet;
     d->verbose = o.verbose;
     doctor_batch_init(&d->b);

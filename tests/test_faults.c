@@ -7,11 +7,14 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -632,6 +635,54 @@ test_doctor_amplifier(void **state)
     stop_ok(d);
 }
 
+/*
+ * 1c. A datagram from port 0 (spoofed: only a raw socket sends one) cannot
+ * be answered: it is dropped and counted at once, without a send that fails
+ * and a warning each (a flood of them must not flood the log); the requests
+ * around it are answered. Needs a raw socket (root): skipped otherwise.
+ */
+static void
+test_doctor_port_zero(void **state)
+{
+    const char *plan = plans[1][0];
+    struct sockaddr_in to = {.sin_family = AF_INET};
+    unsigned char dgram[64];
+    size_t len = 8 + strlen(plan), from = 0;
+    struct hproc *d;
+    unsigned port;
+    int raw, fd, i;
+
+    (void)state;
+    if ((raw = socket(AF_INET, SOCK_RAW, IPPROTO_UDP)) == -1) {
+        print_message("no raw socket here (%s): skipped\n", strerror(errno));
+        skip();
+    }
+    d = doctor_start(h_tmpdir(), &port, 0);
+    fd = tc_udp(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* The UDP header: source port 0, the doctor's port, the length, no checksum. */
+    memset(dgram, 0, 8);
+    dgram[2] = (unsigned char)(port >> 8);
+    dgram[3] = (unsigned char)port;
+    dgram[4] = (unsigned char)(len >> 8);
+    dgram[5] = (unsigned char)len;
+    memcpy(dgram + 8, plan, len - 8);
+    for (i = 0; i < 50; i++) {
+        if (sendto(raw, dgram, len, 0, (struct sockaddr *)&to, sizeof to) != (ssize_t)len)
+            h_fail("sendto (raw): %s", strerror(errno));
+        assert_string_equal(tc_udp_ask(fd, plans[0][0], strlen(plans[0][0])), plans[0][1]);
+    }
+    assert_int_equal(kill(d->pid, SIGUSR1), 0);
+    expect_stderr(d, &from,
+                  "doctor: served 50, errors 0, unanswered 0 (reply longer than the request), "
+                  "dropped 50\n");
+    if (strstr(h_stderr(d), "cannot send") != NULL)
+        h_fail("a datagram from port 0 was answered: %s", h_stderr(d));
+    close(raw);
+    close(fd);
+    stop_ok(d);
+}
+
 /* Run prog --help; return what it printed (exit 0, nothing on stderr). */
 static const char *
 help_text(const char *prog)
@@ -974,6 +1025,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_doctor_datagrams, fixture_teardown),
         cmocka_unit_test_teardown(test_doctor_amplifier, fixture_teardown),
+        cmocka_unit_test_teardown(test_doctor_port_zero, fixture_teardown),
         cmocka_unit_test_teardown(test_doctor_quiet, fixture_teardown),
         cmocka_unit_test_teardown(test_patient_broken_center, fixture_teardown),
         cmocka_unit_test_teardown(test_center_files, fixture_teardown),
