@@ -883,6 +883,7 @@ conn_timer_cb(struct conn *c)
         command_login_abandon(c);
         conn_error(c, PROTO_ERR_AUTH_TIMEOUT);
     } else if (now >= c->lastline + cfg->idle_timeout && !c->sub.active) {
+        command_login_abandon(c); /* a check still running (idle_timeout < auth_timeout) */
         conn_error(c, PROTO_ERR_IDLE_TIMEOUT);
     } else if (now >= c->lastline + cfg->idle_timeout) {
         /* A patient choosing at the prompt reads its pushes and may take its

@@ -425,6 +425,36 @@ test_auth_timeout_during_check(void **state)
 }
 
 /*
+ * 2b. idle_timeout shorter than auth_timeout ends a login whose check still
+ * runs: the client gets "error idle-timeout" and the close, and the check's
+ * late result brings nothing more (it once made the closing connection
+ * ready again, counted a login and wrote its answer after the error).
+ */
+static void
+test_idle_timeout_during_check(void **state)
+{
+    const struct fixture_opts o = {
+        .users_text = "slow " SLOW_HASH "\n",
+        .slots = slots,
+        .nslots = sizeof slots / sizeof slots[0],
+        .config = "auth_timeout = 30\nidle_timeout = 1\n",
+        .flag = "-v", /* the connection's states on stderr */
+    };
+    struct fixture *f = fixture_setup(state, &o);
+    struct tconn *c = tc_connect(f->port);
+
+    tc_sendf(c, "authenticate slow pw\n");
+    tc_expect(c, "error idle-timeout");
+    tc_expect_eof(c);
+    /* The socket stays open on this side: the center closes it when its linger (2 s) ends,
+     * after the check's 2 s. */
+    h_wait_stderr(f->hcs, 0, h_str(":%u: closed", c->lport));
+    if (strstr(h_stderr(f->hcs), "linger -> ready") != NULL ||
+        strstr(h_stdout(f->hcs), "sends the response") != NULL)
+        h_fail("the check's result was answered after the idle timeout");
+}
+
+/*
  * 3. One source holds at most max_clients_per_address connections: the next
  * ones get "error busy" and the close, and an honest patient from another
  * address still gets in, although the flood is larger than max_clients.
@@ -683,6 +713,7 @@ main(void)
         cmocka_unit_test_teardown(test_login_burst_queued, flood_teardown),
         cmocka_unit_test_teardown(test_login_burst_gone_clients, flood_teardown),
         cmocka_unit_test_teardown(test_auth_timeout_during_check, flood_teardown),
+        cmocka_unit_test_teardown(test_idle_timeout_during_check, flood_teardown),
         cmocka_unit_test_teardown(test_slots_per_address, flood_teardown),
         cmocka_unit_test_teardown(test_room_for_newcomers, flood_teardown),
         cmocka_unit_test_teardown(test_failures_per_address, flood_teardown),
