@@ -101,6 +101,7 @@ transport_tls_handshake(struct conn *c, short *want)
     if (ssl == NULL)
         return -1;
     ERR_clear_error();
+    errno = 0; /* SSL_ERROR_SYSCALL reads errno: none may be left from before */
     if ((rc = SSL_do_handshake(ssl)) == 1) {
         log_debug("%s:%u: TLS %s %s%s", conn_host(c), c->port, SSL_get_version(ssl),
                   SSL_get_cipher_name(ssl), SSL_session_reused(ssl) ? ", resumed" : "");
@@ -125,6 +126,7 @@ transport_tls_read(struct conn *c, void *buf, size_t len, short *want)
     if (len > INT32_MAX)
         len = INT32_MAX;
     ERR_clear_error();
+    errno = 0;
     if ((rc = SSL_read(ssl, buf, (int)len)) > 0)
         return rc;
     return transport_tls_result(c, ssl, rc, want, "read");
@@ -157,6 +159,7 @@ transport_tls_write(struct conn *c, struct evbuffer *out, short *want)
             return -1;
         }
         ERR_clear_error();
+        errno = 0;
         if ((rc = SSL_write(ssl, p, (int)len)) <= 0) {
             if (transport_tls_result(c, ssl, rc, want, "write") == 0)
                 errno = EPIPE;
