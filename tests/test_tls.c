@@ -386,6 +386,22 @@ test_handshake_timeout(void **state)
     fixture_stop(f);
 }
 
+/* DELETE /api/bookings/2 on the desk as the demo staff, from a page of origin
+ * SCHEME://localhost:desk; the first line of the answer must be want. */
+static void
+desk_delete(struct fixture *f, unsigned desk, const char *scheme, const char *want)
+{
+    struct hproc *p = s_client(desk, h_path(f->dir, "cert.pem"), 0, NULL);
+
+    h_send(p,
+           "DELETE /api/bookings/2 HTTP/1.0\r\nHost: localhost:%u\r\nOrigin: %s://localhost:%u\r\n"
+           "Authorization: Basic cmVjZXB0aW9uOnJlY2VwdGlvbi1kZW1v\r\n"
+           "Content-Type: application/json\r\nContent-Length: 0\r\n\r\n",
+           desk, scheme, desk);
+    h_expect(p, want);
+    h_kill(p);
+}
+
 /*
  * SIGHUP with a new certificate: a connection made before goes on with the
  * old one, a new connection gets the new one (its subject), a session saved
@@ -465,6 +481,32 @@ test_desk_https(void **state)
     if (memmem(c->buf, c->len, "200 OK", 6) != NULL)
         h_fail("the desk answered in clear");
     tc_close(c);
+    /* A change from the desk's own page (its origin https://HOST) passes the cross-site
+     * check (404: slot 2 holds no booking); one from the page's http twin does not. */
+    desk_delete(f, desk, "https", "HTTP/1.0 404 Not Found\r");
+    desk_delete(f, desk, "http", "HTTP/1.0 403 Forbidden\r");
+    fixture_stop(f);
+}
+
+/* With tls_ca (client certificates asked of the patients), staff reach the desk without one. */
+static void
+test_desk_https_tls_ca(void **state)
+{
+    struct fixture *f = start_with(state, 1, 0, "tls_ca = cert.pem\n");
+    const char *line;
+    struct hproc *p;
+    unsigned desk;
+
+    line = h_stderr(f->hcs) + h_wait_stderr(f->hcs, 0, "desk: https://127.0.0.1:");
+    desk = (unsigned)strtoul(line + strlen("desk: https://127.0.0.1:"), NULL, 10);
+    p = s_client(desk, h_path(f->dir, "cert.pem"), 0, NULL);
+    h_send(p, "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    h_expect(p, "HTTP/1.0 200 OK\r");
+    h_kill(p);
+    /* The patients' port still asks for a certificate: s_client without one is refused. */
+    p = s_client(f->port, h_path(f->dir, "cert.pem"), 0, NULL);
+    h_send(p, "available\n");
+    h_expect_eof(p);
     fixture_stop(f);
 }
 
@@ -521,6 +563,7 @@ main(void)
         cmocka_unit_test_teardown(test_handshake_timeout, fixture_teardown),
         cmocka_unit_test_teardown(test_reload_certificate, fixture_teardown),
         cmocka_unit_test_teardown(test_desk_https, fixture_teardown),
+        cmocka_unit_test_teardown(test_desk_https_tls_ca, fixture_teardown),
         cmocka_unit_test_teardown(test_check_key, fixture_teardown),
     };
 
