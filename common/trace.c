@@ -46,13 +46,38 @@ trace_put(char *buf, size_t size, size_t *at, const char *src, size_t len)
     *at += strlen(buf + *at);
 }
 
+/* Whether c separates words for the mask: a space, or a blank the protocol refuses. */
+static int
+trace_sep(char c)
+{
+    return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/*
+ * Where the word "authenticate" (any case) stands in msg followed by a
+ * separator or the end, wherever it is: a login the center refuses for a
+ * byte before it (a space, a NUL) may still carry a password. -1: nowhere.
+ */
+static long
+trace_login_at(const char *msg, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i + 12 <= len; i++)
+        if (strncasecmp(msg + i, "authenticate", 12) == 0 &&
+            (i + 12 == len || trace_sep(msg[i + 12]) || msg[i + 12] == '\0'))
+            return (long)i;
+    return -1;
+}
+
 /* Format one trace line (see trace.h). */
 size_t
 trace_format(char *buf, size_t size, enum trace_dir dir, const char *peer, unsigned phase,
              const char *msg, size_t len)
 {
-    const char *user, *sp;
-    size_t at;
+    const char *rest, *end = msg + len;
+    size_t at, u;
+    long w;
     int n;
 
     if (size == 0)
@@ -63,15 +88,29 @@ trace_format(char *buf, size_t size, enum trace_dir dir, const char *peer, unsig
         return 0;
     }
     at = (size_t)n < size ? (size_t)n : size - 1;
-    if (!trace_word(msg, len, "authenticate") || len <= 13) {
+    if ((w = trace_login_at(msg, len)) == -1) {
         trace_put(buf, size, &at, msg, len);
         return at;
     }
-    /* "authenticate <user> <password...>": the word and the user, then the mask. */
-    user = msg + 13;
-    sp = memchr(user, ' ', len - 13);
-    trace_put(buf, size, &at, msg, sp != NULL ? (size_t)(sp - msg) : len);
-    if (sp != NULL)
+    /*
+     * "authenticate <user> <password...>": what comes before, the word and
+     * the user, then the mask for whatever follows the user's end (a space
+     * or another blank). After any other byte than one space the word is
+     * followed by the mask alone.
+     */
+    rest = msg + w + 12;
+    trace_put(buf, size, &at, msg, (size_t)(rest - msg));
+    if (rest == end)
+        return at;
+    if (*rest != ' ') {
+        trace_put(buf, size, &at, " ********", 9);
+        return at;
+    }
+    rest++;
+    for (u = 0; rest + u < end && !trace_sep(rest[u]); u++)
+        ;
+    trace_put(buf, size, &at, rest - 1, u + 1);
+    if (rest + u < end)
         trace_put(buf, size, &at, " ********", 9);
     return at;
 }

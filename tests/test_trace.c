@@ -73,6 +73,31 @@ test_format_masks_password(void **state)
                         "trace: phase 1 < 127.0.0.1:21000 authenticated a b");
 }
 
+/*
+ * Logins the center refuses (a byte before the word, blanks other than one
+ * space) are traced before their error: their password is masked too.
+ */
+static void
+test_format_masks_refused_logins(void **state)
+{
+    char buf[TRACE_LINEMAX];
+    static const char nul[] = "\0authenticate alice SECRET10";
+
+    (void)state;
+    assert_string_equal(fmt(TRACE_IN, 1, " authenticate alice SECRET1"),
+                        "trace: phase 1 < 127.0.0.1:21000  authenticate alice ********");
+    assert_string_equal(fmt(TRACE_IN, 1, "authenticate\talice\tSECRET8"),
+                        "trace: phase 1 < 127.0.0.1:21000 authenticate ********");
+    assert_string_equal(fmt(TRACE_IN, 1, "authenticate alice\tSECRET9"),
+                        "trace: phase 1 < 127.0.0.1:21000 authenticate alice ********");
+    assert_string_equal(fmt(TRACE_IN, 1, "authenticate  alice SECRET2"),
+                        "trace: phase 1 < 127.0.0.1:21000 authenticate  ********");
+    assert_string_equal(fmt(TRACE_IN, 1, "hello AUTHENTICATE alice SECRET3"),
+                        "trace: phase 1 < 127.0.0.1:21000 hello AUTHENTICATE alice ********");
+    trace_format(buf, sizeof buf, TRACE_IN, "p:1", 1, nul, sizeof nul - 1);
+    assert_string_equal(buf, "trace: phase 1 < p:1 \\x00authenticate alice ********");
+}
+
 /* Control bytes, backslashes and malformed UTF-8 are escaped, in the user name too. */
 static void
 test_format_escapes(void **state)
@@ -177,9 +202,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_plain),   cmocka_unit_test(test_format_masks_password),
-        cmocka_unit_test(test_format_escapes), cmocka_unit_test(test_format_cut),
-        cmocka_unit_test(test_tcp_phase),      cmocka_unit_test(test_peer),
+        cmocka_unit_test(test_format_plain),
+        cmocka_unit_test(test_format_masks_password),
+        cmocka_unit_test(test_format_masks_refused_logins),
+        cmocka_unit_test(test_format_escapes),
+        cmocka_unit_test(test_format_cut),
+        cmocka_unit_test(test_tcp_phase),
+        cmocka_unit_test(test_peer),
         cmocka_unit_test(test_lines),
     };
 

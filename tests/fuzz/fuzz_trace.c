@@ -24,6 +24,19 @@ fuzz_printable(const char *s)
     return 1;
 }
 
+/* The first blank of data (where the mask begins after a user), or NULL. */
+static const char *
+fuzz_blank(const char *data, size_t size)
+{
+    size_t i;
+
+    for (i = 0; i < size; i++)
+        if (data[i] == ' ' || data[i] == '\t' || data[i] == '\v' || data[i] == '\f' ||
+            data[i] == '\r')
+            return data + i;
+    return NULL;
+}
+
 /* Count the lines trace_lines hands on. */
 static void
 fuzz_count(const char *line, size_t len, void *arg)
@@ -49,11 +62,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n != strlen(line) || n >= sizeof line || !fuzz_printable(line))
         abort();
 
-    /* The same bytes after "authenticate ": the user up to the first space, then the mask. */
+    /* The same bytes after "authenticate ": the user up to the first blank (a space, a tab,
+     * \v, \f or \r), then the mask. */
     memcpy(msg, "authenticate ", 13);
     memcpy(msg + 13, data, size);
     n = trace_format(line, sizeof line, TRACE_IN, "p:1", 1, msg, 13 + size);
-    sp = memchr(data, ' ', size);
+    sp = fuzz_blank((const char *)data, size);
     util_escape(user, sizeof user, (const char *)data,
                 sp != NULL ? (size_t)(sp - (const char *)data) : size);
     strcpy(want, FUZZ_PREFIX "authenticate ");
