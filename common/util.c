@@ -112,10 +112,26 @@ util_utf8_len(const char *src, size_t len, uint32_t *cp_out)
 }
 
 /*
+ * Whether cp is an invisible character that changes how text around it
+ * reads: zero-width ones and direction marks (U+200B to U+200F), line and
+ * paragraph separators and bidi embeddings (U+2028 to U+202E), invisible
+ * operators and bidi isolates (U+2060 to U+206F), the byte order mark, and
+ * interlinear annotations (U+FFF9 to U+FFFB). A line showing one could be
+ * split, or read in another order, than its bytes say.
+ */
+static int
+util_invisible(uint32_t cp)
+{
+    return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+           (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
+}
+
+/*
  * How many bytes at s[0..len) form one character that may be shown as it
  * is: printable ASCII but the backslash, or a well-formed UTF-8 sequence
  * of a character from U+00A0 up (U+0080 to U+009F are the C1 controls: a
- * terminal obeys them). 0: the byte at s[0] must be escaped.
+ * terminal obeys them) that is not invisible (util_invisible). 0: the byte
+ * at s[0] must be escaped.
  */
 static size_t
 util_char_len(const unsigned char *s, size_t len)
@@ -126,7 +142,7 @@ util_char_len(const unsigned char *s, size_t len)
     if (s[0] < 0x80)
         return s[0] >= 0x20 && s[0] != 0x7f && s[0] != '\\' ? 1 : 0;
     n = util_utf8_len((const char *)s, len, &cp);
-    return n != 0 && cp >= 0xa0 ? n : 0;
+    return n != 0 && cp >= 0xa0 && !util_invisible(cp) ? n : 0;
 }
 
 /* Whether s[0..len) is well-formed UTF-8 (see util.h). */

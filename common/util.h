@@ -30,7 +30,9 @@ char *util_path_relative(const char *base, const char *path);
  * Copy len untrusted bytes into dst (size dstlen) as text a terminal shows
  * and does not obey: printable ASCII and well-formed UTF-8 characters from
  * U+00A0 up are kept whole; every other byte (controls, DEL, backslash, C1
- * controls, bytes of malformed UTF-8) becomes \xNN. The result is cut with
+ * controls, bytes of malformed UTF-8, and of invisible characters that
+ * change how a line reads: separators, bidi controls, zero-width ones)
+ * becomes \xNN. The result is cut with
  * "..." (never inside a character) if it does not fit. Returns dst.
  */
 char *util_escape(char *dst, size_t dstlen, const char *src, size_t len);

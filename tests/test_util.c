@@ -242,6 +242,30 @@ test_escape_c1_and_bad_utf8(void **state)
     check_escape(8, "abc\xc3\xa9", 5, "abc\xc3\xa9");
 }
 
+/*
+ * Invisible characters that change how a line reads (a line separator, a
+ * right-to-left override, a bidi isolate, a zero-width space, the byte
+ * order mark) are escaped too; the characters beside them are not.
+ */
+static void
+test_escape_invisible(void **state)
+{
+    (void)state;
+    check_escape(64,
+                 "a\xe2\x80\xa8"
+                 "b",
+                 5, "a\\xe2\\x80\\xa8b"); /* U+2028 */
+    check_escape(64,
+                 "\xe2\x80\xae"
+                 "cba",
+                 6, "\\xe2\\x80\\xaecba");                  /* U+202E */
+    check_escape(64, "\xe2\x81\xa6", 3, "\\xe2\\x81\\xa6"); /* U+2066 */
+    check_escape(64, "\xe2\x80\x8b", 3, "\\xe2\\x80\\x8b"); /* U+200B */
+    check_escape(64, "\xef\xbb\xbf", 3, "\\xef\\xbb\\xbf"); /* U+FEFF */
+    check_escape(64, "\xe2\x80\xa7\xe2\x80\xaf", 6,
+                 "\xe2\x80\xa7\xe2\x80\xaf"); /* U+2027, U+202F */
+}
+
 /* Text that does not fit is cut and ends in "..."; text that fits is whole. */
 static void
 test_escape_truncation(void **state)
@@ -376,6 +400,7 @@ main(void)
         cmocka_unit_test(test_escape_bytes),
         cmocka_unit_test(test_escape_truncation),
         cmocka_unit_test(test_escape_c1_and_bad_utf8),
+        cmocka_unit_test(test_escape_invisible),
         cmocka_unit_test(test_escape_zero_size),
         cmocka_unit_test(test_escape_long),
         cmocka_unit_test(test_token_ok),
