@@ -46,7 +46,8 @@ notify_send(const char *state)
     }
     if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
         return -1;
-    n = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun, len);
+    /* Never wait for a service manager that does not read: the state is dropped instead. */
+    n = sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sun, len);
     saved = errno;
     close(fd);
     errno = saved;

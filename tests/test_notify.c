@@ -109,12 +109,38 @@ test_send(void **state)
     assert_int_equal(unsetenv("NOTIFY_SOCKET"), 0);
 }
 
+/*
+ * A service manager that does not read: once its queue is full the state
+ * is dropped with EAGAIN, never waited for (the loop would stop). alarm
+ * ends the test if a send blocks.
+ */
+static void
+test_send_never_waits(void **state)
+{
+    char abstract[64];
+    int fd, i, rc = 1;
+
+    (void)state;
+    snprintf(abstract, sizeof abstract, "@hcs-test-notify-full-%ld", (long)getpid());
+    fd = bind_notify(abstract);
+    assert_int_equal(setenv("NOTIFY_SOCKET", abstract, 1), 0);
+    alarm(20);
+    for (i = 0; i < 100000 && rc == 1; i++)
+        rc = notify_send("WATCHDOG=1");
+    alarm(0);
+    assert_int_equal(rc, -1);
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+    close(fd);
+    assert_int_equal(unsetenv("NOTIFY_SOCKET"), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addr),
         cmocka_unit_test(test_send),
+        cmocka_unit_test(test_send_never_waits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
