@@ -10,7 +10,8 @@
 # answered), only TLS records after each handshake, and the dissector no line of hcs at all
 # without the keys. Last, `openssl s_client -keylogfile` logs in by hand in the same capture:
 # with its key log, tshark decrypts that connection and the dissector (tools/wireshark/hcs.lua,
-# on its hcs.tls_port) shows its lines, the password masked.
+# on its hcs.tls_port) shows its lines, the password masked. Then a saved capture whose
+# records are split over segments (tests/data/hcs-tls-split.*) is decrypted the same way.
 set -euo pipefail
 
 BIN=${1:?usage: test_tls_capture.sh BUILD_DIR}
@@ -61,15 +62,21 @@ echo "ok: the clear capture holds both passwords"
 # and 3 are free), its TLS keys logged to $W/keys.txt.
 by_hand() {
     local line want
-    coproc SCLIENT { openssl s_client -connect "127.0.0.1:$CENTER_PORT" -CAfile "$W/certs/ca.pem" \
-        -verify_return_error -keylogfile "$W/keys.txt" -quiet 2>"$W/s_client.err"; }
-    printf 'authenticate patient1 password111\navailable\n' >&"${SCLIENT[1]}"
+    local in out pid
+    # exec: SCLIENT_PID is s_client itself, not a shell around it.
+    coproc SCLIENT { exec openssl s_client -connect "127.0.0.1:$CENTER_PORT" \
+        -CAfile "$W/certs/ca.pem" -verify_return_error -keylogfile "$W/keys.txt" -quiet \
+        2>"$W/s_client.err"; }
+    in=${SCLIENT[1]:-} out=${SCLIENT[0]:-} pid=$SCLIENT_PID
+    [ -n "$in" ] && [ -n "$out" ] || fail "s_client ended at once"
+    PIDS+=("$pid")
+    printf 'authenticate patient1 password111\navailable\n' >&"$in"
     for want in success "slots 2" "1 Tue 01pm" "3 Thu 02pm"; do
-        IFS= read -r -t 10 line <&"${SCLIENT[0]}" && [ "$line" = "$want" ] ||
+        IFS= read -r -t 10 line <&"$out" && [ "$line" = "$want" ] ||
             fail "s_client: '${line:-}', not '$want'"
     done
-    kill "$SCLIENT_PID"
-    wait "$SCLIENT_PID" 2>/dev/null || true
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
     echo "ok: s_client logged in by hand over TLS"
 }
 
@@ -123,4 +130,18 @@ for pref in tcp_port tls_port; do
         "$(decrypted hcs.slots.count -e hcs.slots.count -e hcs.slot.index)"
 done
 ! grep -aqF password111 "$W/tls.pcapng" || fail "s_client's password is in the capture in clear"
+
+# A saved capture whose TLS records are split over 40-byte segments (a client of the test's
+# own sent them so; on loopback a live capture sees whole records), with its key log: the
+# dissector must still hand every segment of the connection to TLS, which reassembles and
+# decrypts them, on either preference.
+SPLIT=$HERE/data/hcs-tls-split
+# shellcheck disable=SC1091 # CENTER_PORT of the saved capture
+. "$SPLIT.env"
+for pref in tcp_port tls_port; do
+    expect "split records: the login, decrypted ($pref)" "authenticate,available patient1 ********" \
+        "$(tshark -r "$SPLIT.pcapng" -X "lua_script:$LUA" -o "hcs.$pref:$CENTER_PORT" \
+            -o "tls.keylog_file:$SPLIT.keys" -Y 'hcs.command == "authenticate"' -T fields \
+            -E separator=' ' -E aggregator=, -e hcs.command -e hcs.user -e hcs.password 2>/dev/null)"
+done
 echo "PASS"

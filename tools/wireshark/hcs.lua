@@ -320,14 +320,43 @@ local function is_tls(tvb)
         tvb(1, 1):uint() == 3
 end
 
+-- The TCP streams on hcs.tcp_port that began with a TLS record (true) or
+-- with lines (false), by tcp.stream: every later segment of a TLS stream,
+-- the middle of a record split over segments too, goes to TLS.
+local f_stream = Field.new("tcp.stream")
+local tls_streams = {}
+
+function hcs.init()
+    tls_streams = {}
+end
+
 -- Both transports come here, and the lines TLS decrypted; the packet's port
 -- type tells which transport.
 function hcs.dissector(tvb, pinfo, tree)
     if pinfo.port_type == 3 then -- PT_UDP
         return dissect_udp(tvb, pinfo, tree)
     end
-    if is_tls(tvb) and not pinfo.private["hcs.in_tls"] then
-        pinfo.private["hcs.in_tls"] = "1" -- what TLS hands back is lines, even if it looks alike
+    if pinfo.private["hcs.in_tls"] then -- what TLS hands back is lines, even if it looks alike
+        return dissect_tcp(tvb, pinfo, tree)
+    end
+    local stream = f_stream()
+    local key = stream ~= nil and stream.value or nil
+    local in_tls
+    if key ~= nil then
+        if tls_streams[key] == nil then
+            tls_streams[key] = is_tls(tvb)
+        end
+        in_tls = tls_streams[key]
+    else
+        in_tls = is_tls(tvb)
+    end
+    if in_tls then
+        pinfo.private["hcs.in_tls"] = "1"
+        -- Each call down a level takes one from can_desegment: give TLS what TCP gave us,
+        -- so that it can ask for the rest of a record split over segments.
+        if pinfo.can_desegment > 0 then
+            pinfo.can_desegment = pinfo.can_desegment + 1
+        end
         local n = tls:call(tvb, pinfo, tree)
         pinfo.private["hcs.in_tls"] = nil
         return n
