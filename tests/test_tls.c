@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <openssl/ssl.h>
 
@@ -211,7 +212,12 @@ silent_tls_client(unsigned port, char *line, size_t size)
     size_t len = 0;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
+    struct timeval limit = {h_timeout_ms / 1000, 0}; /* a center that never answers fails */
+
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd != -1 && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == -1 ||
+                     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == -1))
+        h_fail("setsockopt: %s", strerror(errno));
     if (ctx == NULL || fd == -1 || connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
         (ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1)
         h_fail("a TLS client of the test's own could not connect");
