@@ -1,16 +1,20 @@
 /* log.c: diagnostics on stderr, with libevent's own messages routed in. Lines go through
  * out.c: once out_start has run, a stalled reader of stderr never blocks the caller. Each
- * line carries its priority when stderr is the journal, goes to syslog(3) after log_syslog,
- * and starts with a timestamp when stderr is a regular file. */
+ * line carries its priority when stderr is the journal, goes to the syslog socket after
+ * log_syslog (never waiting for it: what it does not take is counted and said later), and
+ * starts with a timestamp when stderr is a regular file. */
 #include "log.h"
 #include "out.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <syslog.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -18,6 +22,20 @@
 static const char *log_progname = "hcs";
 static int log_verbosity;
 static enum log_dest log_dest = LOG_PLAIN;
+
+#define LOG_SYSLOG_PATH "/dev/log"
+/* The facility: syslog.h's LOG_DAEMON (syslog.h is not included: its LOG_SYSLOG macro
+ * would stand for enum log_dest's LOG_SYSLOG here). */
+#define LOG_SYSLOG_DAEMON (3 << 3)
+#define LOG_SYSLOG_MAX 2048 /* bytes of one datagram: a longer line is cut */
+
+/* The syslog socket: connected datagrams, sent without waiting (any thread may log). */
+static struct {
+    pthread_mutex_t mu;
+    int fd; /* -1: not connected (yet, or since the daemon went away) */
+    struct sockaddr_un sun;
+    uint64_t dropped; /* lines the socket did not take since the last that it did */
+} log_sl = {PTHREAD_MUTEX_INITIALIZER, -1, {0}, 0};
 
 /* Route libevent's internal messages through our warnings. */
 static void
@@ -81,13 +99,104 @@ log_init(const char *progname, int level)
     out_set_prefix(OUT_STDOUT, log_fd_is_journal(STDOUT_FILENO) ? "<6>" : NULL);
 }
 
-/* Log through syslog(3) from now on. */
+/* Connect to the syslog socket (log_sl.mu held). -1 when nobody listens there. */
+static int
+log_syslog_connect(void)
+{
+    if (log_sl.fd != -1)
+        return 0;
+    if ((log_sl.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+        return -1;
+    if (connect(log_sl.fd, (struct sockaddr *)&log_sl.sun, sizeof log_sl.sun) == -1) {
+        close(log_sl.fd);
+        log_sl.fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Send one datagram (log_sl.mu held): 0, or -1 when the socket did not take it. */
+static int
+log_syslog_send1(const char *buf, size_t len)
+{
+    int again;
+
+    for (again = 0; again < 2; again++) {
+        if (log_syslog_connect() == -1)
+            return -1;
+        if (send(log_sl.fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
+            return 0;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+            return -1; /* full: never wait for the daemon */
+        /* The daemon went away (restarted): connect again once. */
+        close(log_sl.fd);
+        log_sl.fd = -1;
+    }
+    return -1;
+}
+
+/* Format one RFC 3164 datagram: <PRI>Mmm dd hh:mm:ss progname[pid]: text. */
+static size_t
+log_syslog_format(char *buf, size_t size, enum log_prio prio, const char *text, int len)
+{
+    char date[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    int n;
+
+    if (localtime_r(&now, &tm) == NULL || strftime(date, sizeof date, "%b %e %H:%M:%S", &tm) == 0)
+        snprintf(date, sizeof date, "Jan  1 00:00:00");
+    n = snprintf(buf, size, "<%d>%s %s[%ld]: %.*s", LOG_SYSLOG_DAEMON | (int)prio, date,
+                 log_progname, (long)getpid(), len, text);
+    return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+/* One line to the syslog socket; lines it did not take before are said first. */
+static void
+log_syslog_line(enum log_prio prio, const char *text, int len)
+{
+    char buf[LOG_SYSLOG_MAX], note[128];
+    size_t n = log_syslog_format(buf, sizeof buf, prio, text, len);
+
+    pthread_mutex_lock(&log_sl.mu);
+    if (log_sl.dropped > 0) {
+        int k = snprintf(note, sizeof note,
+                         "%llu log line%s dropped: the syslog socket did not take them",
+                         (unsigned long long)log_sl.dropped, log_sl.dropped == 1 ? "" : "s");
+        char nbuf[256];
+        size_t nn = log_syslog_format(nbuf, sizeof nbuf, LOGP_WARNING, note, k);
+
+        if (log_syslog_send1(nbuf, nn) == 0)
+            log_sl.dropped = 0;
+    }
+    if (log_sl.dropped > 0 || log_syslog_send1(buf, n) == -1)
+        log_sl.dropped++;
+    pthread_mutex_unlock(&log_sl.mu);
+}
+
+/* Log to the syslog socket at path from now on (see log.h). */
+void
+log_syslog_at(const char *path)
+{
+    pthread_mutex_lock(&log_sl.mu);
+    if (log_sl.fd != -1)
+        close(log_sl.fd);
+    log_sl.fd = -1;
+    log_sl.dropped = 0;
+    memset(&log_sl.sun, 0, sizeof log_sl.sun);
+    log_sl.sun.sun_family = AF_UNIX;
+    snprintf(log_sl.sun.sun_path, sizeof log_sl.sun.sun_path, "%s", path);
+    log_syslog_connect(); /* now, before a sandbox or a chroot could hide it */
+    pthread_mutex_unlock(&log_sl.mu);
+    log_dest = LOG_SYSLOG;
+    out_set_prefix(OUT_STDERR, NULL);
+}
+
+/* Log through the syslog socket from now on. */
 void
 log_syslog(void)
 {
-    openlog(log_progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-    log_dest = LOG_SYSLOG;
-    out_set_prefix(OUT_STDERR, NULL);
+    log_syslog_at(LOG_SYSLOG_PATH);
 }
 
 /* Where log lines go now. */
@@ -156,7 +265,7 @@ log_emit(enum log_prio prio, const char *text)
             int n = nl != NULL ? (int)(nl - p) : (int)strlen(p);
 
             if (n > 0)
-                syslog((int)prio, "%.*s", n, p);
+                log_syslog_line(prio, p, n);
             if (nl == NULL)
                 break;
             p = nl + 1;

@@ -22,7 +22,7 @@ enum log_dest {
     LOG_PLAIN,   /* a terminal or a pipe: the lines as they are */
     LOG_JOURNAL, /* stderr is the journal ($JOURNAL_STREAM): "<N>" before each line */
     LOG_FILE,    /* stderr is a regular file: a timestamp before each line */
-    LOG_SYSLOG,  /* --syslog: syslog(3), facility daemon */
+    LOG_SYSLOG,  /* --syslog: the syslog socket, facility daemon */
 };
 
 /*
@@ -31,8 +31,14 @@ enum log_dest {
  * is the journal too, every screen line is given the info priority.
  */
 void log_init(const char *progname, int level);
-/* From now on log through syslog(3) (ident progname, facility daemon) instead of stderr. */
+/*
+ * From now on log to the syslog socket (/dev/log; ident progname, facility
+ * daemon) instead of stderr, as syslog(3) would but never waiting for it:
+ * lines it does not take are counted, and the count is said once it takes
+ * one again. log_syslog_at: the same with another socket (tests).
+ */
 void log_syslog(void);
+void log_syslog_at(const char *path);
 /* Where log lines go now. */
 enum log_dest log_destination(void);
 void log_warn(const char *fmt, ...) HCS_PRINTF(1, 2);

@@ -8,10 +8,13 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,13 +216,86 @@ test_file_lines(void **state)
     log_init("t", 0);
 }
 
+/* The next datagram on fd within a second, NUL-terminated in buf; its length, or -1. */
+static ssize_t
+next_datagram(int fd, char *buf, size_t size)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    ssize_t n;
+
+    if (poll(&p, 1, 1000) != 1 || (n = recv(fd, buf, size - 1, 0)) < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
+/*
+ * --syslog: one RFC 3164 datagram per line, facility daemon, the program
+ * and its pid; a socket that takes nothing more (its reader stopped) never
+ * makes the caller wait: the lines are dropped and counted, and the count
+ * comes first once the socket takes lines again. Last: it stays LOG_SYSLOG.
+ */
+static void
+test_syslog_socket(void **state)
+{
+    char dir[] = "/tmp/test_log.XXXXXX", path[64], buf[4096], want[128];
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd, i, n = 0;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/log", dir);
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    assert_true((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+    log_init("t", 0);
+    log_syslog_at(path);
+    assert_int_equal(log_destination(), LOG_SYSLOG);
+    log_warnx("to syslog");
+    assert_true(next_datagram(fd, buf, sizeof buf) > 0);
+    /* <28>Dec  6 08:30:00 t[123]: to syslog (daemon 3 << 3, warning 4) */
+    assert_int_equal(strncmp(buf, "<28>", 4), 0);
+    assert_true(buf[7] == ' ' && buf[10] == ' ' && buf[13] == ':' && buf[16] == ':');
+    snprintf(want, sizeof want, " t[%ld]: to syslog", (long)getpid());
+    assert_string_equal(buf + 19, want);
+    log_text(LOGP_ERR, "a.conf:1: one\na.conf:2: two\n");
+    assert_true(next_datagram(fd, buf, sizeof buf) > 0);
+    assert_int_equal(strncmp(buf, "<27>", 4), 0);
+    assert_non_null(strstr(buf, "]: a.conf:1: one"));
+    assert_true(next_datagram(fd, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "]: a.conf:2: two"));
+
+    /* Nobody reads: far more lines than the socket's queue holds, none waited for. */
+    alarm(20);
+    for (i = 0; i < 5000; i++)
+        log_info("line %d", i);
+    alarm(0);
+    while (next_datagram(fd, buf, sizeof buf) > 0)
+        n++;
+    assert_true(n > 0 && n < 5000);
+    log_info("after");
+    assert_true(next_datagram(fd, buf, sizeof buf) > 0);
+    snprintf(want, sizeof want, "]: %d log lines dropped: the syslog socket did not take them",
+             5000 - n);
+    assert_non_null(strstr(buf, want));
+    assert_int_equal(strncmp(buf, "<28>", 4), 0);
+    assert_true(next_datagram(fd, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "]: after"));
+    close(fd);
+    unlink(path);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_journal_match), cmocka_unit_test(test_format),
-        cmocka_unit_test(test_prefixed),      cmocka_unit_test(test_journal_lines),
+        cmocka_unit_test(test_journal_match),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_prefixed),
+        cmocka_unit_test(test_journal_lines),
         cmocka_unit_test(test_file_lines),
+        cmocka_unit_test(test_syslog_socket), /* last: the log stays on syslog */
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
