@@ -21,12 +21,12 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#define CONN_LINGER_SECS 2 /* how long to discard input after the last reply */
+#define CONN_LINGER_SECS 2  /* how long to discard input after the last reply */
+#define CONN_OUT_HIGH 65536 /* stop handling requests while this much is queued */
+#define CONN_DUE_MAX 64     /* deadlines handled per firing; more wait for the next pass */
 
 /* "TLS handshake not finished": one line a second at most, with a count. */
 static struct throttle_ratelog conn_handshake_log = {-1, 0};
-#define CONN_OUT_HIGH 65536 /* stop handling requests while this much is queued */
-#define CONN_DUE_MAX 64     /* deadlines handled per firing; more wait for the next pass */
 
 static void conn_event_cb(evutil_socket_t, short, void *);
 static void conn_timer_cb(struct conn *);

@@ -642,9 +642,9 @@ now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A connection on plain TCP over a socketpair; the other end in *peer. */
+/* A connection through xprt over a socketpair; the other end in *peer. */
 static struct conn *
-sock_conn(struct center *center, int *peer)
+sock_conn_via(struct center *center, const struct transport_ops *xprt, int *peer)
 {
     struct conn *c;
     int sv[2];
@@ -652,9 +652,16 @@ sock_conn(struct center *center, int *peer)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
     assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
-    assert_non_null(c = conn_new(center, sv[0], NULL, &transport_tcp_ops));
+    assert_non_null(c = conn_new(center, sv[0], NULL, xprt));
     *peer = sv[1];
     return c;
+}
+
+/* A connection on plain TCP over a socketpair; the other end in *peer. */
+static struct conn *
+sock_conn(struct center *center, int *peer)
+{
+    return sock_conn_via(center, &transport_tcp_ops, peer);
 }
 
 /*
@@ -920,7 +927,7 @@ test_held_with_backlog(void **state)
     struct center *center = *state;
     static const char login[] = "authenticate alice pw1\n", req[] = "available\n";
     struct conn *c;
-    int sv[2], k;
+    int peer, k;
     size_t i;
 
     memset(&held, 0, sizeof held);
@@ -929,10 +936,8 @@ test_held_with_backlog(void **state)
     memcpy(held.in, login, sizeof login - 1);
     for (i = 0; i < HELD_REQUESTS; i++)
         memcpy(held.in + sizeof login - 1 + i * (sizeof req - 1), req, sizeof req - 1);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-    assert_non_null(c = conn_new(center, sv[0], NULL, &held_ops));
-    assert_int_equal(write(sv[1], "x", 1), 1); /* readable: the loop calls the transport */
+    c = sock_conn_via(center, &held_ops, &peer);
+    assert_int_equal(write(peer, "x", 1), 1); /* readable: the loop calls the transport */
     for (k = 0; k < 5; k++)
         loop_tick(center);
     assert_int_equal(held.zero_reads, 0);
@@ -944,7 +949,7 @@ test_held_with_backlog(void **state)
     assert_int_equal(held.zero_reads, 0);
     assert_int_equal(held.off, held.inlen);
     assert_int_equal(held.lists, HELD_REQUESTS);
-    close(sv[1]);
+    close(peer);
     free(held.in);
 }
 
@@ -982,20 +987,18 @@ test_refused_keeps_linger(void **state)
     struct center *center = *state;
     struct timeval tv;
     struct conn *c;
-    int sv[2], k;
+    int peer, k;
     int64_t now;
 
     center->cfg.idle_timeout = 300;
     memset(&held, 0, sizeof held);
     held.open = 1;
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-    assert_non_null(c = conn_new(center, sv[0], NULL, &held_hs_ops));
+    c = sock_conn_via(center, &held_hs_ops, &peer);
     assert_true(c->handshaking);
     conn_refuse(c, PROTO_ERR_BUSY);
     assert_int_equal(c->state, CONN_LINGER);
     held.hs_done = 1;
-    assert_int_equal(write(sv[1], "x", 1), 1); /* the handshake's last message */
+    assert_int_equal(write(peer, "x", 1), 1); /* the handshake's last message */
     for (k = 0; k < 3; k++)
         loop_tick(center);
     assert_false(c->handshaking);
@@ -1005,7 +1008,7 @@ test_refused_keeps_linger(void **state)
     if (c->deadline > now + 2000)
         fail_msg("a refused connection is due in %lld ms, not within its 2 s linger",
                  (long long)(c->deadline - now));
-    close(sv[1]);
+    close(peer);
 }
 
 int

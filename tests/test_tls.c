@@ -137,6 +137,15 @@ s_client(unsigned port, const char *cafile, int verbose, ...)
     return h_startv("s_client", NULL, argv);
 }
 
+/* The desk's port, from hcs's line "desk: https://127.0.0.1:PORT/". */
+static unsigned
+desk_port(struct fixture *f)
+{
+    const char *line = h_stderr(f->hcs) + h_wait_stderr(f->hcs, 0, "desk: https://127.0.0.1:");
+
+    return (unsigned)strtoul(line + strlen("desk: https://127.0.0.1:"), NULL, 10);
+}
+
 /* Ask for the list (both slots free) by hand over s_client. */
 static void
 available(struct hproc *p)
@@ -420,10 +429,8 @@ test_reload_certificate(void **state)
     const char *bundle, *sess = h_path(f->dir, "session.pem");
     struct hproc *old, *p;
     unsigned desk;
-    const char *line;
 
-    line = h_stderr(f->hcs) + h_wait_stderr(f->hcs, 0, "desk: https://127.0.0.1:");
-    desk = (unsigned)strtoul(line + strlen("desk: https://127.0.0.1:"), NULL, 10);
+    desk = desk_port(f);
     make_cert(f->dir, "two", "hcs-two");
     /* The bundle holds both certificates: read them back with cat. */
     p = h_start("cat", NULL, "/bin/cat", h_path(f->dir, "cert.pem"), h_path(f->dir, "two.pem"),
@@ -469,13 +476,11 @@ static void
 test_desk_https(void **state)
 {
     struct fixture *f = start(state, 1, 0);
-    const char *line;
     struct tconn *c;
     struct hproc *p;
     unsigned desk;
 
-    line = h_stderr(f->hcs) + h_wait_stderr(f->hcs, 0, "desk: https://127.0.0.1:");
-    desk = (unsigned)strtoul(line + strlen("desk: https://127.0.0.1:"), NULL, 10);
+    desk = desk_port(f);
     p = s_client(desk, h_path(f->dir, "cert.pem"), 0, NULL);
     h_send(p, "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n");
     h_expect(p, "HTTP/1.0 200 OK\r");
@@ -499,12 +504,10 @@ static void
 test_desk_https_tls_ca(void **state)
 {
     struct fixture *f = start_with(state, 1, 0, "tls_ca = cert.pem\n");
-    const char *line;
     struct hproc *p;
     unsigned desk;
 
-    line = h_stderr(f->hcs) + h_wait_stderr(f->hcs, 0, "desk: https://127.0.0.1:");
-    desk = (unsigned)strtoul(line + strlen("desk: https://127.0.0.1:"), NULL, 10);
+    desk = desk_port(f);
     p = s_client(desk, h_path(f->dir, "cert.pem"), 0, NULL);
     h_send(p, "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n");
     h_expect(p, "HTTP/1.0 200 OK\r");
